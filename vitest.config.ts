@@ -1,0 +1,94 @@
+import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
+import { build } from "esbuild";
+import { defineConfig } from "vitest/config";
+
+/** Secrets and vars the platform worker sees in tests (never real ones). */
+export const TEST_BINDINGS = {
+  ENVIRONMENT: "test",
+  LOG_LEVEL: "debug",
+  JWT_SECRET: "test-jwt-secret-at-least-32-bytes-long!!",
+  CREDENTIALS_KEYS: JSON.stringify({
+    current: "k1",
+    keys: { k1: "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=" },
+  }),
+  LIGHTNING_API_KEY: "test-lightning-key",
+  TELEGRAM_BOT_TOKEN: "test-telegram-token",
+  METRICS_TOKEN: "test-metrics-token",
+};
+
+/**
+ * The simulator runs beside the platform in tests as an auxiliary worker. Auxiliary workers are
+ * not transformed by Vite, so it is bundled here first.
+ */
+async function bundleSimulator(): Promise<string> {
+  const outfile = ".wrangler/test/lnm-sim.mjs";
+  await build({
+    entryPoints: ["sim/src/index.ts"],
+    bundle: true,
+    format: "esm",
+    platform: "neutral",
+    target: "es2023",
+    conditions: ["workerd", "worker", "browser"],
+    mainFields: ["module", "main"],
+    external: ["cloudflare:*", "node:*"],
+    outfile,
+    logLevel: "warning",
+  });
+  return outfile;
+}
+
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: "domain",
+          include: ["test/domain/**/*.test.ts"],
+          environment: "node",
+        },
+      },
+      {
+        plugins: [
+          cloudflareTest({
+            wrangler: { configPath: "./sim/wrangler.toml" },
+            miniflare: { bindings: { SIM_MODE: "test" } },
+          }),
+        ],
+        test: { name: "sim", include: ["sim/test/**/*.test.ts"] },
+      },
+      {
+        plugins: [
+          cloudflareTest(async () => {
+            const [migrations, simScript] = await Promise.all([
+              readD1Migrations("migrations"),
+              bundleSimulator(),
+            ]);
+            return {
+              wrangler: { configPath: "./wrangler.toml" },
+              miniflare: {
+                compatibilityFlags: ["nodejs_compat", "service_binding_extra_handlers"],
+                bindings: { ...TEST_BINDINGS, TEST_MIGRATIONS: migrations },
+                workers: [
+                  {
+                    name: "lnm-sim",
+                    modules: true,
+                    scriptPath: simScript,
+                    compatibilityDate: "2026-11-01",
+                    bindings: { SIM_MODE: "test" },
+                    durableObjects: { EXCHANGE: { className: "ExchangeDO", useSQLite: true } },
+                  },
+                ],
+              },
+            };
+          }),
+        ],
+        test: {
+          name: "platform",
+          include: ["test/**/*.test.ts"],
+          exclude: ["test/domain/**"],
+          setupFiles: ["./test/setup.ts"],
+        },
+      },
+    ],
+  },
+});
