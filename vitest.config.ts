@@ -39,6 +39,8 @@ async function bundleSimulator(): Promise<string> {
 
 export default defineConfig({
   test: {
+    // Keep the JSON log lines of passing tests out of the report; failures still show them.
+    silent: "passed-only",
     projects: [
       {
         test: {
@@ -84,6 +86,9 @@ export default defineConfig({
         ],
         test: {
           name: "platform",
+          // One simulator serves every platform test file: files run one at a time so a test
+          // that moves the simulator's price does not move it under another file's feet.
+          fileParallelism: false,
           include: ["test/**/*.test.ts"],
           exclude: ["test/domain/**"],
           setupFiles: ["./test/setup.ts"],

@@ -1,8 +1,20 @@
-import { DurableObject } from "cloudflare:workers";
-export class AccountDO extends DurableObject<Env> {}
-export class SimulationDO extends DurableObject<Env> {}
+/**
+ * Worker entry: wiring only. HTTP goes to the Hono app, queue batches are dispatched by queue
+ * name, the cron runs the operations sweep, and the Durable Object classes are re-exported.
+ */
+import { createApp } from "./api/app";
+import { handleQueue } from "../queues";
+import { handleScheduled } from "./scheduled";
+
+export { AccountDO } from "../durable-objects/account";
+export { SimulationDO } from "../durable-objects/simulation";
+
+const app = createApp();
+
 export default {
-  async fetch(req: Request, env: Env): Promise<Response> {
-    return env.LNM_SIM.fetch("http://sim/hello");
-  },
+  fetch: app.fetch,
+  queue: handleQueue,
+  scheduled: handleScheduled,
 } satisfies ExportedHandler<Env>;
+
+export type { AppType } from "./api/app";

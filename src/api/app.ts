@@ -1,0 +1,67 @@
+/**
+ * The HTTP API: middleware in one place (request ids, secure headers, body limit, JSON
+ * logging, one onError), then one sub-app per resource. CORS is off: browsers only reach
+ * the API from the same origin (the dashboard).
+ */
+import { bodyLimit } from "hono/body-limit";
+import { requestId } from "hono/request-id";
+import { secureHeaders } from "hono/secure-headers";
+import { ConfigError, getConfig } from "../config";
+import { runDevSeed } from "../dev-seed";
+import { createLogger } from "../lib/logger";
+import { DOCS_HTML } from "./docs";
+import { ApiError, errorResponse, toApiError } from "./errors";
+import { requireAuth } from "./middleware/auth";
+import { router } from "./openapi";
+import { authRoutes } from "./routes/auth";
+import { meRoutes } from "./routes/me";
+
+export const MAX_BODY_BYTES = 256 * 1024;
+
+export function createApp() {
+  const app = router();
+
+  app.use("*", requestId({ headerName: "x-request-id", limitLength: 64 }));
+  app.use("*", secureHeaders());
+  app.use("*", async (c, next) => {
+    const started = Date.now();
+    const logger = createLogger({ level: c.env.LOG_LEVEL, base: { requestId: c.get("requestId") } });
+    c.set("logger", logger);
+    await next();
+    logger.info("http.request", { method: c.req.method, path: c.req.path, status: c.res.status, durationMs: Date.now() - started });
+  });
+  app.use("*", bodyLimit({ maxSize: MAX_BODY_BYTES, onError: () => { throw new ApiError("payload_too_large", `Request body exceeds ${MAX_BODY_BYTES} bytes`); } }));
+  app.use("/v1/*", async (c, next) => {
+    getConfig(c.env); // a misconfigured deployment answers 500 misconfigured, naming nothing secret
+    await next();
+  });
+
+  // Dev only: the seed `npm run dev` calls once both workers are up. 404 anywhere else.
+  app.post("/__dev/seed", async (c) => {
+    if (c.env.ENVIRONMENT !== "development") throw new ApiError("not_found", "Route not found");
+    return c.json(await runDevSeed(c.env));
+  });
+  app.get("/health", (c) => c.json({ ok: true, environment: c.env.ENVIRONMENT, time: Date.now() }));
+  app.get("/docs", (c) => c.html(DOCS_HTML));
+  app.doc31("/openapi.json", {
+    openapi: "3.1.0",
+    info: { title: "LN Markets automation API", version: "1.0.0", description: "Automations that keep LN Markets positions alive." },
+  });
+  app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer", description: "A login JWT or an API token" });
+
+  app.route("/v1/auth", authRoutes);
+  app.use("/v1/me", requireAuth);
+  app.use("/v1/me/*", requireAuth);
+  app.route("/v1/me", meRoutes);
+
+  app.notFound(() => { throw new ApiError("not_found", "Route not found"); });
+  app.onError((err, c) => {
+    const apiErr = err instanceof ConfigError ? new ApiError("misconfigured", "Server misconfigured") : toApiError(err);
+    const logger = c.get("logger") ?? createLogger();
+    if (apiErr.status >= 500) logger.error("http.error", { path: c.req.path, code: apiErr.code, error: err });
+    return errorResponse(c, apiErr);
+  });
+  return app;
+}
+
+export type AppType = ReturnType<typeof createApp>;

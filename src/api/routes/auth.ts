@@ -1,0 +1,118 @@
+import { createRoute } from "@hono/zod-openapi";
+import { and, desc, eq, isNull } from "drizzle-orm";
+import { getConfig } from "../../config";
+import { getDb } from "../../db/client";
+import { apiTokens, users } from "../../db/schema";
+import { findUserByEmail, publicUser } from "../../db/users";
+import { DUMMY_PASSWORD_HASH, hashPassword, verifyPassword } from "../../lib/crypto";
+import { newId } from "../../lib/ids";
+import { issueJwt, newApiToken } from "../../lib/tokens";
+import { ApiError, notFound } from "../errors";
+import { requireAuth } from "../middleware/auth";
+import { commonErrors, errorResponses, json, jsonBody, router, security, z } from "../openapi";
+import { PublicUser } from "./me";
+
+const Email = z.string().trim().toLowerCase().pipe(z.email().max(254)).openapi({ example: "trader@example.com" });
+const Password = z.string().min(8, "Password must be at least 8 characters").max(256);
+const Credentials = z.strictObject({ email: Email, password: Password }).openapi("Credentials");
+const LoginBody = z.strictObject({ email: Email, password: z.string().min(1).max(256) }).openapi("Login");
+const Session = z.object({ token: z.string(), expiresAt: z.number().int() }).openapi("Session");
+const TokenName = z.strictObject({ name: z.string().trim().min(1).max(100) });
+const CreatedToken = z.object({ id: z.string(), name: z.string(), token: z.string(), createdAt: z.number() }).openapi("CreatedApiToken");
+const TokenInfo = z.object({ id: z.string(), name: z.string(), createdAt: z.number(), lastUsedAt: z.number().nullable() });
+const TokenId = z.object({ id: z.string().max(100) });
+
+const isUniqueViolation = (e: unknown) => e instanceof Error && /UNIQUE constraint failed/i.test(e.message + String((e as { cause?: unknown }).cause ?? ""));
+
+export const authRoutes = router()
+  .openapi(
+    createRoute({
+      method: "post", path: "/register", tags: ["auth"], summary: "Create a user",
+      request: jsonBody(Credentials),
+      responses: { 201: json(z.object({ user: PublicUser, token: z.string(), expiresAt: z.number() }), "Registered"), 409: errorResponses[409], ...commonErrors },
+    }),
+    async (c) => {
+      const { email, password } = c.req.valid("json");
+      const db = getDb(c.env);
+      if (await findUserByEmail(db, email)) throw new ApiError("conflict", "Email already registered", { field: "email" });
+      const now = Date.now();
+      const row = { id: newId("usr"), email, passwordHash: await hashPassword(password), createdAt: now, updatedAt: now };
+      try {
+        await db.insert(users).values(row).run();
+      } catch (e) {
+        if (isUniqueViolation(e)) throw new ApiError("conflict", "Email already registered", { field: "email" });
+        throw e;
+      }
+      const user = (await db.select().from(users).where(eq(users.id, row.id)).get())!;
+      const session = await issueJwt(user.id, user.role, getConfig(c.env).JWT_SECRET);
+      c.get("logger").info("user.registered", { userId: user.id });
+      return c.json({ user: publicUser(user), ...session }, 201);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "post", path: "/login", tags: ["auth"], summary: "Log in: a JWT valid 12 h",
+      request: jsonBody(LoginBody),
+      responses: { 200: json(Session, "Logged in"), ...commonErrors },
+    }),
+    async (c) => {
+      const { email, password } = c.req.valid("json");
+      const user = await findUserByEmail(getDb(c.env), email);
+      // Hash even for an unknown email so timing does not tell which emails exist.
+      const ok = await verifyPassword(password, user?.passwordHash ?? DUMMY_PASSWORD_HASH);
+      if (!user || !ok) {
+        c.get("logger").warn("auth.login_failed", { reason: user ? "password" : "unknown_email" });
+        throw new ApiError("invalid_credentials", "Invalid email or password");
+      }
+      return c.json(await issueJwt(user.id, user.role, getConfig(c.env).JWT_SECRET), 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "post", path: "/tokens", tags: ["auth"], summary: "Create an API token (shown once)", security, middleware: [requireAuth] as const,
+      request: jsonBody(TokenName),
+      responses: { 201: json(CreatedToken, "Created; the token is not retrievable again"), ...commonErrors },
+    }),
+    async (c) => {
+      const { name } = c.req.valid("json");
+      const user = c.get("user");
+      const t = await newApiToken();
+      const createdAt = Date.now();
+      await getDb(c.env).insert(apiTokens).values({ id: t.id, userId: user.id, name, secretHash: t.secretHash, createdAt }).run();
+      c.get("logger").info("auth.token_created", { tokenId: t.id });
+      return c.json({ id: t.id, name, token: t.token, createdAt }, 201);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "get", path: "/tokens", tags: ["auth"], summary: "List API tokens (never their values)", security, middleware: [requireAuth] as const,
+      responses: { 200: json(z.object({ data: z.array(TokenInfo) }), "Tokens"), ...commonErrors },
+    }),
+    async (c) => {
+      const rows = await getDb(c.env)
+        .select({ id: apiTokens.id, name: apiTokens.name, createdAt: apiTokens.createdAt, lastUsedAt: apiTokens.lastUsedAt })
+        .from(apiTokens)
+        .where(and(eq(apiTokens.userId, c.get("user").id), isNull(apiTokens.revokedAt)))
+        .orderBy(desc(apiTokens.createdAt))
+        .all();
+      return c.json({ data: rows }, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "delete", path: "/tokens/{id}", tags: ["auth"], summary: "Revoke an API token", security, middleware: [requireAuth] as const,
+      request: { params: TokenId },
+      responses: { 204: { description: "Revoked" }, ...commonErrors },
+    }),
+    async (c) => {
+      const { id } = c.req.valid("param");
+      const res = await getDb(c.env)
+        .update(apiTokens)
+        .set({ revokedAt: Date.now() })
+        .where(and(eq(apiTokens.id, id), eq(apiTokens.userId, c.get("user").id), isNull(apiTokens.revokedAt)))
+        .run();
+      if (!res.meta.changes) throw notFound("Token");
+      c.get("logger").info("auth.token_revoked", { tokenId: id });
+      return c.body(null, 204);
+    },
+  );

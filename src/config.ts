@@ -1,0 +1,39 @@
+/**
+ * Env validated at the entry point (STYLE.md): a misconfigured deployment fails loudly with
+ * the missing names, never with a secret's value.
+ */
+import { z } from "zod";
+
+export const Environment = z.enum(["development", "test", "staging", "production"]);
+export type Environment = z.infer<typeof Environment>;
+
+const Config = z.object({
+  ENVIRONMENT: Environment,
+  LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
+  JWT_SECRET: z.string().min(32, "JWT_SECRET must be at least 32 characters"),
+  METRICS_TOKEN: z.string().min(8).optional(),
+});
+export type Config = z.infer<typeof Config>;
+
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+}
+
+const cache = new WeakMap<object, Config>();
+
+/** Parses and caches the config for this env object. Throws ConfigError naming bad keys. */
+export function getConfig(env: Env): Config {
+  const hit = cache.get(env);
+  if (hit) return hit;
+  const parsed = Config.safeParse(env);
+  if (!parsed.success) {
+    const names = [...new Set(parsed.error.issues.map((i) => i.path.join(".")))].join(", ");
+    throw new ConfigError(`Invalid or missing configuration: ${names}`);
+  }
+  cache.set(env, parsed.data);
+  return parsed.data;
+}
+
+export function isDevLike(env: Env): boolean {
+  return env.ENVIRONMENT === "development" || env.ENVIRONMENT === "test";
+}

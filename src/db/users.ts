@@ -1,0 +1,38 @@
+/** User and API-token queries. Everything that reads a user's data filters by its id. */
+import { and, eq, isNull } from "drizzle-orm";
+import type { Db } from "./client";
+import { apiTokens, users } from "./schema";
+
+export type UserRow = typeof users.$inferSelect;
+
+export async function findUserByEmail(db: Db, email: string): Promise<UserRow | undefined> {
+  return db.select().from(users).where(eq(users.email, email)).get();
+}
+
+export async function findUserById(db: Db, id: string): Promise<UserRow | undefined> {
+  return db.select().from(users).where(eq(users.id, id)).get();
+}
+
+export async function findActiveToken(db: Db, tokenId: string) {
+  return db
+    .select({ id: apiTokens.id, userId: apiTokens.userId, secretHash: apiTokens.secretHash, lastUsedAt: apiTokens.lastUsedAt })
+    .from(apiTokens)
+    .where(and(eq(apiTokens.id, tokenId), isNull(apiTokens.revokedAt)))
+    .get();
+}
+
+/** Public view of a user (`GET /v1/me`). */
+export function publicUser(u: UserRow) {
+  return {
+    id: u.id,
+    email: u.email,
+    role: u.role,
+    plan: u.planId,
+    planExpiresAt: u.planExpiresAt ?? null,
+    activeAccountId: u.activeAccountId ?? null,
+    scheduleScope: u.scheduleScope,
+    schedulingEnabled: u.schedulingEnabled,
+    pauseEntries: u.pauseEntries,
+    createdAt: u.createdAt,
+  };
+}

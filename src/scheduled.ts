@@ -1,0 +1,15 @@
+/** The every-minute cron: payment sweeper, watchdog, alert rules, retention. */
+import { getDb } from "./db/client";
+import { systemState } from "./db/schema";
+import { createLogger } from "./lib/logger";
+
+export async function handleScheduled(controller: ScheduledController, env: Env, _ctx: ExecutionContext): Promise<void> {
+  const logger = createLogger({ level: env.LOG_LEVEL, base: { worker: "cron" } });
+  const now = Date.now();
+  await getDb(env)
+    .insert(systemState)
+    .values({ key: "last_cron_run", value: String(controller.scheduledTime), updatedAt: now })
+    .onConflictDoUpdate({ target: systemState.key, set: { value: String(controller.scheduledTime), updatedAt: now } })
+    .run();
+  logger.info("cron.run", { cron: controller.cron, scheduledTime: controller.scheduledTime });
+}

@@ -1,0 +1,36 @@
+import { describe, expect, it } from "vitest";
+import { createLogger, REDACTED, redact, registerSecret } from "../src/lib/logger";
+
+describe("logger redaction", () => {
+  it("redacts by key name, deeply", () => {
+    const out = redact({ password: "p4ss", nested: { apiSecret: "s", passphrase: "pp", list: [{ token: "t" }] }, ok: 1, key: "k" }) as any;
+    expect(out).toEqual({ password: REDACTED, nested: { apiSecret: REDACTED, passphrase: REDACTED, list: [{ token: REDACTED }] }, ok: 1, key: REDACTED });
+  });
+
+  it("redacts by value: registered secrets, bearer tokens, JWTs, API tokens", () => {
+    registerSecret("my-exchange-secret-value");
+    const jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl";
+    const out = redact({ msg: `failed with my-exchange-secret-value and Bearer abc.def and ${jwt} and lnma_0123456789abcdef` }) as any;
+    expect(out.msg).not.toContain("my-exchange-secret-value");
+    expect(out.msg).not.toContain("abc.def");
+    expect(out.msg).not.toContain(jwt);
+    expect(out.msg).not.toContain("lnma_0123456789abcdef");
+  });
+
+  it("writes one JSON object per line with stable keys and honours the level", () => {
+    const lines: string[] = [];
+    const log = createLogger({ level: "info", sink: (_l, line) => lines.push(line), now: () => 42 }).child({ accountId: "acc_1" });
+    log.debug("hidden");
+    log.info("shown", { secret: "x", n: 1 });
+    expect(lines).toHaveLength(1);
+    expect(JSON.parse(lines[0]!)).toEqual({ ts: 42, level: "info", event: "shown", accountId: "acc_1", secret: REDACTED, n: 1 });
+  });
+
+  it("survives cycles and errors", () => {
+    const a: any = { name: "a" };
+    a.self = a;
+    const out = redact({ a, err: new Error("boom Bearer zzz") }) as any;
+    expect(out.a.self).toBe("[Circular]");
+    expect(out.err.message).toBe(`boom ${REDACTED}`);
+  });
+});
