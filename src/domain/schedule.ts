@@ -1,0 +1,129 @@
+/**
+ * Schedule maths for the AccountDO's single multiplexed alarm (DESIGN.md "Automations and
+ * their schedules"): per-type defaults, bounded per-automation overrides, what is due next
+ * after a run, and the earliest due time among rows (overdue rows included, because a row
+ * that was due while the DO was evicted must still run).
+ */
+import { z } from "zod";
+
+export const ScheduleKind = z.enum(["margin_guard", "tp_sl", "auto_entry", "margin_monitor"]);
+export type ScheduleKind = z.infer<typeof ScheduleKind>;
+
+export const ScheduleSettings = z.object({
+  intervalMs: z.number().int(),
+  timeoutMs: z.number().int(),
+  /** Retries after a failed run, before waiting for the next interval. */
+  retryAttempts: z.number().int(),
+  retryDelayMs: z.number().int(),
+});
+export type ScheduleSettings = z.infer<typeof ScheduleSettings>;
+
+/** The defaults table of DESIGN.md. */
+export const SCHEDULE_DEFAULTS: Readonly<Record<ScheduleKind, ScheduleSettings>> = {
+  margin_guard: { intervalMs: 30_000, timeoutMs: 60_000, retryAttempts: 3, retryDelayMs: 5_000 },
+  tp_sl: { intervalMs: 15_000, timeoutMs: 30_000, retryAttempts: 2, retryDelayMs: 3_000 },
+  auto_entry: { intervalMs: 10_000, timeoutMs: 20_000, retryAttempts: 2, retryDelayMs: 2_000 },
+  margin_monitor: { intervalMs: 5_000, timeoutMs: 5_000, retryAttempts: 3, retryDelayMs: 1_000 },
+};
+
+/**
+ * Sane bounds for overrides: below a second the alarm would hammer the 5 req/s budget; above
+ * a day a protective automation is as good as off.
+ */
+export const SCHEDULE_BOUNDS = {
+  intervalMs: { min: 1_000, max: 86_400_000 },
+  timeoutMs: { min: 1_000, max: 300_000 },
+  retryAttempts: { min: 0, max: 10 },
+  retryDelayMs: { min: 500, max: 600_000 },
+} as const satisfies Record<keyof ScheduleSettings, { min: number; max: number }>;
+
+const bounded = (k: keyof typeof SCHEDULE_BOUNDS) =>
+  z.number().int().min(SCHEDULE_BOUNDS[k].min).max(SCHEDULE_BOUNDS[k].max).optional();
+
+/** Per-automation override of the defaults; unknown fields are rejected. */
+export const ScheduleOverride = z.strictObject({
+  intervalMs: bounded("intervalMs"),
+  timeoutMs: bounded("timeoutMs"),
+  retryAttempts: bounded("retryAttempts"),
+  retryDelayMs: bounded("retryDelayMs"),
+});
+export type ScheduleOverride = z.infer<typeof ScheduleOverride>;
+
+/** Defaults of `kind` with the override's fields on top. */
+export function resolveSchedule(kind: ScheduleKind, override?: ScheduleOverride | null): ScheduleSettings {
+  const d = SCHEDULE_DEFAULTS[kind];
+  return {
+    intervalMs: override?.intervalMs ?? d.intervalMs,
+    timeoutMs: override?.timeoutMs ?? d.timeoutMs,
+    retryAttempts: override?.retryAttempts ?? d.retryAttempts,
+    retryDelayMs: override?.retryDelayMs ?? d.retryDelayMs,
+  };
+}
+
+export type RunOutcome = "success" | "failure";
+
+export interface NextRun {
+  /** When the row is due next (ms). */
+  nextRunAt: number;
+  /** Failed attempts in the current cycle; 0 after a success or after giving up. */
+  attempts: number;
+  /** What the scheduler should do about the outcome. */
+  kind: "interval" | "retry" | "exhausted";
+}
+
+/**
+ * Next due time after a run finished at `now`. `attempts` is the failed attempts so far in
+ * this cycle (0 for a first try). Success -> now + interval. Failure with retries left ->
+ * now + retryDelay and attempts + 1. Failure with none left -> "exhausted": the caller logs and
+ * alerts, and the automation carries on at its next interval with attempts reset.
+ */
+export function nextAfterRun(
+  settings: ScheduleSettings,
+  attempts: number,
+  outcome: RunOutcome,
+  now: number,
+): NextRun {
+  if (outcome === "success") return { nextRunAt: now + settings.intervalMs, attempts: 0, kind: "interval" };
+  const failed = attempts + 1;
+  if (failed <= settings.retryAttempts) {
+    return { nextRunAt: now + settings.retryDelayMs, attempts: failed, kind: "retry" };
+  }
+  return { nextRunAt: now + settings.intervalMs, attempts: 0, kind: "exhausted" };
+}
+
+/** When a run that started at `startedAt` must be aborted and counted as a failure. */
+export function runDeadline(settings: ScheduleSettings, startedAt: number): number {
+  return startedAt + settings.timeoutMs;
+}
+
+/** A schedule row as far as due times go; null means not scheduled (disabled, stopped). */
+export interface Dueable {
+  readonly nextRunAt: number | null;
+}
+
+/** The earliest `nextRunAt` among rows, overdue ones included; null when nothing is scheduled. */
+export function earliestDue(rows: Iterable<Dueable>): number | null {
+  let min: number | null = null;
+  for (const r of rows) {
+    if (r.nextRunAt !== null && Number.isFinite(r.nextRunAt) && (min === null || r.nextRunAt < min)) {
+      min = r.nextRunAt;
+    }
+  }
+  return min;
+}
+
+/**
+ * The time to arm the alarm for: the earliest due, but never in the past (an overdue row
+ * makes the alarm fire now rather than being skipped).
+ */
+export function alarmTime(rows: Iterable<Dueable>, now: number): number | null {
+  const due = earliestDue(rows);
+  return due === null ? null : Math.max(due, now);
+}
+
+/** Rows due at `now`, most overdue first (ties keep their input order). */
+export function dueRows<T extends Dueable>(rows: readonly T[], now: number): T[] {
+  return rows
+    .filter((r) => r.nextRunAt !== null && r.nextRunAt <= now)
+    .sort((a, b) => (a.nextRunAt as number) - (b.nextRunAt as number));
+}

@@ -1,0 +1,131 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import {
+  SCHEDULE_DEFAULTS,
+  ScheduleOverride,
+  alarmTime,
+  dueRows,
+  earliestDue,
+  nextAfterRun,
+  resolveSchedule,
+  runDeadline,
+} from "../../src/domain/schedule";
+
+describe("defaults and overrides", () => {
+  it("matches the DESIGN.md table", () => {
+    expect(SCHEDULE_DEFAULTS).toEqual({
+      margin_guard: { intervalMs: 30_000, timeoutMs: 60_000, retryAttempts: 3, retryDelayMs: 5_000 },
+      tp_sl: { intervalMs: 15_000, timeoutMs: 30_000, retryAttempts: 2, retryDelayMs: 3_000 },
+      auto_entry: { intervalMs: 10_000, timeoutMs: 20_000, retryAttempts: 2, retryDelayMs: 2_000 },
+      margin_monitor: { intervalMs: 5_000, timeoutMs: 5_000, retryAttempts: 3, retryDelayMs: 1_000 },
+    });
+  });
+
+  it("applies only the fields overridden", () => {
+    expect(resolveSchedule("tp_sl", { intervalMs: 60_000, retryAttempts: 0 })).toEqual({
+      intervalMs: 60_000,
+      timeoutMs: 30_000,
+      retryAttempts: 0,
+      retryDelayMs: 3_000,
+    });
+    expect(resolveSchedule("auto_entry")).toEqual(SCHEDULE_DEFAULTS.auto_entry);
+  });
+
+  it("accepts in-bounds overrides, rejects out-of-bounds and unknown fields naming them", () => {
+    expect(ScheduleOverride.safeParse({}).success).toBe(true);
+    expect(ScheduleOverride.safeParse({ intervalMs: 1_000, retryAttempts: 10 }).success).toBe(true);
+    const paths = (v: unknown) => {
+      const r = ScheduleOverride.safeParse(v);
+      return r.success ? [] : r.error.issues.map((i) => i.path.join("."));
+    };
+    expect(paths({ intervalMs: 999 })).toEqual(["intervalMs"]);
+    expect(paths({ timeoutMs: 300_001 })).toEqual(["timeoutMs"]);
+    expect(paths({ retryAttempts: -1 })).toEqual(["retryAttempts"]);
+    expect(paths({ retryAttempts: 1.5 })).toEqual(["retryAttempts"]);
+    expect(paths({ retryDelayMs: "5s" })).toEqual(["retryDelayMs"]);
+    const unknown = ScheduleOverride.safeParse({ cron: "* * * * *" });
+    expect(unknown.success).toBe(false);
+    expect(JSON.stringify(unknown.error?.issues)).toContain("cron");
+  });
+});
+
+describe("nextAfterRun", () => {
+  const s = SCHEDULE_DEFAULTS.margin_guard;
+
+  it("success -> now + interval, attempts reset", () => {
+    expect(nextAfterRun(s, 2, "success", 1_000)).toEqual({ nextRunAt: 31_000, attempts: 0, kind: "interval" });
+  });
+
+  it("failures retry after the delay up to the limit, then wait the interval", () => {
+    let attempts = 0;
+    const kinds: string[] = [];
+    const times: number[] = [];
+    let now = 0;
+    for (let i = 0; i < 5; i++) {
+      const n = nextAfterRun(s, attempts, "failure", now);
+      kinds.push(n.kind);
+      times.push(n.nextRunAt - now);
+      attempts = n.attempts;
+      now = n.nextRunAt;
+    }
+    // 3 retries at 5 s, then give up for one interval, then a fresh cycle.
+    expect(kinds).toEqual(["retry", "retry", "retry", "exhausted", "retry"]);
+    expect(times).toEqual([5_000, 5_000, 5_000, 30_000, 5_000]);
+  });
+
+  it("zero retry attempts gives up at the first failure", () => {
+    const n = nextAfterRun({ ...s, retryAttempts: 0 }, 0, "failure", 10);
+    expect(n).toEqual({ nextRunAt: 30_010, attempts: 0, kind: "exhausted" });
+  });
+
+  it("never runs more than 1 + retryAttempts times per cycle", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 10 }), (retries) => {
+        const settings = { ...s, retryAttempts: retries };
+        let attempts = 0, runs = 0, kind = "retry";
+        while (kind === "retry") {
+          runs++;
+          const n = nextAfterRun(settings, attempts, "failure", 0);
+          attempts = n.attempts;
+          kind = n.kind;
+        }
+        return runs === retries + 1 && attempts === 0;
+      }),
+    );
+  });
+
+  it("the deadline is start + timeout", () => {
+    expect(runDeadline(SCHEDULE_DEFAULTS.tp_sl, 100)).toBe(30_100);
+  });
+});
+
+describe("earliest due", () => {
+  const rows = [{ nextRunAt: 50_000 }, { nextRunAt: null }, { nextRunAt: 10_000 }, { nextRunAt: 30_000 }];
+
+  it("includes overdue rows and skips unscheduled ones", () => {
+    expect(earliestDue(rows)).toBe(10_000);
+    expect(earliestDue([{ nextRunAt: null }])).toBeNull();
+    expect(earliestDue([])).toBeNull();
+  });
+
+  it("never arms the alarm in the past", () => {
+    expect(alarmTime(rows, 20_000)).toBe(20_000);
+    expect(alarmTime(rows, 5_000)).toBe(10_000);
+    expect(alarmTime([], 5_000)).toBeNull();
+  });
+
+  it("lists due rows most overdue first", () => {
+    expect(dueRows(rows, 30_000)).toEqual([{ nextRunAt: 10_000 }, { nextRunAt: 30_000 }]);
+    expect(dueRows(rows, 9_999)).toEqual([]);
+  });
+
+  it("earliestDue is the minimum of scheduled rows", () => {
+    fc.assert(
+      fc.property(fc.array(fc.option(fc.integer({ min: 0, max: 1e12 }))), (xs) => {
+        const scheduled = xs.filter((x): x is number => x !== null);
+        const got = earliestDue(xs.map((nextRunAt) => ({ nextRunAt })));
+        return scheduled.length === 0 ? got === null : got === Math.min(...scheduled);
+      }),
+    );
+  });
+});
