@@ -1,13 +1,27 @@
-import { DurableObject } from "cloudflare:workers";
+/**
+ * The LN Markets simulator: REST v3 at /v3, stream v1 at /v1 (WebSocket), control API at
+ * /__sim/ (dev and test only), a fake LNbits at /lnbits/. Wiring only: everything but the
+ * mode guard happens in the single ExchangeDO.
+ */
+import { isControlAllowed } from "./control";
 
-export class ExchangeDO extends DurableObject<SimEnv> {
-  ping(): string {
-    return "pong";
-  }
-}
+export { ExchangeDO } from "./exchange-do";
+
+/** The one exchange instance: `env.EXCHANGE.getByName(EXCHANGE_NAME)`. */
+export const EXCHANGE_NAME = "exchange";
 
 export default {
-  async fetch(req: Request, env: SimEnv): Promise<Response> {
-    return Response.json({ ok: true, mode: env.SIM_MODE, path: new URL(req.url).pathname });
+  async fetch(request, env): Promise<Response> {
+    const { pathname } = new URL(request.url);
+    if ((pathname === "/__sim" || pathname.startsWith("/__sim/")) && !isControlAllowed(env.SIM_MODE)) {
+      return Response.json(
+        { message: "The control API is only available when SIM_MODE is dev or test", code: "FORBIDDEN" },
+        { status: 403 },
+      );
+    }
+    if (pathname === "/") {
+      return Response.json({ name: "lnm-sim", rest: "/v3", stream: "/v1", control: "/__sim", lightning: "/lnbits" });
+    }
+    return env.EXCHANGE.getByName(EXCHANGE_NAME).fetch(request);
   },
 } satisfies ExportedHandler<SimEnv>;

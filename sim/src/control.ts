@@ -1,0 +1,97 @@
+/**
+ * The control API under /__sim/ (DESIGN.md, "The LN Markets simulator"): no LN Markets auth,
+ * refused with 403 unless SIM_MODE is "dev" or "test". Bodies are validated with zod and a
+ * 400 names the field.
+ */
+import { Hono, type Context } from "hono";
+import { z } from "zod";
+import type { ScenarioState } from "./engine";
+import { ScenarioInput } from "./engine";
+import { ApiError, validationError } from "./errors";
+import type { NewKeysInput, PriceState } from "./exchange";
+import { FaultsInput, normalizeFaults, type ActiveFaults } from "./faults";
+import { errorResponse } from "./rest-routes";
+import type { OrderLogEntry } from "./store";
+
+/** The only modes in which the control API answers. */
+export function isControlAllowed(mode: string | undefined): boolean {
+  return mode === "dev" || mode === "test";
+}
+
+export const KeysInput = z
+  .object({
+    balance: z.number().int().min(0),
+    key: z.string().min(1).max(128).optional(),
+    secret: z.string().min(1).max(256).optional(),
+    passphrase: z.string().min(1).max(128).optional(),
+    username: z.string().min(1).max(64).optional(),
+  })
+  .strict();
+
+export const PriceInput = z
+  .object({ price: z.number().positive().finite(), index: z.number().positive().finite().optional() })
+  .strict();
+
+const StepInput = z.object({ count: z.number().int().min(1).max(100_000).optional() }).strict();
+
+/** Operations the DO performs for the control API. */
+export interface ControlOps {
+  createKeys(input: NewKeysInput): { key: string; secret: string; passphrase: string; accountId: string };
+  setPrice(price: number, index?: number): PriceState;
+  startScenario(input: ScenarioInput): ScenarioState;
+  stopScenario(): void;
+  stepScenario(count: number): { steps: number; price: PriceState; scenario: ScenarioState | null };
+  setFaults(faults: ActiveFaults): ActiveFaults;
+  faults(): ActiveFaults;
+  orders(key?: string): OrderLogEntry[];
+  payInvoice(paymentHash: string): { paid: true; payment_hash: string };
+  reset(): void;
+  state(): unknown;
+}
+
+async function json<T extends z.ZodType>(c: Context, schema: T): Promise<z.infer<T>> {
+  const text = await c.req.text();
+  let data: unknown = {};
+  if (text.trim() !== "") {
+    try {
+      data = JSON.parse(text);
+    } catch {
+      throw new ApiError(400, "Invalid JSON body", "INVALID_JSON");
+    }
+  }
+  const r = schema.safeParse(data);
+  if (!r.success) throw validationError(r.error);
+  return r.data;
+}
+
+export function controlRoutes(ops: ControlOps) {
+  const app = new Hono();
+  app.onError((e) => errorResponse(e));
+  return app
+    .post("/keys", async (c) => c.json(ops.createKeys(await json(c, KeysInput))))
+    .post("/price", async (c) => {
+      const { price, index } = await json(c, PriceInput);
+      const p = ops.setPrice(price, index);
+      return c.json({ lastPrice: p.lastPrice, index: p.index });
+    })
+    .post("/scenario", async (c) => c.json({ running: true, scenario: ops.startScenario(await json(c, ScenarioInput)) }))
+    .delete("/scenario", (c) => {
+      ops.stopScenario();
+      return c.json({ running: false });
+    })
+    .post("/scenario/step", async (c) => {
+      const { count } = await json(c, StepInput);
+      return c.json(ops.stepScenario(count ?? 1));
+    })
+    .get("/faults", (c) => c.json(ops.faults()))
+    .post("/faults", async (c) => c.json(ops.setFaults(normalizeFaults(await json(c, FaultsInput)))))
+    .delete("/faults", (c) => c.json(ops.setFaults(normalizeFaults({}))))
+    .get("/orders", (c) => c.json(ops.orders(c.req.query("key") || undefined)))
+    .post("/invoices/:paymentHash/pay", (c) => c.json(ops.payInvoice(c.req.param("paymentHash"))))
+    .post("/reset", (c) => {
+      ops.reset();
+      return c.json({ reset: true });
+    })
+    .get("/state", (c) => c.json(ops.state()))
+    .notFound(() => Response.json({ message: "Not found", code: "NOT_FOUND" }, { status: 404 }));
+}

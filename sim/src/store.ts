@@ -1,0 +1,252 @@
+/**
+ * The exchange's persistent state in the Durable Object's SQLite: accounts, trades, the order
+ * log, Lightning invoices and a small key-value table (price, scenario, faults, schedule).
+ * Everything survives eviction; the in-memory parts of the DO are caches of this.
+ */
+import type { TradeRecord, TradeStatus } from "./positions";
+
+/** Ordered and append-only: a released migration is never edited. */
+const MIGRATIONS: string[][] = [
+  [
+    `CREATE TABLE accounts (id TEXT PRIMARY KEY, api_key TEXT NOT NULL UNIQUE, secret TEXT NOT NULL,
+      passphrase TEXT NOT NULL, username TEXT NOT NULL, balance INTEGER NOT NULL, created_ms INTEGER NOT NULL)`,
+    `CREATE TABLE trades (id TEXT PRIMARY KEY, account_id TEXT NOT NULL, status TEXT NOT NULL,
+      closed_ms INTEGER, data TEXT NOT NULL)`,
+    `CREATE INDEX trades_account_status ON trades (account_id, status, closed_ms)`,
+    `CREATE INDEX trades_status ON trades (status)`,
+    `CREATE TABLE orders (seq INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, api_key TEXT,
+      route TEXT NOT NULL, body TEXT, client_id TEXT, status INTEGER NOT NULL)`,
+    `CREATE TABLE invoices (payment_hash TEXT PRIMARY KEY, payment_request TEXT NOT NULL,
+      amount INTEGER NOT NULL, memo TEXT, expiry INTEGER NOT NULL, created_ms INTEGER NOT NULL,
+      paid_ms INTEGER, api_key TEXT)`,
+    `CREATE TABLE kv (k TEXT PRIMARY KEY, v TEXT NOT NULL)`,
+  ],
+];
+
+export interface Account {
+  id: string;
+  apiKey: string;
+  secret: string;
+  passphrase: string;
+  username: string;
+  balance: number;
+  createdMs: number;
+}
+
+export interface OrderLogEntry {
+  at: number;
+  key: string | null;
+  route: string;
+  body: unknown;
+  clientId: string | null;
+  status: number;
+}
+
+export interface Invoice {
+  paymentHash: string;
+  paymentRequest: string;
+  amount: number;
+  memo: string | null;
+  expiry: number;
+  createdMs: number;
+  paidMs: number | null;
+}
+
+type Row = Record<string, SqlStorageValue>;
+
+export class Store {
+  constructor(private readonly sql: SqlStorage) {}
+
+  /** Apply pending migrations; call inside blockConcurrencyWhile. */
+  migrate(): void {
+    this.sql.exec(`CREATE TABLE IF NOT EXISTS _migrations (n INTEGER PRIMARY KEY)`);
+    const done = Number(this.sql.exec(`SELECT COUNT(*) AS c FROM _migrations`).one().c);
+    for (let i = done; i < MIGRATIONS.length; i++) {
+      for (const stmt of MIGRATIONS[i]!) this.sql.exec(stmt);
+      this.sql.exec(`INSERT INTO _migrations (n) VALUES (?)`, i + 1);
+    }
+  }
+
+  /** Drop every row (schema kept): the clean exchange of POST /__sim/reset. */
+  clear(): void {
+    for (const t of ["accounts", "trades", "orders", "invoices", "kv"]) this.sql.exec(`DELETE FROM ${t}`);
+  }
+
+  // --- key-value -------------------------------------------------------------------------
+
+  getJson<T>(k: string): T | undefined {
+    const rows = this.sql.exec<{ v: string }>(`SELECT v FROM kv WHERE k = ?`, k).toArray();
+    return rows[0] ? (JSON.parse(rows[0].v) as T) : undefined;
+  }
+
+  putJson(k: string, v: unknown): void {
+    this.sql.exec(`INSERT INTO kv (k, v) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v`, k, JSON.stringify(v));
+  }
+
+  deleteKey(k: string): void {
+    this.sql.exec(`DELETE FROM kv WHERE k = ?`, k);
+  }
+
+  // --- accounts --------------------------------------------------------------------------
+
+  insertAccount(a: Account): void {
+    this.sql.exec(
+      `INSERT INTO accounts (id, api_key, secret, passphrase, username, balance, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      a.id, a.apiKey, a.secret, a.passphrase, a.username, a.balance, a.createdMs,
+    );
+  }
+
+  accountByKey(apiKey: string): Account | undefined {
+    const r = this.sql.exec<Row>(`SELECT * FROM accounts WHERE api_key = ?`, apiKey).toArray()[0];
+    return r && toAccount(r);
+  }
+
+  accountById(id: string): Account | undefined {
+    const r = this.sql.exec<Row>(`SELECT * FROM accounts WHERE id = ?`, id).toArray()[0];
+    return r && toAccount(r);
+  }
+
+  /** Add `delta` sats (negative to debit). */
+  adjustBalance(accountId: string, delta: number): void {
+    this.sql.exec(`UPDATE accounts SET balance = balance + ? WHERE id = ?`, delta, accountId);
+  }
+
+  countAccounts(): number {
+    return Number(this.sql.exec(`SELECT COUNT(*) AS c FROM accounts`).one().c);
+  }
+
+  // --- trades ----------------------------------------------------------------------------
+
+  saveTrade(t: TradeRecord): void {
+    this.sql.exec(
+      `INSERT INTO trades (id, account_id, status, closed_ms, data) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET status = excluded.status, closed_ms = excluded.closed_ms, data = excluded.data`,
+      t.id, t.uid, t.status, t.closedAt, JSON.stringify(t),
+    );
+  }
+
+  trade(accountId: string, id: string): TradeRecord | undefined {
+    const r = this.sql.exec<{ data: string }>(`SELECT data FROM trades WHERE id = ? AND account_id = ?`, id, accountId).toArray()[0];
+    return r && (JSON.parse(r.data) as TradeRecord);
+  }
+
+  /** An account's trades in one status, oldest first. */
+  tradesOf(accountId: string, status: TradeStatus): TradeRecord[] {
+    return this.sql
+      .exec<{ data: string }>(`SELECT data FROM trades WHERE account_id = ? AND status = ? ORDER BY rowid`, accountId, status)
+      .toArray()
+      .map((r) => JSON.parse(r.data) as TradeRecord);
+  }
+
+  /** Every open or running trade of every account, oldest first: what a price tick evaluates. */
+  liveTrades(): TradeRecord[] {
+    return this.sql
+      .exec<{ data: string }>(`SELECT data FROM trades WHERE status IN ('open', 'running') ORDER BY rowid`)
+      .toArray()
+      .map((r) => JSON.parse(r.data) as TradeRecord);
+  }
+
+  /**
+   * Closed and canceled trades, newest first, with closedAt in [from, to], starting after the
+   * (closedMs, id) cursor position.
+   */
+  finishedTrades(
+    accountId: string,
+    opts: { from: number; to: number; limit: number; after?: { t: number; id: string } },
+  ): TradeRecord[] {
+    const after = opts.after;
+    const rows = after
+      ? this.sql.exec<{ data: string }>(
+          `SELECT data FROM trades WHERE account_id = ? AND status IN ('closed', 'canceled')
+             AND closed_ms BETWEEN ? AND ? AND (closed_ms < ? OR (closed_ms = ? AND id < ?))
+           ORDER BY closed_ms DESC, id DESC LIMIT ?`,
+          accountId, opts.from, opts.to, after.t, after.t, after.id, opts.limit,
+        )
+      : this.sql.exec<{ data: string }>(
+          `SELECT data FROM trades WHERE account_id = ? AND status IN ('closed', 'canceled')
+             AND closed_ms BETWEEN ? AND ? ORDER BY closed_ms DESC, id DESC LIMIT ?`,
+          accountId, opts.from, opts.to, opts.limit,
+        );
+    return rows.toArray().map((r) => JSON.parse(r.data) as TradeRecord);
+  }
+
+  countTradesByStatus(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const r of this.sql.exec<{ status: string; c: number }>(`SELECT status, COUNT(*) AS c FROM trades GROUP BY status`)) {
+      out[r.status] = Number(r.c);
+    }
+    return out;
+  }
+
+  // --- order log -------------------------------------------------------------------------
+
+  logOrder(e: { at: number; key: string | null; route: string; body: string; clientId: string | null; status: number }): void {
+    this.sql.exec(
+      `INSERT INTO orders (at, api_key, route, body, client_id, status) VALUES (?, ?, ?, ?, ?, ?)`,
+      e.at, e.key, e.route, e.body, e.clientId, e.status,
+    );
+  }
+
+  orders(key?: string): OrderLogEntry[] {
+    const cursor = key
+      ? this.sql.exec<Row>(`SELECT * FROM orders WHERE api_key = ? ORDER BY seq`, key)
+      : this.sql.exec<Row>(`SELECT * FROM orders ORDER BY seq`);
+    return cursor.toArray().map((r) => ({
+      at: Number(r.at),
+      key: (r.api_key as string | null) ?? null,
+      route: String(r.route),
+      body: parseMaybeJson(r.body as string | null),
+      clientId: (r.client_id as string | null) ?? null,
+      status: Number(r.status),
+    }));
+  }
+
+  // --- invoices --------------------------------------------------------------------------
+
+  insertInvoice(i: Invoice, apiKey: string): void {
+    this.sql.exec(
+      `INSERT INTO invoices (payment_hash, payment_request, amount, memo, expiry, created_ms, paid_ms, api_key)
+       VALUES (?, ?, ?, ?, ?, ?, NULL, ?)`,
+      i.paymentHash, i.paymentRequest, i.amount, i.memo, i.expiry, i.createdMs, apiKey,
+    );
+  }
+
+  invoice(paymentHash: string): Invoice | undefined {
+    const r = this.sql.exec<Row>(`SELECT * FROM invoices WHERE payment_hash = ?`, paymentHash).toArray()[0];
+    if (!r) return undefined;
+    return {
+      paymentHash: String(r.payment_hash),
+      paymentRequest: String(r.payment_request),
+      amount: Number(r.amount),
+      memo: (r.memo as string | null) ?? null,
+      expiry: Number(r.expiry),
+      createdMs: Number(r.created_ms),
+      paidMs: r.paid_ms === null ? null : Number(r.paid_ms),
+    };
+  }
+
+  markInvoicePaid(paymentHash: string, at: number): void {
+    this.sql.exec(`UPDATE invoices SET paid_ms = ? WHERE payment_hash = ? AND paid_ms IS NULL`, at, paymentHash);
+  }
+}
+
+function toAccount(r: Row): Account {
+  return {
+    id: String(r.id),
+    apiKey: String(r.api_key),
+    secret: String(r.secret),
+    passphrase: String(r.passphrase),
+    username: String(r.username),
+    balance: Number(r.balance),
+    createdMs: Number(r.created_ms),
+  };
+}
+
+function parseMaybeJson(s: string | null): unknown {
+  if (s === null || s === "") return null;
+  try {
+    return JSON.parse(s);
+  } catch {
+    return s;
+  }
+}
