@@ -1,0 +1,89 @@
+/**
+ * Built-in margin monitor (issue 7): the risk of every running trade at a price, graded into
+ * levels. It runs whether or not a Margin Guard is configured, so a critical position always
+ * raises an alert.
+ */
+import type { Side } from "./inverse";
+import { liquidationOf, tradeRisk, type RunningTrade } from "./trade";
+
+/** Risk at which a position is critical, guard or no guard (DESIGN.md: 90 %). */
+export const CRITICAL_RISK = 0.9;
+/** Default warning and action thresholds (DESIGN.md: warn at 80 %, act at 90 %). */
+export const DEFAULT_WARN_AT = 0.8;
+export const DEFAULT_ACT_AT = 0.9;
+
+export type RiskLevel = "ok" | "warn" | "act" | "critical";
+
+export interface RiskThresholds {
+  warnAt: number;
+  actAt: number;
+}
+
+/**
+ * Grade a risk: critical at or above {@link CRITICAL_RISK} whatever the thresholds, else act at
+ * or above `actAt`, warn at or above `warnAt`, ok below. With the defaults `act` never shows:
+ * crossing 0.9 is critical, and the guard acts on it because it is also >= actAt.
+ */
+export function riskLevel(
+  risk: number,
+  { warnAt, actAt }: RiskThresholds = { warnAt: DEFAULT_WARN_AT, actAt: DEFAULT_ACT_AT },
+): RiskLevel {
+  if (risk >= CRITICAL_RISK) return "critical";
+  if (risk >= actAt) return "act";
+  if (risk >= warnAt) return "warn";
+  return "ok";
+}
+
+export interface TradeRiskReport {
+  tradeId: string;
+  side: Side;
+  risk: number;
+  level: RiskLevel;
+  critical: boolean;
+  price: number;
+  liquidation: number;
+  entryPrice: number;
+  margin: number;
+}
+
+export interface MonitorResult {
+  trades: TradeRiskReport[];
+  /** Trades at or above {@link CRITICAL_RISK}: each one an alert. */
+  critical: TradeRiskReport[];
+  /** Highest risk among trades, 0 when none run. */
+  maxRisk: number;
+}
+
+/**
+ * Risk of all running trades at `price`, sorted by risk (highest first).
+ * @throws RangeError on a price that is not positive and finite.
+ */
+export function monitorMargins(
+  trades: readonly RunningTrade[],
+  price: number,
+  thresholds?: RiskThresholds,
+): MonitorResult {
+  if (!(Number.isFinite(price) && price > 0)) throw new RangeError("price must be positive and finite");
+  const reports = trades
+    .map((t): TradeRiskReport => {
+      const risk = tradeRisk(t, price);
+      const level = riskLevel(risk, thresholds);
+      return {
+        tradeId: t.id,
+        side: t.side,
+        risk,
+        level,
+        critical: level === "critical",
+        price,
+        liquidation: liquidationOf(t),
+        entryPrice: t.entryPrice,
+        margin: t.margin,
+      };
+    })
+    .sort((a, b) => b.risk - a.risk);
+  return {
+    trades: reports,
+    critical: reports.filter((r) => r.critical),
+    maxRisk: reports[0]?.risk ?? 0,
+  };
+}
