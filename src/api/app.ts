@@ -7,12 +7,15 @@ import { bodyLimit } from "hono/body-limit";
 import { requestId } from "hono/request-id";
 import { secureHeaders } from "hono/secure-headers";
 import { ConfigError, getConfig } from "../config";
+import { seedDemoAccount } from "../accounts/demo-account";
 import { runDevSeed } from "../dev-seed";
 import { createLogger } from "../lib/logger";
 import { DOCS_HTML } from "./docs";
 import { ApiError, errorResponse, toApiError } from "./errors";
-import { requireAuth } from "./middleware/auth";
+import { requireAdmin, requireAuth } from "./middleware/auth";
 import { router } from "./openapi";
+import { accountRoutes } from "./routes/accounts";
+import { adminRoutes } from "./routes/admin";
 import { authRoutes } from "./routes/auth";
 import { meRoutes } from "./routes/me";
 
@@ -39,7 +42,7 @@ export function createApp() {
   // Dev only: the seed `npm run dev` calls once both workers are up. 404 anywhere else.
   app.post("/__dev/seed", async (c) => {
     if (c.env.ENVIRONMENT !== "development") throw new ApiError("not_found", "Route not found");
-    return c.json(await runDevSeed(c.env));
+    return c.json(await runDevSeed(c.env, [seedDemoAccount]));
   });
   app.get("/health", (c) => c.json({ ok: true, environment: c.env.ENVIRONMENT, time: Date.now() }));
   app.get("/docs", (c) => c.html(DOCS_HTML));
@@ -53,6 +56,11 @@ export function createApp() {
   app.use("/v1/me", requireAuth);
   app.use("/v1/me/*", requireAuth);
   app.route("/v1/me", meRoutes);
+  app.use("/v1/accounts", requireAuth);
+  app.use("/v1/accounts/*", requireAuth);
+  app.route("/v1/accounts", accountRoutes);
+  app.use("/v1/admin/*", requireAuth, requireAdmin);
+  app.route("/v1/admin", adminRoutes);
 
   app.notFound(() => { throw new ApiError("not_found", "Route not found"); });
   app.onError((err, c) => {

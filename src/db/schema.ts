@@ -49,6 +49,9 @@ export const exchangeAccounts = sqliteTable("exchange_accounts", {
   enabledAutomations: integer("enabled_automations").notNull().default(0),
   lastHeartbeatAt: integer("last_heartbeat_at"),
   feed: text("feed"),
+  /** Last live credential check: lets a KV miss be told apart from a KV expiry. */
+  validatedVersion: integer("validated_version"),
+  validatedAt: integer("validated_at"),
   createdAt: createdAt(),
   updatedAt: updatedAt(),
 }, (t) => [
@@ -212,5 +215,12 @@ export const queueCounters = sqliteTable("queue_counters", {
 export const systemState = sqliteTable("system_state", {
   key: text("key").primaryKey(),
   value: text("value").notNull(),
+  updatedAt: updatedAt(),
+});
+
+/** Monotonic counters (cache hits/misses/expiries…), incremented with an upsert. */
+export const counters = sqliteTable("counters", {
+  name: text("name").primaryKey(),
+  value: integer("value").notNull().default(0),
   updatedAt: updatedAt(),
 });

@@ -3,6 +3,8 @@ import { eq } from "drizzle-orm";
 import { getDb } from "../../db/client";
 import { users } from "../../db/schema";
 import { findUserById, publicUser } from "../../db/users";
+import { clearUserCredentialsCache } from "../../accounts/credentials";
+import { refreshUserAccounts } from "../../accounts/service";
 import { notFound } from "../errors";
 import { commonErrors, json, jsonBody, router, security, z } from "../openapi";
 
@@ -49,9 +51,15 @@ export const meRoutes = router()
       const userId = c.get("user").id;
       if (Object.keys(patch).length) {
         await db.update(users).set({ ...patch, updatedAt: Date.now() }).where(eq(users.id, userId)).run();
+        // Scope decides which accounts run: every account re-reads it.
+        if (patch.scheduleScope !== undefined || patch.pauseEntries !== undefined) await refreshUserAccounts(c.env, userId);
       }
       const user = await findUserById(db, userId);
       if (!user) throw notFound("User");
       return c.json(publicUser(user), 200);
     },
+  )
+  .openapi(
+    createRoute({ method: "delete", path: "/credentials/cache", tags: ["me"], summary: "Forget cached validations and decrypted keys of all your accounts", security, responses: { 200: json(z.object({ cleared: z.number() }), "Cleared"), ...commonErrors } }),
+    async (c) => c.json({ cleared: await clearUserCredentialsCache(c.env, c.get("user").id) }, 200),
   );
