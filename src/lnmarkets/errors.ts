@@ -152,7 +152,10 @@ export interface HttpErrorContext {
 /** Classifies a non-2xx HTTP answer of LN Markets. */
 export function classifyHttpError(ctx: HttpErrorContext): LnMarketsError {
   const { status, method, path } = ctx;
-  const exchangeMessage = redactAll(extractErrorMessage(ctx.bodyText).message, ctx.redact ?? []);
+  const extracted = extractErrorMessage(ctx.bodyText);
+  const exchangeMessage = redactAll(extracted.message, ctx.redact ?? []);
+  // Codes such as INSUFFICIENT_BALANCE read as words for the business patterns.
+  const haystack = `${exchangeMessage} ${(extracted.code ?? "").replace(/_/g, " ")}`;
   const base = { status, method, path };
   const msg = (what: string) =>
     `LN Markets ${method} ${path}: ${what} (${status})${exchangeMessage ? `: ${exchangeMessage}` : ""}`;
@@ -185,7 +188,7 @@ export function classifyHttpError(ctx: HttpErrorContext): LnMarketsError {
   if (status === 403) {
     return new LnMarketsError({ ...base, kind: "permanent", code: "forbidden", message: msg("forbidden") });
   }
-  if (INSUFFICIENT.test(exchangeMessage)) {
+  if (INSUFFICIENT.test(haystack)) {
     return new LnMarketsError({
       ...base,
       kind: "business",
@@ -193,7 +196,7 @@ export function classifyHttpError(ctx: HttpErrorContext): LnMarketsError {
       message: msg("insufficient balance"),
     });
   }
-  if (LIMIT.test(exchangeMessage)) {
+  if (LIMIT.test(haystack)) {
     return new LnMarketsError({ ...base, kind: "business", code: "limit_violation", message: msg("limit violated") });
   }
   if (status === 404) {

@@ -4,6 +4,9 @@
  * (and, if persistent, an IP ban). LN Markets allows about 5 requests/s authenticated and
  * 1/s public (lnmarkets-v3.md).
  */
+import { LNM_AUTHENTICATED_RATE, TokenBucket } from "../domain/token-bucket.js";
+
+export { LNM_AUTHENTICATED_RATE, LNM_PUBLIC_RATE, TokenBucket } from "../domain/token-bucket.js";
 
 /** What the REST client awaits before every attempt. */
 export interface RateLimiter {
@@ -11,53 +14,25 @@ export interface RateLimiter {
   acquire(signal?: AbortSignal): Promise<void>;
 }
 
-export interface TokenBucketOptions {
-  /** Burst size. Default 5. */
-  capacity?: number;
-  /** Sustained rate. Default 5 per second. */
-  refillPerSecond?: number;
+export interface TokenBucketLimiterOptions {
+  /** The bucket (pure, serialisable: the DO may persist `bucket.toJSON()`). */
+  bucket?: TokenBucket;
   now?: () => number;
 }
 
-/** Authenticated REST budget of LN Markets. */
-export const LNM_AUTHENTICATED_RATE = { capacity: 5, refillPerSecond: 5 } as const;
-
 /**
- * An async token bucket. Waiters are served in FIFO order so no caller starves; the refill is
- * computed from elapsed time, so no timer runs while the bucket is idle (a DO can hibernate).
+ * Async adapter around the domain {@link TokenBucket}. Waiters are served in FIFO order so no
+ * caller starves; no timer runs while the bucket is idle, so it never keeps a DO awake.
  */
 export class TokenBucketLimiter implements RateLimiter {
-  readonly capacity: number;
-  readonly refillPerSecond: number;
+  readonly bucket: TokenBucket;
   readonly #now: () => number;
-  #tokens: number;
-  #last: number;
   // Chain of waiters: each acquire() waits for the previous one, which keeps FIFO order.
   #tail: Promise<void> = Promise.resolve();
 
-  constructor(opts: TokenBucketOptions = {}) {
-    this.capacity = opts.capacity ?? LNM_AUTHENTICATED_RATE.capacity;
-    this.refillPerSecond = opts.refillPerSecond ?? LNM_AUTHENTICATED_RATE.refillPerSecond;
-    if (!(this.capacity >= 1 && this.refillPerSecond > 0)) throw new RangeError("invalid token bucket");
+  constructor(opts: TokenBucketLimiterOptions = {}) {
+    this.bucket = opts.bucket ?? new TokenBucket(LNM_AUTHENTICATED_RATE);
     this.#now = opts.now ?? Date.now;
-    this.#tokens = this.capacity;
-    this.#last = this.#now();
-  }
-
-  /** Tokens available now (fractional). */
-  get available(): number {
-    this.#refill();
-    return this.#tokens;
-  }
-
-  /** Takes a token without waiting; false when none is available. */
-  tryTake(): boolean {
-    this.#refill();
-    if (this.#tokens >= 1) {
-      this.#tokens -= 1;
-      return true;
-    }
-    return false;
   }
 
   /** Waits for a token (FIFO), honouring `signal`. */
@@ -71,17 +46,10 @@ export class TokenBucketLimiter implements RateLimiter {
   async #waitForToken(signal?: AbortSignal): Promise<void> {
     for (;;) {
       signal?.throwIfAborted();
-      if (this.tryTake()) return;
-      const waitMs = Math.ceil(((1 - this.#tokens) / this.refillPerSecond) * 1000);
-      await sleep(Math.max(1, waitMs), signal);
+      const r = this.bucket.take(this.#now());
+      if (r.ok) return;
+      await sleep(r.waitMs, signal);
     }
-  }
-
-  #refill(): void {
-    const now = this.#now();
-    const elapsed = Math.max(0, now - this.#last) / 1000;
-    this.#last = now;
-    this.#tokens = Math.min(this.capacity, this.#tokens + elapsed * this.refillPerSecond);
   }
 }
 

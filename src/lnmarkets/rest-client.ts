@@ -164,7 +164,7 @@ export class LnMarketsRestClient {
    * quantity, price only on limit orders, bounds): a malformed intent never reaches the
    * exchange and fails `permanent` / `invalid_request`.
    */
-  newTrade(input: NewTradeInput, opts?: CallOptions): Promise<FuturesTrade> {
+  async newTrade(input: NewTradeInput, opts?: CallOptions): Promise<FuturesTrade> {
     validateNewTrade(input);
     const body = {
       leverage: input.leverage,
@@ -177,7 +177,7 @@ export class LnMarketsRestClient {
       type: input.type,
       clientId: input.clientId,
     };
-    return this.#call({ method: "POST", path: "/futures/isolated/trade", body, schema: FuturesTrade }, opts);
+    return await this.#call({ method: "POST", path: "/futures/isolated/trade", body, schema: FuturesTrade }, opts);
   }
 
   /** `POST /futures/isolated/trade/add-margin {amount, id}` (sats). */

@@ -127,20 +127,22 @@ export type ErrorBody = z.infer<typeof ErrorBody>;
 
 export const RpcId = z.union([z.string(), z.number()]);
 
+/** A JSON-RPC error answer to one of our requests. */
+export const RpcErrorFrame = z.object({
+  jsonrpc: z.literal("2.0").optional(),
+  id: RpcId,
+  error: z.object({ code: z.number(), message: z.string(), data: z.unknown().optional() }),
+});
+
+/** A JSON-RPC success answer. `z.unknown()` accepts a missing key: callers check presence. */
+export const RpcResultFrame = z.object({
+  jsonrpc: z.literal("2.0").optional(),
+  id: RpcId,
+  result: z.unknown(),
+});
+
 /** A JSON-RPC response to one of our requests. */
-export const RpcResponseFrame = z.union([
-  z.object({
-    jsonrpc: z.literal("2.0").optional(),
-    id: RpcId,
-    error: z.object({ code: z.number(), message: z.string(), data: z.unknown().optional() }),
-  }),
-  z.object({
-    jsonrpc: z.literal("2.0").optional(),
-    id: RpcId,
-    // `z.unknown()` accepts a missing key, so the parser also checks that `result` is present.
-    result: z.unknown(),
-  }),
-]);
+export const RpcResponseFrame = z.union([RpcErrorFrame, RpcResultFrame]);
 export type RpcResponseFrame = z.infer<typeof RpcResponseFrame>;
 
 /** A server push for a subscribed topic. */

@@ -1,0 +1,489 @@
+/**
+ * LN Markets stream v1 (JSON-RPC 2.0 over WebSocket) client for a Durable Object.
+ *
+ * Lifecycle: open() -> fetch with `Upgrade: websocket` -> hello -> authenticate (when it has
+ * credentials) -> subscribe -> "open". Every frame goes through zod (stream-frames.ts); a bad
+ * one is counted and logged, never thrown. It pings every 30 s, marks itself "stale" after
+ * 10 s without any frame (and probes with a ping), and reconnects with jittered exponential
+ * backoff (1 s to 30 s) when the socket drops, a ping times out or staleness persists; every
+ * reconnect re-subscribes to all topics. Only a rejected authentication (bad keys) stops it:
+ * retrying would not help and persistent auth failures risk an IP ban.
+ *
+ * Timers are plain setTimeout/setInterval (an outbound socket keeps the DO in memory anyway);
+ * the DO may also call checkHealth(now) from its alarm as a backstop. No method is named
+ * `connect` or `fetch`: DO stubs already own those names.
+ */
+import { type BackoffPolicy, createBackoff, type Random, STREAM_RECONNECT_BACKOFF } from "../domain/backoff.js";
+import { createLogger, type Logger, registerSecret } from "../lib/logger.js";
+import { classifyHttpError, LnMarketsError } from "./errors.js";
+import type { LnMarketsCredentials } from "./rest-client.js";
+import { AuthenticateResult, type IsolatedTradeEvent, TOPICS } from "./schemas.js";
+import { HmacSigner, randomNonceHex, signStreamAuth } from "./signing.js";
+import { parseStreamFrame } from "./stream-frames.js";
+import { type LnMarketsEndpoints, streamFetchUrl } from "./transport.js";
+
+export type StreamState = "connecting" | "open" | "stale" | "closed";
+
+export type StreamLogger = Pick<Logger, "debug" | "info" | "warn" | "error">;
+
+export interface StreamCounters {
+  /** Frames received (valid or not). */
+  messages: number;
+  /** Reconnect attempts started after the first open. */
+  reconnects: number;
+  malformedFrames: number;
+  /** Time of the last frame received, ms; null before the first. */
+  lastMessageAt: number | null;
+  /** Successful opens (hello, auth and subscribe done). */
+  opens: number;
+  rpcTimeouts: number;
+}
+
+export interface StreamClientOptions {
+  /** From {@link resolveEndpoints}: stream URL and transport of the account's network. */
+  endpoints: Pick<LnMarketsEndpoints, "streamUrl" | "fetch">;
+  /** When present the client authenticates and may subscribe to private topics. */
+  credentials?: LnMarketsCredentials;
+  /** Default: lastPrice, plus isolated trades when authenticated. */
+  topics?: readonly string[];
+  clientName?: string;
+  clientVersion?: string;
+  logger?: StreamLogger;
+  pingIntervalMs?: number;
+  staleAfterMs?: number;
+  requestTimeoutMs?: number;
+  /** How often the internal timer runs checkHealth; default min(1 s, staleAfterMs / 2). */
+  healthCheckIntervalMs?: number;
+  backoff?: BackoffPolicy;
+  random?: Random;
+  now?: () => number;
+  onPrice?: (lastPrice: number, time: number) => void;
+  onTradeEvent?: (event: IsolatedTradeEvent) => void;
+  onStateChange?: (state: StreamState, previous: StreamState, reason: string) => void;
+  /** Every valid push, including topics without a dedicated callback. */
+  onSubscription?: (topic: string, data: unknown) => void;
+  /** Connection failures (each attempt) and the final authentication refusal. */
+  onError?: (error: LnMarketsError) => void;
+}
+
+/** What checkHealth and snapshot report. */
+export interface StreamHealth {
+  state: StreamState;
+  counters: StreamCounters;
+  topics: string[];
+  /** When the next reconnect attempt is due, if one is scheduled. */
+  reconnectDueAt: number | null;
+  lastError: { code: string; message: string } | null;
+}
+
+type TimingKey = "pingIntervalMs" | "staleAfterMs" | "requestTimeoutMs" | "clientName" | "clientVersion";
+
+interface OpenWaiter {
+  resolve: () => void;
+  reject: (e: unknown) => void;
+  /** The open() call that started the loop reports its first failure; later ones wait. */
+  failFast: boolean;
+}
+
+interface Pending {
+  resolve: (v: unknown) => void;
+  reject: (e: unknown) => void;
+  timer: ReturnType<typeof setTimeout>;
+  method: string;
+}
+
+/** The stream v1 client; one per account DO. */
+export class LnMarketsStreamClient {
+  readonly #o: StreamClientOptions & Required<Pick<StreamClientOptions, TimingKey>>;
+  readonly #log: StreamLogger;
+  readonly #now: () => number;
+  readonly #signer: HmacSigner | undefined;
+  readonly #backoff;
+  readonly #topics: Set<string>;
+  readonly #pending = new Map<string, Pending>();
+  readonly #counters: StreamCounters = { messages: 0, reconnects: 0, malformedFrames: 0, lastMessageAt: null, opens: 0, rpcTimeouts: 0 };
+
+  #state: StreamState = "closed";
+  #running = false;
+  #ws: WebSocket | null = null;
+  // Bumped on every attempt: events of an older socket are ignored.
+  #generation = 0;
+  #nextId = 1;
+  #reconnectTimer: ReturnType<typeof setTimeout> | null = null;
+  #reconnectDueAt: number | null = null;
+  #pingTimer: ReturnType<typeof setInterval> | null = null;
+  #healthTimer: ReturnType<typeof setInterval> | null = null;
+  #probeInFlight = false;
+  #lastError: LnMarketsError | null = null;
+  #waiters: OpenWaiter[] = [];
+
+  constructor(opts: StreamClientOptions) {
+    this.#o = {
+      ...opts,
+      pingIntervalMs: opts.pingIntervalMs ?? 30_000,
+      staleAfterMs: opts.staleAfterMs ?? 10_000,
+      requestTimeoutMs: opts.requestTimeoutMs ?? 10_000,
+      clientName: opts.clientName ?? "lnm-automation",
+      clientVersion: opts.clientVersion ?? "0.1.0",
+    };
+    this.#log = opts.logger ?? createLogger({ base: { component: "lnm-stream" } });
+    this.#now = opts.now ?? Date.now;
+    registerSecret(opts.credentials?.secret);
+    registerSecret(opts.credentials?.passphrase);
+    this.#signer = opts.credentials ? new HmacSigner(opts.credentials.secret) : undefined;
+    this.#backoff = createBackoff(opts.backoff ?? STREAM_RECONNECT_BACKOFF, opts.random ?? Math.random);
+    this.#topics = new Set(opts.topics ?? (opts.credentials ? [TOPICS.lastPrice, TOPICS.isolatedTrades] : [TOPICS.lastPrice]));
+  }
+
+  get state(): StreamState {
+    return this.#state;
+  }
+
+  /** A copy of the counters. */
+  get counters(): StreamCounters {
+    return { ...this.#counters };
+  }
+
+  /** Never let credentials reach a log through JSON.stringify(client). */
+  toJSON(): StreamHealth {
+    return this.snapshot();
+  }
+
+  /** State, counters, topics and the last error, for status endpoints. */
+  snapshot(): StreamHealth {
+    return {
+      state: this.#state,
+      counters: this.counters,
+      topics: [...this.#topics],
+      reconnectDueAt: this.#reconnectDueAt,
+      lastError: this.#lastError ? { code: this.#lastError.code, message: this.#lastError.message } : null,
+    };
+  }
+
+  /**
+   * Starts the connection loop. Resolves when the socket is open (hello, auth, subscribe
+   * done); rejects with the first attempt's error, while reconnecting goes on in the
+   * background unless the error is permanent. Idempotent while running.
+   */
+  open(): Promise<void> {
+    if (this.#running && (this.#state === "open" || this.#state === "stale")) return Promise.resolve();
+    const failFast = !this.#running;
+    const p = new Promise<void>((resolve, reject) => this.#waiters.push({ resolve, reject, failFast }));
+    if (!this.#running) {
+      this.#running = true;
+      this.#backoff.reset();
+      void this.#attempt();
+    }
+    return p;
+  }
+
+  /** open() without the promise: for callers that only watch state and callbacks. */
+  start(): void {
+    this.open().catch(() => undefined);
+  }
+
+  /** Stops for good: no reconnect, pending requests rejected, socket closed. */
+  close(reason = "closed by client"): void {
+    this.#stop(reason, new LnMarketsError({ kind: "temporary", code: "stream_closed", message: `LN Markets stream: ${reason}` }));
+  }
+
+  #stop(reason: string, err: LnMarketsError): void {
+    this.#running = false;
+    this.#generation++;
+    this.#clearTimers();
+    this.#teardownSocket(1000, reason);
+    this.#settleWaiters(err, true);
+    this.#setState("closed", reason);
+  }
+
+  /** Adds topics; sent now when open, and after every reconnect anyway. */
+  async subscribe(topics: readonly string[]): Promise<string[]> {
+    for (const t of topics) this.#topics.add(t);
+    if (this.#state !== "open" && this.#state !== "stale") return [];
+    const res = (await this.request("subscribe", { topics })) as { subscribed?: unknown };
+    return Array.isArray(res?.subscribed) ? res.subscribed.map(String) : [];
+  }
+
+  /** Removes topics (also from future re-subscriptions). */
+  async unsubscribe(topics: readonly string[]): Promise<void> {
+    for (const t of topics) this.#topics.delete(t);
+    if (this.#state === "open" || this.#state === "stale") await this.request("unsubscribe", { topics });
+  }
+
+  /**
+   * Sends a JSON-RPC request and awaits its answer (timeout `requestTimeoutMs`).
+   * @throws LnMarketsError `stream_closed` (no socket), `timeout`, or `stream_rpc` (error answer).
+   */
+  request(method: string, params?: unknown): Promise<unknown> {
+    const ws = this.#ws;
+    if (ws === null) {
+      return Promise.reject(new LnMarketsError({ kind: "temporary", code: "stream_closed", message: `LN Markets stream ${method}: not connected` }));
+    }
+    const id = String(this.#nextId++);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#pending.delete(id);
+        this.#counters.rpcTimeouts++;
+        reject(new LnMarketsError({ kind: "temporary", code: "timeout", message: `LN Markets stream ${method}: no answer within ${this.#o.requestTimeoutMs} ms` }));
+      }, this.#o.requestTimeoutMs);
+      this.#pending.set(id, { resolve, reject, timer, method });
+      try {
+        ws.send(JSON.stringify(params === undefined ? { jsonrpc: "2.0", id, method } : { jsonrpc: "2.0", id, method, params }));
+      } catch (e) {
+        clearTimeout(timer);
+        this.#pending.delete(id);
+        reject(new LnMarketsError({ kind: "temporary", code: "stream_closed", message: `LN Markets stream ${method}: send failed`, cause: e }));
+      }
+    });
+  }
+
+  /**
+   * Staleness and reconnect backstop; the internal timer calls it every second, and the
+   * owner DO may call it from its alarm. Returns the current health.
+   */
+  checkHealth(now: number = this.#now()): StreamHealth {
+    const silentFor = this.#counters.lastMessageAt === null ? 0 : now - this.#counters.lastMessageAt;
+    if (this.#state === "open" && silentFor >= this.#o.staleAfterMs) {
+      this.#setState("stale", `no message for ${silentFor} ms`);
+      this.#probe();
+    } else if (this.#state === "stale" && silentFor >= this.#o.staleAfterMs + this.#o.requestTimeoutMs) {
+      this.#dropAndReconnect(`stale for ${silentFor} ms`);
+    } else if (this.#running && this.#reconnectDueAt !== null && now >= this.#reconnectDueAt + 1_000) {
+      // The reconnect timer should have fired (an isolate that slept through it): go now.
+      this.#clearReconnectTimer();
+      void this.#attempt();
+    }
+    return this.snapshot();
+  }
+
+  // --- connection ---------------------------------------------------------------------------
+
+  async #attempt(): Promise<void> {
+    const gen = ++this.#generation;
+    this.#setState("connecting", this.#counters.opens === 0 ? "opening" : "reconnecting");
+    try {
+      const res = await this.#o.endpoints.fetch(streamFetchUrl(this.#o.endpoints.streamUrl), { headers: { Upgrade: "websocket" } });
+      const ws = res.webSocket;
+      if (ws === null || ws === undefined) {
+        const text = await res.text().catch(() => "");
+        throw res.status >= 400
+          ? classifyHttpError({ status: res.status, bodyText: text, retryAfter: res.headers.get("retry-after"), method: "GET", path: "/v1 (upgrade)", nowMs: Date.now() })
+          : new LnMarketsError({ kind: "temporary", code: "network", message: `LN Markets stream: upgrade refused (${res.status})`, status: res.status });
+      }
+      if (gen !== this.#generation) {
+        ws.accept();
+        ws.close(1000, "superseded");
+        return;
+      }
+      ws.accept();
+      this.#ws = ws;
+      this.#counters.lastMessageAt = this.#now();
+      ws.addEventListener("message", (ev) => this.#onMessage(gen, ev.data));
+      ws.addEventListener("close", (ev) => this.#onSocketGone(gen, `closed by server (${ev.code}${ev.reason ? ` ${ev.reason}` : ""})`));
+      ws.addEventListener("error", () => this.#onSocketGone(gen, "socket error"));
+
+      await this.request("hello", { clientName: this.#o.clientName, clientVersion: this.#o.clientVersion });
+      if (this.#signer && this.#o.credentials) await this.#authenticate(this.#o.credentials, this.#signer);
+      if (this.#topics.size > 0) await this.request("subscribe", { topics: [...this.#topics] });
+      if (gen !== this.#generation) return;
+
+      this.#backoff.reset();
+      this.#lastError = null;
+      this.#counters.opens++;
+      this.#startTimers();
+      this.#setState("open", "subscribed");
+      this.#settleWaiters();
+    } catch (e) {
+      if (gen !== this.#generation) return;
+      const err = e instanceof LnMarketsError ? e : new LnMarketsError({ kind: "temporary", code: "network", message: `LN Markets stream: ${e instanceof Error ? e.message : String(e)}`, cause: e });
+      this.#lastError = err;
+      this.#safe("onError", () => this.#o.onError?.(err));
+      this.#log.warn("lnm_stream_attempt_failed", { code: err.code, kind: err.kind, message: err.message });
+      if (err.kind === "permanent") {
+        this.#stop(`stopped: ${err.code}`, err);
+        return;
+      }
+      this.#settleWaiters(err, false);
+      // Events of the failed socket must not trigger a second reconnect.
+      this.#generation++;
+      this.#teardownSocket(1011, "attempt failed");
+      this.#scheduleReconnect();
+    }
+  }
+
+  async #authenticate(creds: LnMarketsCredentials, signer: HmacSigner): Promise<void> {
+    const timestamp = Date.now();
+    const nonce = randomNonceHex();
+    const signature = await signStreamAuth(signer, timestamp, nonce);
+    let result: unknown;
+    try {
+      result = await this.request("authenticate", { key: creds.key, signature, timestamp, passphrase: creds.passphrase, nonce });
+    } catch (e) {
+      if (e instanceof LnMarketsError && e.code === "stream_rpc") {
+        throw new LnMarketsError({ kind: "permanent", code: "unauthorized", message: `LN Markets stream authenticate refused: ${e.message}`, cause: e });
+      }
+      throw e;
+    }
+    const parsed = AuthenticateResult.safeParse(result);
+    if (!parsed.success || !parsed.data.authenticated) {
+      throw new LnMarketsError({ kind: "permanent", code: "unauthorized", message: "LN Markets stream authenticate: not authenticated" });
+    }
+  }
+
+  #scheduleReconnect(): void {
+    if (!this.#running || this.#reconnectTimer !== null) return;
+    const delay = this.#backoff.next();
+    this.#reconnectDueAt = this.#now() + delay;
+    this.#setState("connecting", `reconnecting in ${delay} ms`);
+    this.#reconnectTimer = setTimeout(() => {
+      this.#reconnectTimer = null;
+      this.#reconnectDueAt = null;
+      if (!this.#running) return;
+      this.#counters.reconnects++;
+      void this.#attempt();
+    }, delay);
+  }
+
+  #onSocketGone(gen: number, reason: string): void {
+    if (gen !== this.#generation || !this.#running) return;
+    this.#dropAndReconnect(reason);
+  }
+
+  #dropAndReconnect(reason: string): void {
+    this.#log.info("lnm_stream_dropped", { reason });
+    this.#generation++;
+    this.#stopTimers();
+    this.#teardownSocket(1000, "reconnecting");
+    this.#scheduleReconnect();
+  }
+
+  // --- frames -------------------------------------------------------------------------------
+
+  #onMessage(gen: number, data: unknown): void {
+    if (gen !== this.#generation) return;
+    this.#counters.messages++;
+    this.#counters.lastMessageAt = this.#now();
+    if (this.#state === "stale") this.#setState("open", "message received");
+    const frame =
+      typeof data === "string" || data instanceof ArrayBuffer || ArrayBuffer.isView(data)
+        ? parseStreamFrame(data as string | ArrayBuffer | ArrayBufferView)
+        : ({ kind: "malformed", reason: "unsupported message type" } as const);
+    switch (frame.kind) {
+      case "malformed": {
+        this.#counters.malformedFrames++;
+        const sample = typeof data === "string" ? data.slice(0, 120) : undefined;
+        this.#log.warn("lnm_stream_malformed_frame", { reason: frame.reason, sample, malformedFrames: this.#counters.malformedFrames });
+        return;
+      }
+      case "response":
+      case "error": {
+        const p = this.#pending.get(frame.id);
+        if (p === undefined) {
+          this.#log.debug("lnm_stream_unmatched_response", { id: frame.id });
+          return;
+        }
+        this.#pending.delete(frame.id);
+        clearTimeout(p.timer);
+        if (frame.kind === "response") p.resolve(frame.result);
+        else {
+          p.reject(new LnMarketsError({ kind: "temporary", code: "stream_rpc", message: `LN Markets stream ${p.method}: ${frame.error.message.slice(0, 200)} (${frame.error.code})` }));
+        }
+        return;
+      }
+      case "price":
+        this.#safe("onPrice", () => this.#o.onPrice?.(frame.data.lastPrice, frame.data.time));
+        break;
+      case "trade":
+        this.#safe("onTradeEvent", () => this.#o.onTradeEvent?.(frame.data));
+        break;
+      case "subscription":
+        break;
+    }
+    this.#safe("onSubscription", () => this.#o.onSubscription?.(frame.topic, frame.data));
+  }
+
+  // --- timers and helpers ------------------------------------------------------------------
+
+  #probe(): void {
+    if (this.#probeInFlight) return;
+    this.#probeInFlight = true;
+    this.request("ping")
+      .catch(() => undefined)
+      .finally(() => (this.#probeInFlight = false));
+  }
+
+  #startTimers(): void {
+    this.#stopTimers();
+    this.#pingTimer = setInterval(() => {
+      if (this.#state !== "open" && this.#state !== "stale") return;
+      const gen = this.#generation;
+      this.request("ping").catch((e) => {
+        // A ping nobody answers means the link is dead even if no close event arrived.
+        if (gen === this.#generation && e instanceof LnMarketsError && e.code === "timeout") this.#dropAndReconnect("ping timeout");
+      });
+    }, this.#o.pingIntervalMs);
+    const every = this.#o.healthCheckIntervalMs ?? Math.min(1_000, Math.max(10, Math.floor(this.#o.staleAfterMs / 2)));
+    this.#healthTimer = setInterval(() => this.checkHealth(), every);
+  }
+
+  #stopTimers(): void {
+    if (this.#pingTimer !== null) clearInterval(this.#pingTimer);
+    if (this.#healthTimer !== null) clearInterval(this.#healthTimer);
+    this.#pingTimer = null;
+    this.#healthTimer = null;
+  }
+
+  #clearReconnectTimer(): void {
+    if (this.#reconnectTimer !== null) clearTimeout(this.#reconnectTimer);
+    this.#reconnectTimer = null;
+    this.#reconnectDueAt = null;
+  }
+
+  #clearTimers(): void {
+    this.#stopTimers();
+    this.#clearReconnectTimer();
+  }
+
+  #teardownSocket(code: number, reason: string): void {
+    const ws = this.#ws;
+    this.#ws = null;
+    for (const [id, p] of this.#pending) {
+      clearTimeout(p.timer);
+      p.reject(new LnMarketsError({ kind: "temporary", code: "stream_closed", message: `LN Markets stream ${p.method}: socket closed` }));
+      this.#pending.delete(id);
+    }
+    try {
+      ws?.close(code, reason);
+    } catch {
+      // Already closed by the peer.
+    }
+  }
+
+  #setState(next: StreamState, reason: string): void {
+    const prev = this.#state;
+    if (prev === next) return;
+    this.#state = next;
+    this.#log.info("lnm_stream_state", { state: next, previous: prev, reason });
+    this.#safe("onStateChange", () => this.#o.onStateChange?.(next, prev, reason));
+  }
+
+  /** Resolves every waiter (success), or rejects fail-fast ones (all when `all`). */
+  #settleWaiters(err?: unknown, all = false): void {
+    const keep: OpenWaiter[] = [];
+    for (const w of this.#waiters) {
+      if (err === undefined) w.resolve();
+      else if (all || w.failFast) w.reject(err);
+      else keep.push(w);
+    }
+    this.#waiters = keep;
+  }
+
+  #safe(name: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (e) {
+      // A throwing callback of the owner must not break the socket loop.
+      this.#log.error("lnm_stream_callback_failed", { callback: name, message: e instanceof Error ? e.message : String(e) });
+    }
+  }
+}
