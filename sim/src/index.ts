@@ -8,7 +8,8 @@ import { isControlAllowed } from "./control";
 export { ExchangeDO } from "./exchange-do";
 
 /** The one exchange instance: `env.EXCHANGE.getByName(EXCHANGE_NAME)`. */
-export const EXCHANGE_NAME = "exchange";
+// Not exported: every named export of an entry module is taken for an entrypoint.
+const EXCHANGE_NAME = "exchange";
 
 export default {
   async fetch(request, env): Promise<Response> {
