@@ -1,0 +1,34 @@
+/**
+ * Producer side: validate before sending (a bad body fails at the sender, not in a DLQ) and
+ * count what was sent per queue, for the backlog metric (sent minus settled).
+ */
+import { sql } from "drizzle-orm";
+import { getDb } from "../src/db/client";
+import { queueCounters } from "../src/db/schema";
+import { LogMessage, NotificationMessage, PaymentMessage } from "./messages";
+
+type Counted = "notifications" | "alerts" | "payments" | "logs";
+
+export async function countQueue(env: Pick<Env, "DB">, queue: string, field: "sent" | "settled", by = 1): Promise<void> {
+  if (by <= 0) return;
+  const now = Date.now();
+  const col = field === "sent" ? queueCounters.sent : queueCounters.settled;
+  await getDb(env)
+    .insert(queueCounters)
+    .values({ queue, sent: field === "sent" ? by : 0, settled: field === "settled" ? by : 0, updatedAt: now })
+    .onConflictDoUpdate({ target: queueCounters.queue, set: { [field]: sql`${col} + ${by}`, updatedAt: now } })
+    .run();
+}
+
+async function sendCounted(env: Env, queue: Counted, binding: Queue, body: unknown, delaySeconds?: number) {
+  await binding.send(body, delaySeconds ? { delaySeconds, contentType: "json" } : { contentType: "json" });
+  await countQueue(env, queue, "sent");
+}
+
+export const sendNotification = (env: Env, msg: NotificationMessage) =>
+  sendCounted(env, msg.severity === "critical" ? "alerts" : "notifications", msg.severity === "critical" ? env.ALERTS : env.NOTIFICATIONS, NotificationMessage.parse(msg));
+
+export const sendPaymentCheck = (env: Env, msg: PaymentMessage, delaySeconds?: number) =>
+  sendCounted(env, "payments", env.PAYMENTS, PaymentMessage.parse(msg), delaySeconds);
+
+export const sendLogs = (env: Env, msg: LogMessage) => sendCounted(env, "logs", env.LOGS, LogMessage.parse(msg));
