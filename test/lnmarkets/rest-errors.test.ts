@@ -1,0 +1,174 @@
+/**
+ * Error classification against the simulator's real failure modes (faults injected through
+ * its control API), plus the pure classifier on bodies the simulator does not produce.
+ */
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { classifyHttpError, LnMarketsError, parseRetryAfter, TokenBucket, TokenBucketLimiter } from "../../src/lnmarkets/index.js";
+import { rejection, restClient, type SimKeys, sim } from "./helpers.js";
+
+let keys: SimKeys;
+
+beforeAll(async () => {
+  await sim.reset();
+  await sim.price(100_000);
+  keys = await sim.keys(5_000_000);
+});
+afterEach(async () => {
+  await sim.clearFaults();
+});
+
+function expectNoSecrets(e: unknown, secrets: string[]): void {
+  const text = `${String(e)} ${JSON.stringify(e)} ${(e as Error).stack ?? ""}`;
+  for (const s of secrets) expect(text).not.toContain(s);
+}
+
+describe("permanent", () => {
+  it("a bad key is permanent (401) and no secret leaks into the error", async () => {
+    const bad = { key: "not-a-key", secret: "wrong-secret-value-123", passphrase: "wrong-passphrase" };
+    const e = (await rejection(restClient(bad).account())) as LnMarketsError;
+    expect(e).toBeInstanceOf(LnMarketsError);
+    expect(e).toMatchObject({ kind: "permanent", code: "unauthorized", status: 401, retryable: false });
+    expectNoSecrets(e, [bad.secret, bad.passphrase]);
+  });
+
+  it("a wrong secret for a real key is permanent, and the secret never appears", async () => {
+    const wrong = { ...keys, secret: "f".repeat(64) };
+    const e = (await rejection(restClient(wrong).runningTrades())) as LnMarketsError;
+    expect(e).toMatchObject({ kind: "permanent", code: "unauthorized" });
+    expectNoSecrets(e, [keys.secret, keys.passphrase, wrong.secret]);
+  });
+
+  it("an unknown trade id is permanent (not retryable)", async () => {
+    const e = (await rejection(restClient(keys).close({ id: "00000000-0000-4000-8000-000000000000" }))) as LnMarketsError;
+    expect(e.kind).toBe("permanent");
+    expect(e.status).toBeGreaterThanOrEqual(400);
+    expect(e.status).toBeLessThan(500);
+  });
+});
+
+describe("business", () => {
+  it("insufficient balance is business", async () => {
+    const poor = await sim.keys(1_000);
+    const e = (await rejection(restClient(poor).newTrade({ type: "market", side: "buy", margin: 500_000, leverage: 10 }))) as LnMarketsError;
+    expect(e).toMatchObject({ kind: "business", code: "insufficient_balance", status: 400 });
+    expect(e.retryable).toBe(false);
+  });
+
+  it("limit violations reported by the exchange are business", () => {
+    for (const message of ["Maximum number of open trades reached", "Quantity exceeds the maximum", "Daily limit exceeded"]) {
+      const e = classifyHttpError({ status: 400, bodyText: JSON.stringify({ message }), retryAfter: null, method: "POST", path: "/futures/isolated/trade", nowMs: 0 });
+      expect(e).toMatchObject({ kind: "business", code: "limit_violation" });
+    }
+    const validation = classifyHttpError({ status: 400, bodyText: '{"message":"leverage: Expected number","code":"VALIDATION_ERROR"}', retryAfter: null, method: "POST", path: "/x", nowMs: 0 });
+    expect(validation).toMatchObject({ kind: "permanent", code: "invalid_request" });
+  });
+});
+
+describe("temporary", () => {
+  it("a 500 storm is temporary; GETs are certain, mutations uncertain", async () => {
+    await sim.faults({ restErrorRate: 1, restErrorStatus: 500 });
+    const c = restClient(keys);
+    for (const p of [c.ticker(), c.account(), c.runningTrades()]) {
+      const e = (await rejection(p)) as LnMarketsError;
+      expect(e).toMatchObject({ kind: "temporary", code: "server_error", status: 500, uncertain: false });
+    }
+    const post = (await rejection(c.newTrade({ type: "market", side: "buy", quantity: 10, leverage: 5, clientId: "storm-1" }))) as LnMarketsError;
+    expect(post).toMatchObject({ kind: "temporary", code: "server_error", uncertain: true });
+    await sim.faults({ restErrorRate: 1, restErrorStatus: 503 });
+    expect(await rejection(c.ticker())).toMatchObject({ kind: "temporary", status: 503 });
+  });
+
+  it("a 429 carries retry-after and is temporary when not waited out", async () => {
+    await sim.faults({ rateLimit: { perSecond: 1, retryAfterS: 2 } });
+    const c = restClient(keys);
+    await c.account();
+    const e = (await rejection(c.account())) as LnMarketsError;
+    expect(e).toMatchObject({ kind: "temporary", code: "rate_limited", status: 429, retryAfterMs: 2_000 });
+  });
+
+  it("a 429 with retry-after within the cap is waited out once, then succeeds", async () => {
+    await sim.faults({ rateLimit: { perSecond: 1, retryAfterS: 1 } });
+    const attempts: number[] = [];
+    const c = restClient(keys, { rateLimitRetry: { maxWaitMs: 2_000 }, onCall: (i) => attempts.push(i.status ?? 0) });
+    await c.account();
+    const started = Date.now();
+    const a = await c.account();
+    expect(a.balance).toBeGreaterThan(0);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(900);
+    expect(attempts).toEqual([200, 429, 200]);
+  });
+
+  it("a retry-after above the cap is not waited", async () => {
+    await sim.faults({ rateLimit: { perSecond: 1, retryAfterS: 5 } });
+    const c = restClient(keys, { rateLimitRetry: { maxWaitMs: 1_000 } });
+    await c.account();
+    const started = Date.now();
+    expect(await rejection(c.account())).toMatchObject({ code: "rate_limited", retryAfterMs: 5_000 });
+    expect(Date.now() - started).toBeLessThan(1_000);
+  });
+
+  it("a slow exchange times out (temporary; uncertain for mutations)", async () => {
+    await sim.faults({ latencyMs: 400 });
+    const c = restClient(keys, { timeoutMs: 100 });
+    expect(await rejection(c.ticker())).toMatchObject({ kind: "temporary", code: "timeout", uncertain: false });
+    expect(await rejection(c.newTrade({ type: "market", side: "buy", quantity: 10, leverage: 5 }, { timeoutMs: 50 }))).toMatchObject({
+      kind: "temporary",
+      code: "timeout",
+      uncertain: true,
+    });
+    // A per-call timeout above the latency succeeds.
+    expect((await c.ticker({ timeoutMs: 2_000 })).lastPrice).toBe(100_000);
+  });
+
+  it("a caller abort is reported as aborted, not as a timeout", async () => {
+    await sim.faults({ latencyMs: 300 });
+    const ac = new AbortController();
+    const p = restClient(keys).account({ signal: ac.signal });
+    setTimeout(() => ac.abort(new Error("run timeout")), 20);
+    expect(await rejection(p)).toMatchObject({ kind: "temporary", code: "aborted" });
+  });
+
+  it("a network failure is temporary", async () => {
+    // The transport failing (not the exchange answering): what fetch does when a link drops.
+    const broken = async () => Promise.reject(new TypeError("Network connection lost."));
+    const c = restClient(keys, { endpoints: { restBase: "http://sim/v3", fetch: broken } });
+    expect(await rejection(c.ticker())).toMatchObject({ kind: "temporary", code: "network" });
+  });
+});
+
+describe("rate limiter hook", () => {
+  it("the token bucket spaces calls beyond its burst", async () => {
+    const limiter = new TokenBucketLimiter({ bucket: new TokenBucket({ capacity: 2, refillPerSecond: 4 }) });
+    const queued: number[] = [];
+    const c = restClient(keys, { rateLimiter: limiter, onCall: (i) => queued.push(i.queuedMs) });
+    const started = Date.now();
+    await Promise.all([c.ticker(), c.ticker(), c.ticker(), c.ticker()]);
+    // 2 immediately, then one every 250 ms.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(450);
+    expect(Math.max(...queued)).toBeGreaterThanOrEqual(400);
+  });
+});
+
+describe("pure helpers", () => {
+  it("parseRetryAfter reads seconds and HTTP dates", () => {
+    expect(parseRetryAfter("3", 0)).toBe(3_000);
+    expect(parseRetryAfter("0.5", 0)).toBe(500);
+    expect(parseRetryAfter(new Date(10_000).toUTCString(), 4_000)).toBe(6_000);
+    expect(parseRetryAfter(null, 0)).toBeUndefined();
+    expect(parseRetryAfter("soon", 0)).toBeUndefined();
+  });
+
+  it("an echoed passphrase is redacted from the exchange message", () => {
+    const e = classifyHttpError({
+      status: 401,
+      bodyText: JSON.stringify({ message: "bad passphrase my-pass-phrase-1" }),
+      retryAfter: null,
+      method: "GET",
+      path: "/account",
+      nowMs: 0,
+      redact: ["my-pass-phrase-1"],
+    });
+    expect(e.message).not.toContain("my-pass-phrase-1");
+    expect(e.message).toContain("[redacted]");
+  });
+});
