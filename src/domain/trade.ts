@@ -23,6 +23,8 @@ export const RunningTrade = z.object({
   takeprofit: z.number().nonnegative().optional(),
   /** Price, 0 = none. */
   stoploss: z.number().nonnegative().optional(),
+  /** Price distance the exchange trails the stop by; 0 for a fixed stop. */
+  stoplossTrailingDistance: z.number().nonnegative().optional(),
   leverage: z.number().positive().optional(),
 });
 export type RunningTrade = z.infer<typeof RunningTrade>;
