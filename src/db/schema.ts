@@ -3,7 +3,7 @@
  * text holding JSON. Migrations are generated flat into migrations/ by `npm run db:generate`.
  */
 import { sql } from "drizzle-orm";
-import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 const createdAt = () => integer("created_at").notNull();
 const updatedAt = () => integer("updated_at").notNull();
@@ -202,6 +202,21 @@ export const alerts = sqliteTable("alerts", {
   uniqueIndex("alerts_open_uq").on(t.rule, t.subject).where(sql`status = 'open'`),
   index("alerts_status_idx").on(t.status, t.openedAt),
 ]);
+
+/**
+ * The first and last error of a queue message still being retried (keyed by queue and the
+ * body's `id`). A DLQ message carries no error, so consumers record it here before `retry()`
+ * and the dead-letter consumer reads it; the row is deleted once the message settles.
+ */
+export const queueMessageErrors = sqliteTable("queue_message_errors", {
+  queue: text("queue").notNull(),
+  messageId: text("message_id").notNull(),
+  errorClass: text("error_class").notNull(),
+  firstError: text("first_error").notNull(),
+  lastError: text("last_error").notNull(),
+  attempts: integer("attempts").notNull(),
+  updatedAt: updatedAt(),
+}, (t) => [primaryKey({ columns: [t.queue, t.messageId] })]);
 
 /** Per-queue counters for backlog metrics (sent minus settled). */
 export const queueCounters = sqliteTable("queue_counters", {
