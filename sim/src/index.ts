@@ -4,6 +4,7 @@
  * mode guard happens in the single ExchangeDO.
  */
 import { isControlAllowed } from "./control";
+import { handleInbox, isInboxPath } from "./inbox";
 
 export { ExchangeDO } from "./exchange-do";
 
@@ -23,6 +24,8 @@ export default {
     if (pathname === "/") {
       return Response.json({ name: "lnm-sim", rest: "/v3", stream: "/v1", control: "/__sim", lightning: "/lnbits" });
     }
+    // Notification receivers (Telegram, email, webhooks) for dev and tests: see inbox.ts.
+    if (isInboxPath(pathname)) return handleInbox(request);
     return env.EXCHANGE.getByName(EXCHANGE_NAME).fetch(request);
   },
 } satisfies ExportedHandler<SimEnv>;
