@@ -156,6 +156,8 @@ export const payments = sqliteTable("payments", {
   activatedAt: integer("activated_at"),
   lastCheckedAt: integer("last_checked_at"),
   checks: integer("checks").notNull().default(0),
+  /** Last time a check message was sent: the sweeper leaves payments with one in flight alone. */
+  lastEnqueuedAt: integer("last_enqueued_at"),
   createdAt: createdAt(),
 }, (t) => [uniqueIndex("payments_hash_uq").on(t.paymentHash), index("payments_status_idx").on(t.status, t.lastCheckedAt)]);
 
