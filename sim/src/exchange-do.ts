@@ -11,6 +11,9 @@ import { errorResponse, restRoutes } from "./rest-routes";
 import { Store, type OrderLogEntry } from "./store";
 import { StreamHub } from "./stream";
 
+/** The one exchange instance: `env.EXCHANGE.getByName(EXCHANGE_NAME)`. */
+export const EXCHANGE_NAME = "exchange";
+
 /**
  * The whole exchange in one Durable Object (`getByName("exchange")`): one serialised state
  * machine, like a matching engine, so a price tick and an order never interleave. Requests
