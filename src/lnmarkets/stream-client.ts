@@ -13,68 +13,18 @@
  * the DO may also call checkHealth(now) from its alarm as a backstop. No method is named
  * `connect` or `fetch`: DO stubs already own those names.
  */
-import { type BackoffPolicy, createBackoff, type Random, STREAM_RECONNECT_BACKOFF } from "../domain/backoff.js";
-import { createLogger, type Logger, registerSecret } from "../lib/logger.js";
+import { createBackoff, STREAM_RECONNECT_BACKOFF } from "../domain/backoff.js";
+import { createLogger, registerSecret } from "../lib/logger.js";
 import { classifyHttpError, LnMarketsError } from "./errors.js";
 import type { LnMarketsCredentials } from "./rest-client.js";
-import { AuthenticateResult, type IsolatedTradeEvent, TOPICS } from "./schemas.js";
+import { AuthenticateResult, TOPICS } from "./schemas.js";
 import { HmacSigner, randomNonceHex, signStreamAuth } from "./signing.js";
 import { parseStreamFrame } from "./stream-frames.js";
-import { type LnMarketsEndpoints, streamFetchUrl } from "./transport.js";
+import { JsonRpcChannel, streamError } from "./stream-rpc.js";
+import type { StreamClientOptions, StreamCounters, StreamHealth, StreamLogger, StreamState } from "./stream-types.js";
+import { streamFetchUrl } from "./transport.js";
 
-export type StreamState = "connecting" | "open" | "stale" | "closed";
-
-export type StreamLogger = Pick<Logger, "debug" | "info" | "warn" | "error">;
-
-export interface StreamCounters {
-  /** Frames received (valid or not). */
-  messages: number;
-  /** Reconnect attempts started after the first open. */
-  reconnects: number;
-  malformedFrames: number;
-  /** Time of the last frame received, ms; null before the first. */
-  lastMessageAt: number | null;
-  /** Successful opens (hello, auth and subscribe done). */
-  opens: number;
-  rpcTimeouts: number;
-}
-
-export interface StreamClientOptions {
-  /** From {@link resolveEndpoints}: stream URL and transport of the account's network. */
-  endpoints: Pick<LnMarketsEndpoints, "streamUrl" | "fetch">;
-  /** When present the client authenticates and may subscribe to private topics. */
-  credentials?: LnMarketsCredentials;
-  /** Default: lastPrice, plus isolated trades when authenticated. */
-  topics?: readonly string[];
-  clientName?: string;
-  clientVersion?: string;
-  logger?: StreamLogger;
-  pingIntervalMs?: number;
-  staleAfterMs?: number;
-  requestTimeoutMs?: number;
-  /** How often the internal timer runs checkHealth; default min(1 s, staleAfterMs / 2). */
-  healthCheckIntervalMs?: number;
-  backoff?: BackoffPolicy;
-  random?: Random;
-  now?: () => number;
-  onPrice?: (lastPrice: number, time: number) => void;
-  onTradeEvent?: (event: IsolatedTradeEvent) => void;
-  onStateChange?: (state: StreamState, previous: StreamState, reason: string) => void;
-  /** Every valid push, including topics without a dedicated callback. */
-  onSubscription?: (topic: string, data: unknown) => void;
-  /** Connection failures (each attempt) and the final authentication refusal. */
-  onError?: (error: LnMarketsError) => void;
-}
-
-/** What checkHealth and snapshot report. */
-export interface StreamHealth {
-  state: StreamState;
-  counters: StreamCounters;
-  topics: string[];
-  /** When the next reconnect attempt is due, if one is scheduled. */
-  reconnectDueAt: number | null;
-  lastError: { code: string; message: string } | null;
-}
+export type { StreamClientOptions, StreamCounters, StreamHealth, StreamLogger, StreamState } from "./stream-types.js";
 
 type TimingKey = "pingIntervalMs" | "staleAfterMs" | "requestTimeoutMs" | "clientName" | "clientVersion";
 
@@ -85,13 +35,6 @@ interface OpenWaiter {
   failFast: boolean;
 }
 
-interface Pending {
-  resolve: (v: unknown) => void;
-  reject: (e: unknown) => void;
-  timer: ReturnType<typeof setTimeout>;
-  method: string;
-}
-
 /** The stream v1 client; one per account DO. */
 export class LnMarketsStreamClient {
   readonly #o: StreamClientOptions & Required<Pick<StreamClientOptions, TimingKey>>;
@@ -100,15 +43,14 @@ export class LnMarketsStreamClient {
   readonly #signer: HmacSigner | undefined;
   readonly #backoff;
   readonly #topics: Set<string>;
-  readonly #pending = new Map<string, Pending>();
   readonly #counters: StreamCounters = { messages: 0, reconnects: 0, malformedFrames: 0, lastMessageAt: null, opens: 0, rpcTimeouts: 0 };
 
   #state: StreamState = "closed";
   #running = false;
   #ws: WebSocket | null = null;
+  #rpc: JsonRpcChannel | null = null;
   // Bumped on every attempt: events of an older socket are ignored.
   #generation = 0;
-  #nextId = 1;
   #reconnectTimer: ReturnType<typeof setTimeout> | null = null;
   #reconnectDueAt: number | null = null;
   #pingTimer: ReturnType<typeof setInterval> | null = null;
@@ -215,26 +157,8 @@ export class LnMarketsStreamClient {
    * @throws LnMarketsError `stream_closed` (no socket), `timeout`, or `stream_rpc` (error answer).
    */
   request(method: string, params?: unknown): Promise<unknown> {
-    const ws = this.#ws;
-    if (ws === null) {
-      return Promise.reject(new LnMarketsError({ kind: "temporary", code: "stream_closed", message: `LN Markets stream ${method}: not connected` }));
-    }
-    const id = String(this.#nextId++);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#pending.delete(id);
-        this.#counters.rpcTimeouts++;
-        reject(new LnMarketsError({ kind: "temporary", code: "timeout", message: `LN Markets stream ${method}: no answer within ${this.#o.requestTimeoutMs} ms` }));
-      }, this.#o.requestTimeoutMs);
-      this.#pending.set(id, { resolve, reject, timer, method });
-      try {
-        ws.send(JSON.stringify(params === undefined ? { jsonrpc: "2.0", id, method } : { jsonrpc: "2.0", id, method, params }));
-      } catch (e) {
-        clearTimeout(timer);
-        this.#pending.delete(id);
-        reject(new LnMarketsError({ kind: "temporary", code: "stream_closed", message: `LN Markets stream ${method}: send failed`, cause: e }));
-      }
-    });
+    if (this.#rpc === null) return Promise.reject(streamError("stream_closed", method, "not connected"));
+    return this.#rpc.request(method, params);
   }
 
   /**
@@ -277,6 +201,7 @@ export class LnMarketsStreamClient {
       }
       ws.accept();
       this.#ws = ws;
+      this.#rpc = new JsonRpcChannel(ws, this.#o.requestTimeoutMs, () => this.#counters.rpcTimeouts++);
       this.#counters.lastMessageAt = this.#now();
       ws.addEventListener("message", (ev) => this.#onMessage(gen, ev.data));
       ws.addEventListener("close", (ev) => this.#onSocketGone(gen, `closed by server (${ev.code}${ev.reason ? ` ${ev.reason}` : ""})`));
@@ -376,20 +301,11 @@ export class LnMarketsStreamClient {
         return;
       }
       case "response":
-      case "error": {
-        const p = this.#pending.get(frame.id);
-        if (p === undefined) {
+      case "error":
+        if (!this.#rpc?.settle(frame.id, frame.kind === "response" ? { result: frame.result } : { error: frame.error })) {
           this.#log.debug("lnm_stream_unmatched_response", { id: frame.id });
-          return;
-        }
-        this.#pending.delete(frame.id);
-        clearTimeout(p.timer);
-        if (frame.kind === "response") p.resolve(frame.result);
-        else {
-          p.reject(new LnMarketsError({ kind: "temporary", code: "stream_rpc", message: `LN Markets stream ${p.method}: ${frame.error.message.slice(0, 200)} (${frame.error.code})` }));
         }
         return;
-      }
       case "price":
         this.#safe("onPrice", () => this.#o.onPrice?.(frame.data.lastPrice, frame.data.time));
         break;
@@ -447,11 +363,8 @@ export class LnMarketsStreamClient {
   #teardownSocket(code: number, reason: string): void {
     const ws = this.#ws;
     this.#ws = null;
-    for (const [id, p] of this.#pending) {
-      clearTimeout(p.timer);
-      p.reject(new LnMarketsError({ kind: "temporary", code: "stream_closed", message: `LN Markets stream ${p.method}: socket closed` }));
-      this.#pending.delete(id);
-    }
+    this.#rpc?.rejectAll();
+    this.#rpc = null;
     try {
       ws?.close(code, reason);
     } catch {
