@@ -4,13 +4,11 @@
  * mode guard happens in the single ExchangeDO.
  */
 import { isControlAllowed } from "./control";
+import { EXCHANGE_NAME } from "./exchange-do";
 import { handleInbox, isInboxPath } from "./inbox";
 
+// Only entrypoints are exported here: every named export of an entry module is taken for one.
 export { ExchangeDO } from "./exchange-do";
-
-/** The one exchange instance: `env.EXCHANGE.getByName(EXCHANGE_NAME)`. */
-// Not exported: every named export of an entry module is taken for an entrypoint.
-const EXCHANGE_NAME = "exchange";
 
 export default {
   async fetch(request, env): Promise<Response> {
@@ -22,7 +20,7 @@ export default {
       );
     }
     if (pathname === "/") {
-      return Response.json({ name: "lnm-sim", rest: "/v3", stream: "/v1", control: "/__sim", lightning: "/lnbits" });
+      return Response.json({ name: "lnm-sim", rest: "/v3", stream: "/v1", control: "/__sim", lightning: "/lnbits", inbox: "/__sim/inbox" });
     }
     // Notification receivers (Telegram, email, webhooks) for dev and tests: see inbox.ts.
     if (isInboxPath(pathname)) return handleInbox(request);
