@@ -42,6 +42,8 @@ export interface LnMarketsErrorInit {
   uncertain?: boolean;
   method?: string;
   path?: string;
+  /** JSON-RPC error code of a stream answer. */
+  rpcCode?: number;
   cause?: unknown;
 }
 
@@ -55,6 +57,7 @@ export class LnMarketsError extends Error {
   readonly uncertain: boolean;
   readonly method: string | undefined;
   readonly path: string | undefined;
+  readonly rpcCode: number | undefined;
 
   constructor(init: LnMarketsErrorInit) {
     super(init.message, init.cause === undefined ? undefined : { cause: init.cause });
@@ -65,6 +68,7 @@ export class LnMarketsError extends Error {
     this.uncertain = init.uncertain ?? false;
     this.method = init.method;
     this.path = init.path;
+    this.rpcCode = init.rpcCode;
   }
 
   /** Whether retrying the same call later can succeed. */
@@ -84,6 +88,7 @@ export class LnMarketsError extends Error {
       uncertain: this.uncertain,
       method: this.method,
       path: this.path,
+      rpcCode: this.rpcCode,
     };
   }
 }

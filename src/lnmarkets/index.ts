@@ -11,6 +11,7 @@ export {
   type LnMarketsErrorKind,
   parseRetryAfter,
 } from "./errors.js";
+export { type AccountClients, type AccountClientsInput, createAccountClients } from "./factory.js";
 export { LNM_AUTHENTICATED_RATE, LNM_PUBLIC_RATE, type RateLimiter, sleep, TokenBucket, TokenBucketLimiter } from "./rate-limiter.js";
 export {
   type CallInfo,

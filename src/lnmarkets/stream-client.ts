@@ -26,6 +26,9 @@ import { streamFetchUrl } from "./transport.js";
 
 export type { StreamClientOptions, StreamCounters, StreamHealth, StreamLogger, StreamState } from "./stream-types.js";
 
+/** JSON-RPC error code LN Markets' stream uses for "too many messages". */
+const RPC_RATE_LIMITED = -32029;
+
 type TimingKey = "pingIntervalMs" | "staleAfterMs" | "requestTimeoutMs" | "clientName" | "clientVersion";
 
 interface OpenWaiter {
@@ -244,7 +247,8 @@ export class LnMarketsStreamClient {
     try {
       result = await this.request("authenticate", { key: creds.key, signature, timestamp, passphrase: creds.passphrase, nonce });
     } catch (e) {
-      if (e instanceof LnMarketsError && e.code === "stream_rpc") {
+      // A refusal is final (bad keys: retrying risks an IP ban); being rate limited is not.
+      if (e instanceof LnMarketsError && e.code === "stream_rpc" && e.rpcCode !== RPC_RATE_LIMITED && !/rate|too many/i.test(e.message)) {
         throw new LnMarketsError({ kind: "permanent", code: "unauthorized", message: `LN Markets stream authenticate refused: ${e.message}`, cause: e });
       }
       throw e;

@@ -52,7 +52,7 @@ export class JsonRpcChannel {
     this.#pending.delete(id);
     clearTimeout(p.timer);
     if ("result" in outcome) p.resolve(outcome.result);
-    else p.reject(streamError("stream_rpc", p.method, `${outcome.error.message.slice(0, 200)} (${outcome.error.code})`));
+    else p.reject(streamError("stream_rpc", p.method, `${outcome.error.message.slice(0, 200)} (${outcome.error.code})`, undefined, outcome.error.code));
     return true;
   }
 
@@ -67,6 +67,18 @@ export class JsonRpcChannel {
 }
 
 /** A stream error; `stream_rpc` answers are temporary until the caller knows better. */
-export function streamError(code: "timeout" | "stream_rpc" | "stream_closed", method: string, what: string, cause?: unknown): LnMarketsError {
-  return new LnMarketsError({ kind: "temporary", code, message: `LN Markets stream ${method}: ${what}`, ...(cause === undefined ? {} : { cause }) });
+export function streamError(
+  code: "timeout" | "stream_rpc" | "stream_closed",
+  method: string,
+  what: string,
+  cause?: unknown,
+  rpcCode?: number,
+): LnMarketsError {
+  return new LnMarketsError({
+    kind: "temporary",
+    code,
+    message: `LN Markets stream ${method}: ${what}`,
+    ...(cause === undefined ? {} : { cause }),
+    ...(rpcCode === undefined ? {} : { rpcCode }),
+  });
 }

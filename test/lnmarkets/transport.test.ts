@@ -1,7 +1,8 @@
 /** Endpoint resolution by network: configuration decides, never a test switch. */
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { LnMarketsError, LnMarketsRestClient, resolveEndpoints, streamFetchUrl } from "../../src/lnmarkets/index.js";
+import { createAccountClients, LnMarketsError, LnMarketsRestClient, resolveEndpoints, streamFetchUrl } from "../../src/lnmarkets/index.js";
+import { sim } from "./helpers.js";
 
 describe("resolveEndpoints", () => {
   it("mainnet and testnet use LN Markets' hosts from vars", () => {
@@ -47,5 +48,22 @@ describe("resolveEndpoints", () => {
     expect(streamFetchUrl("wss://stream.lnmarkets.com/v1")).toBe("https://stream.lnmarkets.com/v1");
     expect(streamFetchUrl("ws://127.0.0.1:8788/v1")).toBe("http://127.0.0.1:8788/v1");
     expect(streamFetchUrl("http://sim/v1")).toBe("http://sim/v1");
+  });
+});
+
+describe("createAccountClients", () => {
+  it("builds working REST and stream clients for a simulator account", async () => {
+    const keys = await sim.keys(123_456);
+    const { rest, stream, endpoints } = createAccountClients({ env, network: "simulator", credentials: keys, stream: { clientName: "test" } });
+    expect(endpoints.network).toBe("simulator");
+    expect((await rest.account()).balance).toBe(123_456);
+    await stream.open();
+    expect(stream.state).toBe("open");
+    stream.close();
+    expect(stream.state).toBe("closed");
+  });
+
+  it("refuses a network the deployment does not configure", () => {
+    expect(() => createAccountClients({ env: {}, network: "simulator", credentials: { key: "k", secret: "s", passphrase: "p" } })).toThrow(LnMarketsError);
   });
 });
