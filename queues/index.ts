@@ -4,6 +4,9 @@
  * DLQ), never silently acked.
  */
 import { createLogger } from "../src/lib/logger";
+import { handleDeadLetterBatch } from "./dead-letters";
+import { handleNotificationBatch } from "./notifications";
+import { handlePaymentBatch } from "./payments";
 
 export type QueueName =
   | "notifications" | "alerts" | "payments" | "logs"
@@ -11,7 +14,15 @@ export type QueueName =
 
 type Consumer = (batch: MessageBatch<unknown>, env: Env, ctx: ExecutionContext) => Promise<void>;
 
-const consumers: Partial<Record<QueueName, Consumer>> = {};
+const consumers: Partial<Record<QueueName, Consumer>> = {
+  notifications: handleNotificationBatch,
+  alerts: handleNotificationBatch,
+  payments: handlePaymentBatch,
+  "notifications-dlq": handleDeadLetterBatch,
+  "alerts-dlq": handleDeadLetterBatch,
+  "payments-dlq": handleDeadLetterBatch,
+  "logs-dlq": handleDeadLetterBatch,
+};
 
 /** Strip an environment suffix (`notifications-staging`) so dispatch works in every env. */
 export function baseQueueName(queue: string): string {

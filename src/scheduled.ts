@@ -2,6 +2,7 @@
 import { getDb } from "./db/client";
 import { systemState } from "./db/schema";
 import { createLogger } from "./lib/logger";
+import { sweepPayments } from "./lightning/sweeper";
 
 export async function handleScheduled(controller: ScheduledController, env: Env, _ctx: ExecutionContext): Promise<void> {
   const logger = createLogger({ level: env.LOG_LEVEL, base: { worker: "cron" } });
@@ -12,4 +13,10 @@ export async function handleScheduled(controller: ScheduledController, env: Env,
     .onConflictDoUpdate({ target: systemState.key, set: { value: String(controller.scheduledTime), updatedAt: now } })
     .run();
   logger.info("cron.run", { cron: controller.cron, scheduledTime: controller.scheduledTime });
+  try {
+    await sweepPayments(env, { now, logger });
+  } catch (e) {
+    // One failing sweep must not stop the rest of the cron.
+    logger.error("cron.payment_sweep_failed", { error: e });
+  }
 }

@@ -17,7 +17,9 @@ import { router } from "./openapi";
 import { accountRoutes } from "./routes/accounts";
 import { adminRoutes } from "./routes/admin";
 import { authRoutes } from "./routes/auth";
+import { accountAutomationRoutes, automationRoutes } from "./routes/automations";
 import { meRoutes } from "./routes/me";
+import { paymentRoutes, planRoutes } from "./routes/payments";
 
 export const MAX_BODY_BYTES = 256 * 1024;
 
@@ -59,6 +61,13 @@ export function createApp() {
   app.use("/v1/accounts", requireAuth);
   app.use("/v1/accounts/*", requireAuth);
   app.route("/v1/accounts", accountRoutes);
+  app.route("/v1/accounts", accountAutomationRoutes);
+  app.use("/v1/automations/*", requireAuth);
+  app.route("/v1/automations", automationRoutes);
+  app.route("/v1/plans", planRoutes); // public: a price list
+  app.use("/v1/payments", requireAuth);
+  app.use("/v1/payments/*", requireAuth);
+  app.route("/v1/payments", paymentRoutes);
   app.use("/v1/admin/*", requireAuth, requireAdmin);
   app.route("/v1/admin", adminRoutes);
 

@@ -21,14 +21,18 @@ export async function findActiveToken(db: Db, tokenId: string) {
     .get();
 }
 
-/** Public view of a user (`GET /v1/me`). */
-export function publicUser(u: UserRow) {
+/**
+ * Public view of a user (`GET /v1/me`). `plan` is the plan in force (as effectivePlan): a paid
+ * plan past its expiry shows as `free`, with no expiry.
+ */
+export function publicUser(u: UserRow, now = Date.now()) {
+  const lapsed = u.planExpiresAt != null && u.planExpiresAt <= now;
   return {
     id: u.id,
     email: u.email,
     role: u.role,
-    plan: u.planId,
-    planExpiresAt: u.planExpiresAt ?? null,
+    plan: lapsed ? "free" : u.planId,
+    planExpiresAt: lapsed ? null : u.planExpiresAt ?? null,
     activeAccountId: u.activeAccountId ?? null,
     scheduleScope: u.scheduleScope,
     schedulingEnabled: u.schedulingEnabled,

@@ -1,0 +1,156 @@
+/**
+ * `payments` consumer: checks one invoice per message with the Lightning provider.
+ *
+ * - unpaid, not expired: a new check in 30 s (a new message; this one is acked);
+ * - paid: mark paid and activate or extend the plan once (one D1 batch), then notify;
+ * - unpaid past expiry: mark expired;
+ * - provider down (temporary): retry with 10 s * 2^(attempts-1); after the 5th attempt
+ *   (wrangler.toml: max_retries = 4) the platform moves it to payments-dlq, whose consumer
+ *   stores it with the errors recorded here;
+ * - malformed body or permanent provider error: dead letter at once (retrying cannot help).
+ */
+import { getDb } from "../src/db/client";
+import { newId } from "../src/lib/ids";
+import { createLogger, type Logger } from "../src/lib/logger";
+import { clearMessageError, readMessageError, recordMessageError, storeDeadLetter } from "../src/lightning/dead-letter";
+import { lightningProviderFromEnv } from "../src/lightning/lnbits";
+import { activatePayment, CHECK_DELAY_S, expirePayment, loadPayment, recordCheck, type Activation, type PaymentRow } from "../src/lightning/payments";
+import { isLightningError, type LightningProvider } from "../src/lightning/provider";
+import { PaymentMessage } from "./messages";
+import { countQueue, sendNotification, sendPaymentCheck } from "./send";
+
+export const QUEUE = "payments";
+/** Attempts a message gets before the platform dead-letters it (max_retries = 4, plus the first). */
+export const MAX_ATTEMPTS = 5;
+/**
+ * A fresh message finding a check younger than this means another check chain is alive (an
+ * at-least-once duplicate, or a sweeper message racing a slow chain): it stops here so chains
+ * never multiply. Below CHECK_DELAY_S so a chain never stops itself.
+ */
+export const DUPLICATE_CHAIN_WINDOW_MS = 20_000;
+
+/** Delay before retry `attempts + 1`: 10, 20, 40, 80 s. */
+export const retryDelaySeconds = (attempts: number) => 10 * 2 ** (Math.max(1, attempts) - 1);
+
+export type CheckOutcome = "activated" | "already_paid" | "unpaid" | "expired" | "still_expired" | "duplicate_chain" | "missing";
+
+export interface PaymentCheckDeps {
+  provider?: LightningProvider;
+  /** Clock of the check (tests move it; production uses Date.now()). */
+  now?: number;
+  logger?: Logger;
+}
+
+/**
+ * Checks one payment. Throws the provider's `LightningError` when it cannot answer; every
+ * other outcome is final for this message.
+ */
+export async function checkPayment(env: Env, msg: PaymentMessage, attempts: number, deps: PaymentCheckDeps = {}): Promise<CheckOutcome> {
+  const db = getDb(env);
+  const now = deps.now ?? Date.now();
+  const p = await loadPayment(db, msg.paymentId);
+  if (!p) return "missing"; // the user was deleted (payments cascade)
+  if (p.status === "paid") {
+    // A retry may follow a failed notification send after activation: send it again (same
+    // id, so the notifications consumer drops a duplicate). Plain duplicates stay silent.
+    if (attempts > 1 && p.activatedAt !== null) await notifyConfirmed(env, p, { activated: true, planId: p.planId, planExpiresAt: null }, msg.traceId);
+    return "already_paid";
+  }
+  if (attempts === 1 && p.lastCheckedAt !== null && now - p.lastCheckedAt < DUPLICATE_CHAIN_WINDOW_MS) return "duplicate_chain";
+
+  let paid: boolean;
+  try {
+    paid = (await (deps.provider ?? lightningProviderFromEnv(env)).checkInvoice(p.paymentHash)).paid;
+  } catch (e) {
+    await recordCheck(db, p.id, now, false);
+    throw e;
+  }
+
+  if (paid) {
+    await recordCheck(db, p.id, now, false);
+    const activation = await activatePayment(db, p, now);
+    if (!activation.activated) return "already_paid";
+    deps.logger?.info("payment.activated", { paymentId: p.id, userId: p.userId, planId: activation.planId, planExpiresAt: activation.planExpiresAt });
+    await notifyConfirmed(env, p, activation, msg.traceId);
+    return "activated";
+  }
+  if (p.status === "expired") {
+    // Only a replay (dead-letter retry) reaches an expired payment: it was checked once more.
+    await recordCheck(db, p.id, now, false);
+    return "still_expired";
+  }
+  if (now >= p.expiresAt) {
+    await recordCheck(db, p.id, now, false);
+    await expirePayment(db, p.id);
+    deps.logger?.info("payment.expired", { paymentId: p.id, userId: p.userId });
+    return "expired";
+  }
+  await sendPaymentCheck(env, { v: 1, id: newId("job"), kind: "payment", paymentId: p.id, ...(msg.traceId ? { traceId: msg.traceId } : {}) }, CHECK_DELAY_S);
+  await recordCheck(db, p.id, now, true);
+  return "unpaid";
+}
+
+async function notifyConfirmed(env: Env, p: PaymentRow, a: Activation, traceId: string | undefined): Promise<void> {
+  const until = a.planExpiresAt === null ? "" : ` until ${new Date(a.planExpiresAt).toISOString()}`;
+  await sendNotification(env, {
+    v: 1,
+    // Derived from the payment: a re-send after a retry is recognisably the same notification.
+    id: `payment.confirmed:${p.id}`,
+    ...(traceId ? { traceId } : {}),
+    kind: "notification",
+    userId: p.userId,
+    event: "payment.confirmed",
+    severity: "info",
+    title: "Payment received",
+    body: `We received ${p.amountSats} sats: your ${p.planId} plan is active${until}.`,
+    data: { paymentId: p.id, planId: a.planId, amountSats: p.amountSats, planExpiresAt: a.planExpiresAt },
+  });
+}
+
+const errorText = (e: unknown) => (e instanceof Error ? `${e.name}: ${e.message}` : String(e));
+
+/** Consumer for the `payments` queue: each message is acked or retried on its own. */
+export async function handlePaymentBatch(batch: MessageBatch<unknown>, env: Env, _ctx?: ExecutionContext, deps: PaymentCheckDeps = {}): Promise<void> {
+  const logger = deps.logger ?? createLogger({ level: env.LOG_LEVEL, base: { worker: "payments" } });
+  let settled = 0;
+  for (const msg of batch.messages) {
+    const parsed = PaymentMessage.safeParse(msg.body);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      const error = `malformed body: ${issue?.path.join(".") || "(body)"}: ${issue?.message ?? "invalid"}`;
+      logger.error("payment.malformed", { messageId: msg.id, error });
+      await storeDeadLetter(env, { queue: QUEUE, messageId: msg.id, body: msg.body, attempts: msg.attempts, errorClass: "malformed", firstError: error, lastError: error });
+      msg.ack();
+      settled += 1;
+      continue;
+    }
+    const body = parsed.data;
+    try {
+      const outcome = await checkPayment(env, body, msg.attempts, { ...deps, logger });
+      logger.debug("payment.checked", { paymentId: body.paymentId, messageId: body.id, attempts: msg.attempts, outcome });
+      if (msg.attempts > 1) await clearMessageError(env, QUEUE, body.id);
+      msg.ack();
+      settled += 1;
+    } catch (e) {
+      const errorClass = isLightningError(e) ? `provider_${e.kind}` : "internal";
+      const error = errorText(e);
+      if (isLightningError(e) && !e.retryable) {
+        logger.error("payment.check_failed", { paymentId: body.paymentId, messageId: body.id, attempts: msg.attempts, errorClass, error });
+        const firstError = (await readMessageError(env, QUEUE, body.id))?.firstError ?? error;
+        await storeDeadLetter(env, { queue: QUEUE, messageId: body.id, body, attempts: msg.attempts, errorClass, firstError, lastError: error });
+        await clearMessageError(env, QUEUE, body.id);
+        msg.ack();
+        settled += 1;
+        continue;
+      }
+      await recordMessageError(env, QUEUE, body.id, errorClass, error, msg.attempts);
+      // Temporary provider errors and our own hiccups (D1, queue send) are retried alike.
+      const delaySeconds = retryDelaySeconds(msg.attempts);
+      logger.warn("payment.check_retry", { paymentId: body.paymentId, messageId: body.id, attempts: msg.attempts, delaySeconds, errorClass, error });
+      msg.retry({ delaySeconds });
+      // The last retry moves the message to payments-dlq: it leaves this queue's backlog.
+      if (msg.attempts >= MAX_ATTEMPTS) settled += 1;
+    }
+  }
+  await countQueue(env, QUEUE, "settled", settled);
+}
