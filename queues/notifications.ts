@@ -1,0 +1,67 @@
+/**
+ * Consumer of `notifications` and `alerts` (same logic; `alerts` is configured with the
+ * smallest batch and no batching wait). Each message is settled on its own:
+ *
+ * - a body that fails validation goes straight to the dead-letter store and is acked: retrying
+ *   it cannot make it valid;
+ * - delivered on every channel it should reach (or refused for good by a channel) -> ack;
+ * - otherwise -> the error is recorded for the DLQ consumer and the message is retried after
+ *   2 s, 4 s (2 s * 2^(attempts-1)); after the 3rd attempt Queues moves it to its DLQ.
+ */
+import { createLogger } from "../src/lib/logger";
+import { deliverNotification } from "../src/notify/deliver";
+import { clearMessageFailure, messageKey, recordMessageFailure, storeDeadLetter } from "./dead-letters";
+import { NotificationMessage } from "./messages";
+import { countQueue } from "./send";
+
+const BASE_DELAY_SECONDS = 2;
+
+/** The retry delay after attempt `attempts` (1-based). */
+export function retryDelaySeconds(attempts: number): number {
+  return BASE_DELAY_SECONDS * 2 ** (Math.max(1, attempts) - 1);
+}
+
+/** Handles a batch of `notifications` or `alerts`. */
+export async function handleNotificationBatch(batch: MessageBatch<unknown>, env: Env): Promise<void> {
+  const queue = batch.queue.replace(/-(staging|production|development)$/, "");
+  const base = createLogger({ level: env.LOG_LEVEL, base: { queue } });
+  const settled = await Promise.all(batch.messages.map(async (msg): Promise<boolean> => {
+    const messageId = messageKey(msg);
+    const parsed = NotificationMessage.safeParse(msg.body);
+    if (!parsed.success) {
+      const error = `invalid message body: ${parsed.error.issues.map((i) => `${i.path.join(".") || "(body)"}: ${i.message}`).join("; ")}`.slice(0, 1000);
+      try {
+        await storeDeadLetter(env, { queue, messageId, body: msg.body, attempts: msg.attempts, errorClass: "validation", firstError: error, lastError: error }, base);
+        msg.ack();
+        return true;
+      } catch (e) {
+        base.error("notify.dead_letter_failed", { messageId, error: e });
+        msg.retry({ delaySeconds: retryDelaySeconds(msg.attempts) });
+        return false;
+      }
+    }
+    const m = parsed.data;
+    const logger = base.child({ messageId: m.id, traceId: m.traceId, event: m.event });
+    try {
+      const outcome = await deliverNotification(env, m, msg.attempts, logger);
+      if (outcome.retryable.length === 0) {
+        msg.ack();
+        if (msg.attempts > 1) await clearMessageFailure(env, queue, m.id);
+        return true;
+      }
+      const errorClass = outcome.retryable[0]!.errorClass;
+      const error = outcome.retryable.map((f) => f.error).join("; ");
+      await recordMessageFailure(env, { queue, messageId: m.id, errorClass, error, attempts: msg.attempts });
+      logger.warn("notify.retry", { attempts: msg.attempts, delaySeconds: retryDelaySeconds(msg.attempts), channels: outcome.retryable.map((f) => f.channel) });
+      msg.retry({ delaySeconds: retryDelaySeconds(msg.attempts) });
+      return false;
+    } catch (e) {
+      // D1 or the key ring failed: nothing says the next attempt will, so retry.
+      logger.error("notify.failed", { attempts: msg.attempts, error: e });
+      await recordMessageFailure(env, { queue, messageId: m.id, errorClass: "internal", error: e instanceof Error ? `${e.name}: ${e.message}` : "internal error", attempts: msg.attempts });
+      msg.retry({ delaySeconds: retryDelaySeconds(msg.attempts) });
+      return false;
+    }
+  }));
+  await countQueue(env, queue, "settled", settled.filter(Boolean).length);
+}

@@ -1,0 +1,118 @@
+/**
+ * Delivery of one notification message to its recipients' channels, idempotent on the
+ * message id: the `notifications` row and one `notification_deliveries` row per channel are
+ * keyed by it, and a channel whose row says `sent` is never sent again (a redelivered or
+ * manually retried message only re-sends what did not get through).
+ *
+ * Operator messages (userId "ops") fan out to every admin, each with its own notification
+ * row `{message id}:{admin id}`, so each operator sees the alert in their own history.
+ */
+import { and, eq, inArray } from "drizzle-orm";
+import type { NotificationMessage } from "../../queues/messages";
+import { getDb } from "../db/client";
+import { notificationDeliveries, notifications } from "../db/schema";
+import type { Logger } from "../lib/logger";
+import { newId } from "../lib/ids";
+import { sendOnChannel, type ErrorClass, type OutgoingNotification, type SendResult } from "./channels";
+import { adminUserIds, resolveChannels, selectChannels, type ChannelName, type ResolvedChannels } from "./settings";
+import { createNotifyTransport, type NotifyFetch } from "./transport";
+
+/** Attempts per message (DESIGN.md: 3 attempts, 2 s base); matches max_retries = 2 in wrangler.toml. */
+export const MAX_ATTEMPTS = 3;
+export const OPS_USER_ID = "ops";
+/** The event of `POST /v1/notifications/test`: it goes to every configured channel, whatever the preferences. */
+export const TEST_EVENT = "notification.test";
+
+/** A failure this attempt that a later attempt may fix. */
+export interface RetryableFailure {
+  notificationId: string;
+  channel: ChannelName;
+  errorClass: ErrorClass;
+  error: string;
+}
+
+export interface DeliveryOutcome {
+  /** Retryable failures left: empty means the message can be acked. */
+  retryable: RetryableFailure[];
+  sent: number;
+  failedPermanently: number;
+  skippedAlreadySent: number;
+}
+
+type DeliveryRow = typeof notificationDeliveries.$inferSelect;
+
+/**
+ * Sends `msg` on every channel it should reach that has not already succeeded.
+ * @param attempt the queue delivery attempt (1-based); on the last one, failures are final.
+ */
+export async function deliverNotification(
+  env: Env, msg: NotificationMessage, attempt: number, logger: Logger, fetcher: NotifyFetch = createNotifyTransport(env),
+): Promise<DeliveryOutcome> {
+  const db = getDb(env);
+  const now = Date.now();
+  const recipients = msg.userId === OPS_USER_ID
+    ? (await adminUserIds(db)).map((userId) => ({ userId, notificationId: `${msg.id}:${userId}` }))
+    : [{ userId: msg.userId, notificationId: msg.id }];
+  const outcome: DeliveryOutcome = { retryable: [], sent: 0, failedPermanently: 0, skippedAlreadySent: 0 };
+  if (recipients.length === 0) return outcome;
+
+  const channels = new Map((await resolveChannels(env, db, recipients.map((r) => r.userId))).map((c) => [c.userId, c]));
+  const ids = recipients.map((r) => r.notificationId);
+  await db.batch(recipients.map((r) => db.insert(notifications).values({
+    id: r.notificationId, userId: r.userId, event: msg.event, severity: msg.severity, title: msg.title, body: msg.body,
+    data: msg.data ? JSON.stringify(msg.data) : null, traceId: msg.traceId ?? null, createdAt: now,
+  }).onConflictDoNothing()) as [never, ...never[]]);
+
+  // Pending rows for the channels the preferences select now; rows from an earlier attempt stay.
+  const fresh = recipients.flatMap((r) => {
+    const ch = channels.get(r.userId);
+    return ch ? selectChannels(ch, msg.event, msg.severity, msg.event === TEST_EVENT).map((channel) => ({ r, channel })) : [];
+  });
+  if (fresh.length) {
+    await db.batch(fresh.map(({ r, channel }) => db.insert(notificationDeliveries).values({
+      id: newId("ntf"), notificationId: r.notificationId, channel, status: "pending", attempts: 0, traceId: msg.traceId ?? null, updatedAt: now,
+    }).onConflictDoNothing()) as [never, ...never[]]);
+  }
+
+  const stored = new Map((await db.select().from(notifications).where(inArray(notifications.id, ids)).all()).map((n) => [n.id, n]));
+  const rows = await db.select().from(notificationDeliveries).where(inArray(notificationDeliveries.notificationId, ids)).all();
+  const final = attempt >= MAX_ATTEMPTS;
+  const work: { row: DeliveryRow; userId: string }[] = [];
+  for (const row of rows) {
+    if (row.status === "sent") {
+      outcome.skippedAlreadySent += 1;
+      continue;
+    }
+    // A `failed` row is final for this message's retries; only a fresh send of the message
+    // (attempt 1: a manual retry from the dead-letter store) tries it again.
+    if (row.status === "failed" && attempt > 1) continue;
+    const userId = recipients.find((r) => r.notificationId === row.notificationId)!.userId;
+    work.push({ row, userId });
+  }
+
+  await Promise.all(work.map(async ({ row, userId }) => {
+    const n = stored.get(row.notificationId)!;
+    const payload: OutgoingNotification = {
+      id: n.id, event: n.event, severity: n.severity, title: n.title, body: n.body,
+      data: n.data ? (JSON.parse(n.data) as Record<string, unknown>) : null, traceId: n.traceId, createdAt: n.createdAt,
+    };
+    const target: ResolvedChannels = channels.get(userId) ?? { userId, preferences: {} };
+    const result = await sendOnChannel(row.channel, target, payload, env, fetcher);
+    const status = result.ok ? "sent" : !result.retryable || final ? "failed" : "pending";
+    await db.update(notificationDeliveries).set({
+      status, attempts: row.attempts + 1, latencyMs: result.latencyMs, updatedAt: Date.now(),
+      traceId: msg.traceId ?? row.traceId, ...(result.ok ? {} : { lastError: result.error }),
+    }).where(and(eq(notificationDeliveries.id, row.id), eq(notificationDeliveries.status, row.status))).run();
+    logDelivery(logger, row, result, status);
+    if (result.ok) outcome.sent += 1;
+    else if (result.retryable) outcome.retryable.push({ notificationId: row.notificationId, channel: row.channel, errorClass: result.errorClass, error: result.error });
+    else outcome.failedPermanently += 1;
+  }));
+  return outcome;
+}
+
+function logDelivery(logger: Logger, row: DeliveryRow, result: SendResult, status: string) {
+  const fields = { notificationId: row.notificationId, channel: row.channel, status, attempts: row.attempts + 1, latencyMs: result.latencyMs };
+  if (result.ok) logger.info("notify.delivery", fields);
+  else logger.warn("notify.delivery", { ...fields, errorClass: result.errorClass, error: result.error });
+}

@@ -1,0 +1,165 @@
+/**
+ * A user's notification channels and preferences (D1 `notification_channels`, one JSON row
+ * per user). The webhook secret is sealed with AES-GCM (the credentials key ring, AAD = user
+ * id) and never leaves this module in clear except to sign a delivery.
+ */
+import { z } from "@hono/zod-openapi";
+import { eq, inArray } from "drizzle-orm";
+import { ApiError } from "../api/errors";
+import type { Db } from "../db/client";
+import { notificationChannels, users } from "../db/schema";
+import { loadKeyRing, open, seal } from "../lib/credentials-crypto";
+import { registerSecret } from "../lib/logger";
+import { Severity } from "../../queues/messages";
+import { checkWebhookUrl } from "./url-policy";
+
+export const ChannelName = z.enum(["webhook", "telegram", "email"]);
+export type ChannelName = z.infer<typeof ChannelName>;
+export const CHANNELS: readonly ChannelName[] = ChannelName.options;
+
+const SEVERITY_RANK: Record<Severity, number> = { info: 0, warning: 1, critical: 2 };
+
+const Rule = z.strictObject({
+  channels: z.array(ChannelName).max(3).optional().openapi({ description: "Channels for these events (default: every configured channel); [] mutes" }),
+  minSeverity: Severity.optional().openapi({ description: "Drop messages below this severity (default info)" }),
+});
+const EventName = z.string().regex(/^[a-z0-9_.:*-]{1,100}$/, "event names are lowercase letters, digits and _ . : -");
+
+export const Preferences = z.strictObject({
+  default: Rule.optional(),
+  events: z.record(EventName, Rule).refine((r) => Object.keys(r).length <= 50, "at most 50 events").optional(),
+}).openapi("NotificationPreferences");
+export type Preferences = z.infer<typeof Preferences>;
+
+export const ChannelsInput = z.strictObject({
+  webhook: z.strictObject({
+    url: z.string().trim().min(1, "url is required").max(2048),
+    secret: z.string().min(16, "secret must be at least 16 characters").max(256).optional()
+      .openapi({ description: "HMAC key for x-lnma-signature; required the first time, kept when omitted" }),
+  }).optional(),
+  telegram: z.strictObject({
+    chatId: z.union([z.string().trim(), z.number().int()]).transform(String)
+      .pipe(z.string().regex(/^(-?\d{1,20}|@[A-Za-z0-9_]{5,32})$/, "chatId is a numeric chat id or @channelname")),
+  }).optional(),
+  email: z.strictObject({ address: z.email("address must be an email address").max(254) }).optional(),
+  preferences: Preferences.optional(),
+}).openapi("NotificationChannelsInput");
+export type ChannelsInput = z.infer<typeof ChannelsInput>;
+
+export const ChannelsView = z.object({
+  webhook: z.object({ url: z.string(), hasSecret: z.boolean() }).nullable(),
+  telegram: z.object({ chatId: z.string() }).nullable(),
+  email: z.object({ address: z.string() }).nullable(),
+  preferences: Preferences,
+  updatedAt: z.number().nullable(),
+}).openapi("NotificationChannels");
+export type ChannelsView = z.infer<typeof ChannelsView>;
+
+/** What is stored as JSON in `notification_channels.config`. */
+const StoredConfig = z.object({
+  webhook: z.object({ url: z.string(), secretEnc: z.string() }).optional(),
+  telegram: z.object({ chatId: z.string() }).optional(),
+  email: z.object({ address: z.string() }).optional(),
+  preferences: Preferences.optional(),
+});
+type StoredConfig = z.infer<typeof StoredConfig>;
+
+/** One user's channels, ready to send on (webhook secret decrypted). */
+export interface ResolvedChannels {
+  userId: string;
+  webhook?: { url: string; secret: string };
+  telegram?: { chatId: string };
+  email?: { address: string };
+  preferences: Preferences;
+}
+
+function parseStored(text: string | undefined): StoredConfig {
+  if (!text) return {};
+  const r = StoredConfig.safeParse(JSON.parse(text));
+  return r.success ? r.data : {};
+}
+
+function view(cfg: StoredConfig, updatedAt: number | null): ChannelsView {
+  return {
+    webhook: cfg.webhook ? { url: cfg.webhook.url, hasSecret: true } : null,
+    telegram: cfg.telegram ?? null,
+    email: cfg.email ?? null,
+    preferences: cfg.preferences ?? {},
+    updatedAt,
+  };
+}
+
+/** The user's channels as the API shows them (secrets never included). */
+export async function getChannels(db: Db, userId: string): Promise<ChannelsView> {
+  const row = await db.select().from(notificationChannels).where(eq(notificationChannels.userId, userId)).get();
+  return view(parseStored(row?.config), row?.updatedAt ?? null);
+}
+
+/**
+ * Replaces the user's channels (PUT semantics: a channel left out is removed). The webhook
+ * secret may be omitted to keep the stored one. URLs are checked against the environment's
+ * policy; refusals are 400s naming the field.
+ */
+export async function putChannels(env: Env, db: Db, userId: string, input: ChannelsInput): Promise<ChannelsView> {
+  const row = await db.select().from(notificationChannels).where(eq(notificationChannels.userId, userId)).get();
+  const previous = parseStored(row?.config);
+  const next: StoredConfig = {};
+  if (input.webhook) {
+    const mode = env.ENVIRONMENT === "development" || env.ENVIRONMENT === "test" ? "dev" : "strict";
+    const reason = checkWebhookUrl(input.webhook.url, mode);
+    if (reason) throw fieldError("webhook.url", `url ${reason}`);
+    let secretEnc = previous.webhook?.secretEnc;
+    if (input.webhook.secret !== undefined) secretEnc = (await seal(loadKeyRing(env.CREDENTIALS_KEYS), userId, input.webhook.secret)).value;
+    if (!secretEnc) throw fieldError("webhook.secret", "secret is required when a webhook is first configured");
+    next.webhook = { url: input.webhook.url, secretEnc };
+  }
+  if (input.telegram) next.telegram = { chatId: input.telegram.chatId };
+  if (input.email) next.email = { address: input.email.address };
+  if (input.preferences) next.preferences = input.preferences;
+  const now = Date.now();
+  await db.insert(notificationChannels).values({ userId, config: JSON.stringify(next), updatedAt: now })
+    .onConflictDoUpdate({ target: notificationChannels.userId, set: { config: JSON.stringify(next), updatedAt: now } }).run();
+  return view(next, now);
+}
+
+/** Channels of these users, decrypted for sending. Users without a row are omitted. */
+export async function resolveChannels(env: Env, db: Db, userIds: string[]): Promise<ResolvedChannels[]> {
+  if (userIds.length === 0) return [];
+  const rows = await db.select().from(notificationChannels).where(inArray(notificationChannels.userId, userIds)).all();
+  const out: ResolvedChannels[] = [];
+  for (const row of rows) {
+    const cfg = parseStored(row.config);
+    const resolved: ResolvedChannels = { userId: row.userId, preferences: cfg.preferences ?? {} };
+    if (cfg.telegram) resolved.telegram = cfg.telegram;
+    if (cfg.email) resolved.email = cfg.email;
+    if (cfg.webhook) {
+      const secret = (await open(loadKeyRing(env.CREDENTIALS_KEYS), row.userId, cfg.webhook.secretEnc)).plaintext;
+      registerSecret(secret);
+      resolved.webhook = { url: cfg.webhook.url, secret };
+    }
+    out.push(resolved);
+  }
+  return out;
+}
+
+/** Operator alerts (userId "ops") go to every user with the admin role. */
+export async function adminUserIds(db: Db): Promise<string[]> {
+  return (await db.select({ id: users.id }).from(users).where(eq(users.role, "admin")).all()).map((r) => r.id);
+}
+
+/**
+ * The channels a message goes to under the user's preferences: the rule for its event (or
+ * the default rule), its minimum severity, its channel list, intersected with what is
+ * configured. `force` (the test message) ignores preferences.
+ */
+export function selectChannels(ch: ResolvedChannels, event: string, severity: Severity, force = false): ChannelName[] {
+  const configured = CHANNELS.filter((c) => ch[c] !== undefined);
+  if (force) return configured;
+  const rule = ch.preferences.events?.[event] ?? ch.preferences.default ?? {};
+  if (SEVERITY_RANK[severity] < SEVERITY_RANK[rule.minSeverity ?? "info"]) return [];
+  return rule.channels ? configured.filter((c) => rule.channels!.includes(c)) : configured;
+}
+
+function fieldError(path: string, message: string): ApiError {
+  return new ApiError("validation_error", `Invalid ${path}: ${message}`, [{ path, message, code: "custom" }]);
+}
