@@ -1,0 +1,340 @@
+/**
+ * One step of a simulation (issue 8): the exchange side first (liquidation, stop loss, take
+ * profit, trailing stops at the new price), then the automations react exactly as they do
+ * live (Margin Guard, TP/SL, Auto Entry, same pure functions), with LN Markets' fee model.
+ * Deterministic: the same state and price always give the same next state and record.
+ */
+import {
+  PRICE_TICK,
+  SATS_PER_BTC,
+  liquidationPrice,
+  marginFor,
+  pnl,
+  quantityFor,
+  roundToTick,
+  type Side,
+} from "./inverse";
+import { evaluateAutoEntry, initialAutoEntryState, type AutoEntryConfig, type AutoEntryState } from "./auto-entry";
+import { evaluateMarginGuard, initialMarginGuardState, type MarginGuardConfig, type MarginGuardState } from "./margin-guard";
+import { evaluateTpSl, initialTpSlState, type TpSlConfig, type TpSlState } from "./tp-sl";
+import { tradeRisk, type RunningTrade } from "./trade";
+
+/** LN Markets' trading fee: 0.1 % of the notional, on opening and on closing. */
+export const FEE_RATE = 0.001;
+/** Free balance beside the position when the caller gives none: 0.01 BTC. */
+export const DEFAULT_FREE_BALANCE_SATS = 1_000_000;
+
+/** Fee in sats for `quantity` USD at `price`. */
+export function feeFor(quantity: number, price: number): number {
+  return Math.floor(((quantity * SATS_PER_BTC) / price) * FEE_RATE);
+}
+
+/** Liquidation on the tick, rounded towards entry as the exchange does (never in our favour). */
+function simLiquidation(side: Side, quantity: number, entry: number, margin: number): number {
+  const raw = liquidationPrice(side, quantity, entry, margin);
+  if (!Number.isFinite(raw)) return 0;
+  return side === "buy" ? Math.ceil(raw / PRICE_TICK - 1e-9) * PRICE_TICK : Math.floor(raw / PRICE_TICK + 1e-9) * PRICE_TICK;
+}
+
+export interface SimTrade extends RunningTrade {
+  takeprofit: number;
+  stoploss: number;
+  stoplossTrailingDistance: number;
+  leverage: number;
+}
+
+export interface SimAutomations {
+  margin_guard?: MarginGuardConfig;
+  tp_sl?: TpSlConfig;
+  auto_entry?: AutoEntryConfig;
+}
+
+export interface SimState {
+  step: number;
+  startMs: number;
+  stepMs: number;
+  balanceSats: number;
+  trades: SimTrade[];
+  nextTradeId: number;
+  initialEquitySats: number;
+  feesSats: number;
+  liquidations: number;
+  automations: SimAutomations;
+  guardState: MarginGuardState;
+  tpSlState: TpSlState;
+  entryState: AutoEntryState;
+}
+
+export type SimActionType =
+  | "open"
+  | "add_margin"
+  | "close"
+  | "liquidation"
+  | "stoploss_hit"
+  | "takeprofit_hit"
+  | "set_takeprofit"
+  | "set_stoploss";
+
+export interface SimAction {
+  type: SimActionType;
+  tradeId: string;
+  /** Sats moved (margin added, PnL realised on a close). */
+  amountSats?: number;
+  /** Price level set (TP/SL). */
+  value?: number;
+  reason?: string;
+}
+
+export interface StepRecord {
+  step: number;
+  price: number;
+  /** Highest risk among running trades after the step, 0 when flat. */
+  risk: number;
+  /** Equity minus initial equity: realised and unrealised PnL net of fees. */
+  pnlSats: number;
+  equitySats: number;
+  actions: SimAction[];
+}
+
+export interface SimPosition {
+  side: Side;
+  quantity?: number;
+  margin?: number;
+  leverage: number;
+}
+
+export interface CreateSimulationInput {
+  initialPrice: number;
+  position?: SimPosition;
+  automations?: SimAutomations;
+  /** Free balance after opening the position. */
+  freeBalanceSats?: number;
+  /** Simulated clock: step n happens at startMs + n * stepMs. */
+  startMs?: number;
+  stepMs?: number;
+}
+
+function openTrade(state: SimState, side: Side, leverage: number, price: number, size: { quantity?: number; margin?: number }): SimTrade | null {
+  const quantity = size.quantity ?? quantityFor(size.margin ?? 0, price, leverage);
+  if (quantity < 1) return null;
+  const margin = size.margin ?? marginFor(quantity, price, leverage);
+  const fee = feeFor(quantity, price);
+  if (margin < 1 || margin + fee > state.balanceSats) return null;
+  state.balanceSats -= margin + fee;
+  state.feesSats += fee;
+  const trade: SimTrade = {
+    id: `sim-${state.nextTradeId++}`,
+    side,
+    quantity,
+    entryPrice: price,
+    margin,
+    leverage,
+    liquidation: simLiquidation(side, quantity, price, margin),
+    takeprofit: 0,
+    stoploss: 0,
+    stoplossTrailingDistance: 0,
+  };
+  state.trades.push(trade);
+  return trade;
+}
+
+/**
+ * Start a simulation: the position (if any) opened at `initialPrice` with its fee.
+ * @throws RangeError when the position cannot be opened (size under 1 USD, margin too small).
+ */
+export function createSimulation(input: CreateSimulationInput): SimState {
+  const free = input.freeBalanceSats ?? DEFAULT_FREE_BALANCE_SATS;
+  const state: SimState = {
+    step: 0,
+    startMs: input.startMs ?? 0,
+    stepMs: input.stepMs ?? 100,
+    balanceSats: free,
+    trades: [],
+    nextTradeId: 1,
+    initialEquitySats: 0,
+    feesSats: 0,
+    liquidations: 0,
+    automations: input.automations ?? {},
+    guardState: initialMarginGuardState(),
+    tpSlState: initialTpSlState(),
+    entryState: initialAutoEntryState(),
+  };
+  const p = input.position;
+  if (p) {
+    const price = roundToTick(input.initialPrice);
+    const size = p.quantity !== undefined ? { quantity: p.quantity } : { margin: p.margin ?? 0 };
+    const qty = size.quantity ?? quantityFor(size.margin ?? 0, price, p.leverage);
+    const margin = size.margin ?? marginFor(qty, price, p.leverage);
+    state.balanceSats += margin + feeFor(qty, price);
+    if (!openTrade(state, p.side, p.leverage, price, size)) throw new RangeError("position too small to open");
+  }
+  state.initialEquitySats = equityAt(state, input.initialPrice) + state.feesSats;
+  return state;
+}
+
+/** Free balance plus each running trade's margin and unrealised PnL at `price`. */
+export function equityAt(state: SimState, price: number): number {
+  let e = state.balanceSats;
+  for (const t of state.trades) e += Math.max(0, t.margin + pnl(t.side, t.quantity, t.entryPrice, price));
+  return Math.round(e);
+}
+
+function closeTrade(state: SimState, t: SimTrade, price: number): number {
+  const fee = feeFor(t.quantity, price);
+  const realised = Math.round(pnl(t.side, t.quantity, t.entryPrice, price));
+  state.balanceSats += Math.max(0, t.margin + realised - fee);
+  state.feesSats += fee;
+  state.trades = state.trades.filter((x) => x.id !== t.id);
+  return realised - fee;
+}
+
+function exchangeSide(state: SimState, price: number, actions: SimAction[]): void {
+  for (const t of [...state.trades]) {
+    const long = t.side === "buy";
+    if (t.liquidation > 0 && (long ? price <= t.liquidation : price >= t.liquidation)) {
+      state.trades = state.trades.filter((x) => x.id !== t.id);
+      state.liquidations += 1;
+      actions.push({ type: "liquidation", tradeId: t.id, amountSats: -t.margin });
+    } else if (t.stoploss > 0 && (long ? price <= t.stoploss : price >= t.stoploss)) {
+      actions.push({ type: "stoploss_hit", tradeId: t.id, amountSats: closeTrade(state, t, price) });
+    } else if (t.takeprofit > 0 && (long ? price >= t.takeprofit : price <= t.takeprofit)) {
+      actions.push({ type: "takeprofit_hit", tradeId: t.id, amountSats: closeTrade(state, t, price) });
+    } else if (t.stoplossTrailingDistance > 0 && t.stoploss > 0) {
+      const trailed = roundToTick(long ? price - t.stoplossTrailingDistance : price + t.stoplossTrailingDistance);
+      if (long ? trailed > t.stoploss : trailed < t.stoploss) t.stoploss = trailed;
+    }
+  }
+}
+
+function automationsSide(state: SimState, price: number, now: number, actions: SimAction[]): void {
+  const { margin_guard: guard, tp_sl: tpsl, auto_entry: entry } = state.automations;
+  const find = (id: string) => state.trades.find((t) => t.id === id);
+  if (guard) {
+    const r = evaluateMarginGuard({ config: guard, trades: state.trades, price, balanceSats: state.balanceSats, state: state.guardState, now });
+    state.guardState = r.nextState;
+    for (const d of r.decisions) {
+      const t = find(d.tradeId);
+      if (!t || !d.action) continue;
+      if (d.action.type === "close") {
+        actions.push({ type: "close", tradeId: t.id, amountSats: closeTrade(state, t, price), reason: d.reason });
+      } else {
+        const amount = Math.min(d.action.amountSats, state.balanceSats);
+        state.balanceSats -= amount;
+        t.margin += amount;
+        t.liquidation = simLiquidation(t.side, t.quantity, t.entryPrice, t.margin);
+        actions.push({ type: "add_margin", tradeId: t.id, amountSats: amount, reason: d.reason });
+      }
+    }
+  }
+  if (tpsl) {
+    const r = evaluateTpSl({ config: tpsl, trades: state.trades, price, state: state.tpSlState });
+    state.tpSlState = r.nextState;
+    for (const ch of r.changes) {
+      const t = find(ch.tradeId);
+      if (!t) continue;
+      if (ch.type === "close") {
+        actions.push({ type: "close", tradeId: t.id, amountSats: closeTrade(state, t, price), reason: ch.reason });
+      } else if (ch.type === "takeprofit") {
+        t.takeprofit = ch.value;
+        actions.push({ type: "set_takeprofit", tradeId: t.id, value: ch.value });
+      } else {
+        t.stoploss = ch.value;
+        t.stoplossTrailingDistance = ch.mode === "trailing" ? roundToTick(Math.abs(price - ch.value)) : 0;
+        actions.push({ type: "set_stoploss", tradeId: t.id, value: ch.value, reason: ch.mode });
+      }
+    }
+  }
+  if (entry) {
+    const openTrades = state.trades.filter((t) => t.side === entry.side);
+    const r = evaluateAutoEntry({ config: entry, price, now, openTrades, state: state.entryState });
+    state.entryState = r.nextState;
+    if (r.open) {
+      const size = r.open.quantity !== undefined ? { quantity: r.open.quantity } : { margin: r.open.margin ?? 0 };
+      const t = openTrade(state, r.open.side, r.open.leverage, price, size);
+      if (t) {
+        t.takeprofit = r.open.takeprofit ?? 0;
+        t.stoploss = r.open.stoploss ?? 0;
+        actions.push({ type: "open", tradeId: t.id, amountSats: t.margin, reason: "auto_entry" });
+      } else {
+        actions.push({ type: "open", tradeId: "", reason: "rejected_insufficient_balance" });
+      }
+    }
+  }
+}
+
+/**
+ * Advance one step to `price`: exchange triggers first (a price past liquidation liquidates
+ * before any automation can react, as on the exchange), then the automations.
+ * Returns a new state; the input is not mutated.
+ */
+export function simulateStep(prev: SimState, rawPrice: number): { state: SimState; record: StepRecord } {
+  if (!(Number.isFinite(rawPrice) && rawPrice > 0)) throw new RangeError("price must be positive and finite");
+  const price = Math.max(PRICE_TICK, roundToTick(rawPrice));
+  const state: SimState = structuredClone(prev);
+  state.step += 1;
+  const now = state.startMs + state.step * state.stepMs;
+  const actions: SimAction[] = [];
+  exchangeSide(state, price, actions);
+  automationsSide(state, price, now, actions);
+  const equitySats = equityAt(state, price);
+  const risk = state.trades.reduce((m, t) => Math.max(m, tradeRisk(t, price)), 0);
+  return {
+    state,
+    record: { step: state.step, price, risk, pnlSats: equitySats - state.initialEquitySats, equitySats, actions },
+  };
+}
+
+export interface SimSummary {
+  steps: number;
+  finalPrice: number | null;
+  finalPnlSats: number;
+  finalEquitySats: number;
+  peakEquitySats: number;
+  /** Largest fall of equity from a previous peak, sats and share of that peak. */
+  maxDrawdownSats: number;
+  maxDrawdownPct: number;
+  actionsByType: Partial<Record<SimActionType, number>>;
+  liquidated: boolean;
+  liquidations: number;
+}
+
+/** The summary before any step. */
+export function initialSummary(state: SimState): SimSummary {
+  return {
+    steps: 0,
+    finalPrice: null,
+    finalPnlSats: 0,
+    finalEquitySats: state.initialEquitySats,
+    peakEquitySats: state.initialEquitySats,
+    maxDrawdownSats: 0,
+    maxDrawdownPct: 0,
+    actionsByType: {},
+    liquidated: false,
+    liquidations: 0,
+  };
+}
+
+/** Fold one step record into the summary (pure: returns a new summary). */
+export function accumulateSummary(s: SimSummary, r: StepRecord): SimSummary {
+  const peak = Math.max(s.peakEquitySats, r.equitySats);
+  const dd = peak - r.equitySats;
+  const actionsByType = { ...s.actionsByType };
+  let liquidations = s.liquidations;
+  for (const a of r.actions) {
+    actionsByType[a.type] = (actionsByType[a.type] ?? 0) + 1;
+    if (a.type === "liquidation") liquidations += 1;
+  }
+  const worse = dd > s.maxDrawdownSats;
+  return {
+    steps: s.steps + 1,
+    finalPrice: r.price,
+    finalPnlSats: r.pnlSats,
+    finalEquitySats: r.equitySats,
+    peakEquitySats: peak,
+    maxDrawdownSats: worse ? dd : s.maxDrawdownSats,
+    maxDrawdownPct: worse ? (peak > 0 ? dd / peak : 0) : s.maxDrawdownPct,
+    actionsByType,
+    liquidated: liquidations > 0,
+    liquidations,
+  };
+}
