@@ -158,6 +158,8 @@ export const payments = sqliteTable("payments", {
   checks: integer("checks").notNull().default(0),
   /** Last time a check message was sent: the sweeper leaves payments with one in flight alone. */
   lastEnqueuedAt: integer("last_enqueued_at"),
+  /** Body id of the check message that owns the re-check chain: only it re-enqueues (no duplicate chains). */
+  checkMessageId: text("check_message_id"),
   createdAt: createdAt(),
 }, (t) => [uniqueIndex("payments_hash_uq").on(t.paymentHash), index("payments_status_idx").on(t.status, t.lastCheckedAt)]);
 

@@ -1,0 +1,1 @@
+ALTER TABLE `payments` ADD `check_message_id` text;
