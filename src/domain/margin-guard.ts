@@ -88,6 +88,8 @@ export interface GuardDecision {
   side: Side;
   risk: number;
   level: RiskLevel;
+  /** Level differs from the last evaluation: notify on transitions, not on every tick. */
+  levelChanged: boolean;
   action?: GuardAction;
   reason: GuardReason;
   /** What led to the decision, for the automation log. */
@@ -165,7 +167,7 @@ export function evaluateMarginGuard(input: MarginGuardInput): {
       actAt: config.actAt,
       targetRisk: config.targetRisk,
     };
-    const base = { tradeId: t.id, side: t.side, risk, level, inputs };
+    const base = { tradeId: t.id, side: t.side, risk, level, levelChanged: level !== prev.lastLevel, inputs };
     let next: GuardTradeState = { ...prev, lastLevel: level, armed: prev.armed || risk < config.warnAt };
 
     if (risk < config.actAt) {

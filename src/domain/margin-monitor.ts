@@ -52,16 +52,24 @@ export interface MonitorResult {
   critical: TradeRiskReport[];
   /** Highest risk among trades, 0 when none run. */
   maxRisk: number;
+  /** Trades whose level rose since `previousLevels` (new trades count from "ok"): alert these once. */
+  escalated: TradeRiskReport[];
+  /** Level per trade id, to pass back as `previousLevels` next time. */
+  levels: Record<string, RiskLevel>;
 }
 
+const RANK: Record<RiskLevel, number> = { ok: 0, warn: 1, act: 2, critical: 3 };
+
 /**
- * Risk of all running trades at `price`, sorted by risk (highest first).
+ * Risk of all running trades at `price`, sorted by risk (highest first). Stateless; pass the
+ * previous call's `levels` to learn which trades escalated since.
  * @throws RangeError on a price that is not positive and finite.
  */
 export function monitorMargins(
   trades: readonly RunningTrade[],
   price: number,
   thresholds?: RiskThresholds,
+  previousLevels: Readonly<Record<string, RiskLevel>> = {},
 ): MonitorResult {
   if (!(Number.isFinite(price) && price > 0)) throw new RangeError("price must be positive and finite");
   const reports = trades
@@ -85,5 +93,7 @@ export function monitorMargins(
     trades: reports,
     critical: reports.filter((r) => r.critical),
     maxRisk: reports[0]?.risk ?? 0,
+    escalated: reports.filter((r) => RANK[r.level] > RANK[previousLevels[r.tradeId] ?? "ok"]),
+    levels: Object.fromEntries(reports.map((r) => [r.tradeId, r.level])),
   };
 }

@@ -221,6 +221,15 @@ describe("cooldown and re-arming", () => {
     expect(c.decisions[0]?.action?.type).toBe("add_margin");
   });
 
+  it("flags level transitions so a warning is sent once", () => {
+    const a = run({ config, price: 46_000, now: 0 });
+    expect(a.decisions[0]).toMatchObject({ level: "warn", levelChanged: true });
+    const b = run({ config, price: 46_100, now: 1_000, state: a.nextState });
+    expect(b.decisions[0]).toMatchObject({ level: "warn", levelChanged: false });
+    const c = run({ config, price: 49_000, now: 2_000, state: b.nextState });
+    expect(c.decisions[0]).toMatchObject({ level: "ok", levelChanged: true });
+  });
+
   it("re-arms once risk falls under warnAt, then acts at once on a new crossing", () => {
     const a = run({ config, price: 45_900, now: 0 });
     const b = run({ config, price: 49_000, now: 1_000, state: a.nextState });

@@ -31,8 +31,18 @@ describe("monitorMargins", () => {
     expect(crit.critical[0]).toMatchObject({ level: "critical", critical: true, liquidation: 55_000, price: 54_600 });
   });
 
+  it("reports escalations once, against the previous levels", () => {
+    const a = monitorMargins([long, short], 45_600); // L warn
+    expect(a.escalated.map((t) => t.tradeId)).toEqual(["L"]);
+    expect(a.levels).toEqual({ L: "warn", S: "ok" });
+    expect(monitorMargins([long, short], 45_700, undefined, a.levels).escalated).toEqual([]);
+    const c = monitorMargins([long, short], 45_400, undefined, a.levels); // L: 4600/5000 = 0.92
+    expect(c.escalated.map((t) => [t.tradeId, t.level])).toEqual([["L", "critical"]]);
+    expect(monitorMargins([long, short], 49_000, undefined, c.levels).escalated).toEqual([]);
+  });
+
   it("handles no trades and rejects bad prices", () => {
-    expect(monitorMargins([], 50_000)).toEqual({ trades: [], critical: [], maxRisk: 0 });
+    expect(monitorMargins([], 50_000)).toEqual({ trades: [], critical: [], maxRisk: 0, escalated: [], levels: {} });
     expect(() => monitorMargins([long], -1)).toThrow(RangeError);
   });
 });
