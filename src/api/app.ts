@@ -16,9 +16,11 @@ import { requireAdmin, requireAuth } from "./middleware/auth";
 import { router } from "./openapi";
 import { accountRoutes } from "./routes/accounts";
 import { adminRoutes } from "./routes/admin";
+import { adminDeadLetterRoutes } from "./routes/admin-dead-letters";
 import { authRoutes } from "./routes/auth";
 import { accountAutomationRoutes, automationRoutes } from "./routes/automations";
 import { meRoutes } from "./routes/me";
+import { notificationRoutes } from "./routes/notifications";
 import { paymentRoutes, planRoutes } from "./routes/payments";
 
 export const MAX_BODY_BYTES = 256 * 1024;
@@ -68,8 +70,12 @@ export function createApp() {
   app.use("/v1/payments", requireAuth);
   app.use("/v1/payments/*", requireAuth);
   app.route("/v1/payments", paymentRoutes);
+  app.use("/v1/notifications", requireAuth);
+  app.use("/v1/notifications/*", requireAuth);
+  app.route("/v1/notifications", notificationRoutes);
   app.use("/v1/admin/*", requireAuth, requireAdmin);
   app.route("/v1/admin", adminRoutes);
+  app.route("/v1/admin", adminDeadLetterRoutes);
 
   app.notFound(() => { throw new ApiError("not_found", "Route not found"); });
   app.onError((err, c) => {
