@@ -114,12 +114,17 @@ export interface CreateSimulationInput {
   stepMs?: number;
 }
 
-function openTrade(state: SimState, side: Side, leverage: number, price: number, size: { quantity?: number; margin?: number }): SimTrade | null {
+/** Quantity and margin of an order given by one of them, as the exchange sizes it. */
+function sizeOf(size: { quantity?: number; margin?: number }, price: number, leverage: number): { quantity: number; margin: number } {
   const quantity = size.quantity ?? quantityFor(size.margin ?? 0, price, leverage);
-  if (quantity < 1) return null;
-  const margin = size.margin ?? marginFor(quantity, price, leverage);
+  return { quantity, margin: size.margin ?? marginFor(quantity, price, leverage) };
+}
+
+function openTrade(state: SimState, side: Side, leverage: number, price: number, size: { quantity?: number; margin?: number }): SimTrade | null {
+  const { quantity, margin } = sizeOf(size, price, leverage);
+  if (quantity < 1 || margin < 1) return null;
   const fee = feeFor(quantity, price);
-  if (margin < 1 || margin + fee > state.balanceSats) return null;
+  if (margin + fee > state.balanceSats) return null;
   state.balanceSats -= margin + fee;
   state.feesSats += fee;
   const trade: SimTrade = {
@@ -140,7 +145,8 @@ function openTrade(state: SimState, side: Side, leverage: number, price: number,
 
 /**
  * Start a simulation: the position (if any) opened at `initialPrice` with its fee.
- * @throws RangeError when the position cannot be opened (size under 1 USD, margin too small).
+ * @throws RangeError on a bad initial price or a position that cannot be opened (under 1 USD
+ * or 1 sat of margin).
  */
 export function createSimulation(input: CreateSimulationInput): SimState {
   const free = input.freeBalanceSats ?? DEFAULT_FREE_BALANCE_SATS;
@@ -159,16 +165,18 @@ export function createSimulation(input: CreateSimulationInput): SimState {
     tpSlState: initialTpSlState(),
     entryState: initialAutoEntryState(),
   };
+  const price = roundToTick(input.initialPrice);
+  if (!(Number.isFinite(price) && price > 0)) throw new RangeError("initialPrice must be positive and finite");
   const p = input.position;
   if (p) {
-    const price = roundToTick(input.initialPrice);
     const size = p.quantity !== undefined ? { quantity: p.quantity } : { margin: p.margin ?? 0 };
-    const qty = size.quantity ?? quantityFor(size.margin ?? 0, price, p.leverage);
-    const margin = size.margin ?? marginFor(qty, price, p.leverage);
-    state.balanceSats += margin + feeFor(qty, price);
+    const { quantity, margin } = sizeOf(size, price, p.leverage);
+    // The wallet holds the free balance plus what opening the position costs.
+    state.balanceSats += margin + feeFor(quantity, price);
     if (!openTrade(state, p.side, p.leverage, price, size)) throw new RangeError("position too small to open");
   }
-  state.initialEquitySats = equityAt(state, input.initialPrice) + state.feesSats;
+  // Equity before the opening fee: the fee shows as the first loss in PnL.
+  state.initialEquitySats = equityAt(state, price) + state.feesSats;
   return state;
 }
 

@@ -43,6 +43,8 @@ describe("createSimulation", () => {
     const s = createSimulation({ initialPrice: 50_000, position: { side: "sell", margin: 20_000, leverage: 10 } });
     expect(s.trades[0]).toMatchObject({ quantity: 100, margin: 20_000, liquidation: 55_555.5 });
     expect(() => createSimulation({ initialPrice: 50_000, position: { side: "buy", margin: 10, leverage: 1 } })).toThrow(RangeError);
+    expect(() => createSimulation({ initialPrice: 0 })).toThrow(RangeError);
+    expect(createSimulation({ initialPrice: 50_000 })).toMatchObject({ trades: [], balanceSats: 1_000_000, initialEquitySats: 1_000_000 });
   });
 });
 
