@@ -10,11 +10,10 @@
  * - malformed body or permanent provider error: dead letter at once (retrying cannot help).
  */
 import { getDb } from "../src/db/client";
-import { newId } from "../src/lib/ids";
 import { createLogger, type Logger } from "../src/lib/logger";
 import { clearMessageError, readMessageError, recordMessageError, storeDeadLetter } from "../src/lightning/dead-letter";
 import { lightningProviderFromEnv } from "../src/lightning/lnbits";
-import { activatePayment, CHECK_DELAY_S, expirePayment, loadPayment, recordCheck, type Activation, type PaymentRow } from "../src/lightning/payments";
+import { activatePayment, CHECK_DELAY_S, claimNextCheck, expirePayment, loadPayment, recordCheck, type Activation, type PaymentRow } from "../src/lightning/payments";
 import { isLightningError, type LightningProvider } from "../src/lightning/provider";
 import { PaymentMessage } from "./messages";
 import { countQueue, sendNotification, sendPaymentCheck } from "./send";
@@ -22,17 +21,11 @@ import { countQueue, sendNotification, sendPaymentCheck } from "./send";
 export const QUEUE = "payments";
 /** Attempts a message gets before the platform dead-letters it (max_retries = 4, plus the first). */
 export const MAX_ATTEMPTS = 5;
-/**
- * A fresh message finding a check younger than this means another check chain is alive (an
- * at-least-once duplicate, or a sweeper message racing a slow chain): it stops here so chains
- * never multiply. Below CHECK_DELAY_S so a chain never stops itself.
- */
-export const DUPLICATE_CHAIN_WINDOW_MS = 20_000;
 
 /** Delay before retry `attempts + 1`: 10, 20, 40, 80 s. */
 export const retryDelaySeconds = (attempts: number) => 10 * 2 ** (Math.max(1, attempts) - 1);
 
-export type CheckOutcome = "activated" | "already_paid" | "unpaid" | "expired" | "still_expired" | "duplicate_chain" | "missing";
+export type CheckOutcome = "activated" | "already_paid" | "unpaid" | "unpaid_not_owner" | "expired" | "still_expired" | "missing";
 
 export interface PaymentCheckDeps {
   provider?: LightningProvider;
@@ -56,18 +49,17 @@ export async function checkPayment(env: Env, msg: PaymentMessage, attempts: numb
     if (attempts > 1 && p.activatedAt !== null) await notifyConfirmed(env, p, { activated: true, planId: p.planId, planExpiresAt: null }, msg.traceId);
     return "already_paid";
   }
-  if (attempts === 1 && p.lastCheckedAt !== null && now - p.lastCheckedAt < DUPLICATE_CHAIN_WINDOW_MS) return "duplicate_chain";
 
   let paid: boolean;
   try {
     paid = (await (deps.provider ?? lightningProviderFromEnv(env)).checkInvoice(p.paymentHash)).paid;
   } catch (e) {
-    await recordCheck(db, p.id, now, false);
+    await recordCheck(db, p.id, now);
     throw e;
   }
 
   if (paid) {
-    await recordCheck(db, p.id, now, false);
+    await recordCheck(db, p.id, now);
     const activation = await activatePayment(db, p, now);
     if (!activation.activated) return "already_paid";
     deps.logger?.info("payment.activated", { paymentId: p.id, userId: p.userId, planId: activation.planId, planExpiresAt: activation.planExpiresAt });
@@ -76,17 +68,21 @@ export async function checkPayment(env: Env, msg: PaymentMessage, attempts: numb
   }
   if (p.status === "expired") {
     // Only a replay (dead-letter retry) reaches an expired payment: it was checked once more.
-    await recordCheck(db, p.id, now, false);
+    await recordCheck(db, p.id, now);
     return "still_expired";
   }
   if (now >= p.expiresAt) {
-    await recordCheck(db, p.id, now, false);
+    await recordCheck(db, p.id, now);
     await expirePayment(db, p.id);
     deps.logger?.info("payment.expired", { paymentId: p.id, userId: p.userId });
     return "expired";
   }
-  await sendPaymentCheck(env, { v: 1, id: newId("job"), kind: "payment", paymentId: p.id, ...(msg.traceId ? { traceId: msg.traceId } : {}) }, CHECK_DELAY_S);
-  await recordCheck(db, p.id, now, true);
+  await recordCheck(db, p.id, now);
+  const next = await claimNextCheck(db, p.id, msg.id, now);
+  if (next === null) return "unpaid_not_owner";
+  // If this send fails the message is retried, but no longer owns the chain: the sweeper
+  // restarts it after STALE_AFTER_MS.
+  await sendPaymentCheck(env, { v: 1, id: next, kind: "payment", paymentId: p.id, ...(msg.traceId ? { traceId: msg.traceId } : {}) }, CHECK_DELAY_S);
   return "unpaid";
 }
 

@@ -2,7 +2,7 @@
  * Payments for plans: create an invoice, read payments, and the two state changes a check
  * can make (activate once, expire). Everything that reads a payment filters by user id.
  */
-import { and, desc, eq, inArray, lt, or, sql } from "drizzle-orm";
+import { and, desc, eq, inArray, isNull, lt, or, sql } from "drizzle-orm";
 import { ApiError, notFound } from "../api/errors";
 import type { Db } from "../db/client";
 import { getDb } from "../db/client";
@@ -72,11 +72,11 @@ export async function createPayment(
   const row: PaymentRow = {
     id: newId("pay"), userId, planId: plan.id, paymentHash: invoice.paymentHash, paymentRequest: invoice.paymentRequest,
     amountSats: plan.priceSats, status: "pending", expiresAt: invoice.expiresAt, paidAt: null, activatedAt: null,
-    lastCheckedAt: null, checks: 0, lastEnqueuedAt: now, createdAt: now,
+    lastCheckedAt: null, checks: 0, lastEnqueuedAt: now, checkMessageId: newId("job"), createdAt: now,
   };
   await db.insert(payments).values(row).run();
   try {
-    await sendPaymentCheck(env, { v: 1, id: newId("job"), kind: "payment", paymentId: row.id }, CHECK_DELAY_S);
+    await sendPaymentCheck(env, { v: 1, id: row.checkMessageId!, kind: "payment", paymentId: row.id }, CHECK_DELAY_S);
   } catch (e) {
     // The invoice exists and the user can pay it: the cron sweeper enqueues the check later.
     opts.logger?.error("payment.enqueue_failed", { paymentId: row.id, error: e });
@@ -134,15 +134,27 @@ export async function loadPayment(db: Db, id: string): Promise<PaymentRow | unde
 }
 
 /** Records that a check happened (paid or not, provider up or down). */
-export async function recordCheck(db: Db, id: string, now: number, enqueued: boolean): Promise<void> {
-  await db.update(payments)
-    .set({ lastCheckedAt: now, checks: sql`${payments.checks} + 1`, ...(enqueued ? { lastEnqueuedAt: now } : {}) })
-    .where(eq(payments.id, id)).run();
+export async function recordCheck(db: Db, id: string, now: number): Promise<void> {
+  await db.update(payments).set({ lastCheckedAt: now, checks: sql`${payments.checks} + 1` }).where(eq(payments.id, id)).run();
 }
 
-/** Notes that a check message for this payment was just sent. */
-export async function recordEnqueued(db: Db, ids: string[], now: number): Promise<void> {
-  if (ids.length) await db.update(payments).set({ lastEnqueuedAt: now }).where(inArray(payments.id, ids)).run();
+/**
+ * Hands the re-check chain from message `fromId` to a new message id, when `fromId` owns it
+ * (or nobody does). Returns the new id, or null when another message owns the chain: an
+ * at-least-once duplicate or a replayed dead letter then checks once and stops, so chains
+ * never multiply.
+ */
+export async function claimNextCheck(db: Db, paymentId: string, fromId: string, now: number): Promise<string | null> {
+  const next = newId("job");
+  const rows = await db.update(payments).set({ checkMessageId: next, lastEnqueuedAt: now })
+    .where(and(eq(payments.id, paymentId), eq(payments.status, "pending"), or(eq(payments.checkMessageId, fromId), isNull(payments.checkMessageId))))
+    .returning({ id: payments.id });
+  return rows.length === 1 ? next : null;
+}
+
+/** The sweeper's takeover: the new message owns the chain, whatever owned it before. */
+export async function takeOverChecks(db: Db, paymentId: string, messageId: string, now: number): Promise<void> {
+  await db.update(payments).set({ checkMessageId: messageId, lastEnqueuedAt: now }).where(eq(payments.id, paymentId)).run();
 }
 
 export interface Activation {

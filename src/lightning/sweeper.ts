@@ -9,7 +9,7 @@ import { payments } from "../db/schema";
 import { newId } from "../lib/ids";
 import type { Logger } from "../lib/logger";
 import { sendPaymentCheck } from "../../queues/send";
-import { recordEnqueued } from "./payments";
+import { takeOverChecks } from "./payments";
 
 /** A pending payment with no check and no message sent for this long has no chain alive. */
 export const STALE_AFTER_MS = 2 * 60_000;
@@ -41,19 +41,21 @@ export async function sweepPayments(env: Env, opts: { now?: number; limit?: numb
   const stale = await db.select({ id: payments.id }).from(payments)
     .where(and(eq(payments.status, "pending"), lt(lastActivity, now - STALE_AFTER_MS)))
     .orderBy(asc(lastActivity)).limit(limit).all();
-  const sent: string[] = [];
+  let requeued = 0;
   for (const { id } of stale) {
+    const messageId = newId("job");
     try {
-      await sendPaymentCheck(env, { v: 1, id: newId("job"), kind: "payment", paymentId: id });
-      sent.push(id);
+      // Ownership first: the message may be delivered before this loop ends.
+      await takeOverChecks(db, id, messageId, now);
+      await sendPaymentCheck(env, { v: 1, id: messageId, kind: "payment", paymentId: id });
+      requeued += 1;
     } catch (e) {
       // Left stale: the next minute tries again.
       opts.logger?.error("payment.sweep_enqueue_failed", { paymentId: id, error: e });
     }
   }
-  await recordEnqueued(db, sent, now);
 
-  const result = { expired: expired.length, requeued: sent.length };
+  const result = { expired: expired.length, requeued };
   if (result.expired || result.requeued) opts.logger?.info("payment.sweep", result);
   return result;
 }
