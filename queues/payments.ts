@@ -6,15 +6,17 @@
  * - unpaid past expiry: mark expired;
  * - provider down (temporary): retry with 10 s * 2^(attempts-1); after the 5th attempt
  *   (wrangler.toml: max_retries = 4) the platform moves it to payments-dlq, whose consumer
- *   stores it with the errors recorded here;
+ *   (dead-letters.ts) stores it with the errors recorded here and counts it settled;
  * - malformed body or permanent provider error: dead letter at once (retrying cannot help).
  */
+import { and, eq } from "drizzle-orm";
 import { getDb } from "../src/db/client";
+import { queueMessageErrors } from "../src/db/schema";
 import { createLogger, type Logger } from "../src/lib/logger";
-import { clearMessageError, readMessageError, recordMessageError, storeDeadLetter } from "../src/lightning/dead-letter";
 import { lightningProviderFromEnv } from "../src/lightning/lnbits";
 import { activatePayment, CHECK_DELAY_S, claimNextCheck, expirePayment, loadPayment, recordCheck, type Activation, type PaymentRow } from "../src/lightning/payments";
 import { isLightningError, type LightningProvider } from "../src/lightning/provider";
+import { clearMessageFailure, messageKey, recordMessageFailure, storeDeadLetter } from "./dead-letters";
 import { PaymentMessage } from "./messages";
 import { countQueue, sendNotification, sendPaymentCheck } from "./send";
 
@@ -108,45 +110,47 @@ const errorText = (e: unknown) => (e instanceof Error ? `${e.name}: ${e.message}
 /** Consumer for the `payments` queue: each message is acked or retried on its own. */
 export async function handlePaymentBatch(batch: MessageBatch<unknown>, env: Env, _ctx?: ExecutionContext, deps: PaymentCheckDeps = {}): Promise<void> {
   const logger = deps.logger ?? createLogger({ level: env.LOG_LEVEL, base: { worker: "payments" } });
-  let settled = 0;
+  // Messages acked here; dead letters are counted settled by storeDeadLetter itself.
+  let acked = 0;
   for (const msg of batch.messages) {
     const parsed = PaymentMessage.safeParse(msg.body);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
       const error = `malformed body: ${issue?.path.join(".") || "(body)"}: ${issue?.message ?? "invalid"}`;
       logger.error("payment.malformed", { messageId: msg.id, error });
-      await storeDeadLetter(env, { queue: QUEUE, messageId: msg.id, body: msg.body, attempts: msg.attempts, errorClass: "malformed", firstError: error, lastError: error });
+      await storeDeadLetter(env, { queue: QUEUE, messageId: messageKey(msg), body: msg.body, attempts: msg.attempts, errorClass: "malformed", firstError: error, lastError: error }, logger);
       msg.ack();
-      settled += 1;
       continue;
     }
     const body = parsed.data;
     try {
       const outcome = await checkPayment(env, body, msg.attempts, { ...deps, logger });
       logger.debug("payment.checked", { paymentId: body.paymentId, messageId: body.id, attempts: msg.attempts, outcome });
-      if (msg.attempts > 1) await clearMessageError(env, QUEUE, body.id);
+      if (msg.attempts > 1) await clearMessageFailure(env, QUEUE, body.id);
       msg.ack();
-      settled += 1;
+      acked += 1;
     } catch (e) {
       const errorClass = isLightningError(e) ? `provider_${e.kind}` : "internal";
       const error = errorText(e);
       if (isLightningError(e) && !e.retryable) {
         logger.error("payment.check_failed", { paymentId: body.paymentId, messageId: body.id, attempts: msg.attempts, errorClass, error });
-        const firstError = (await readMessageError(env, QUEUE, body.id))?.firstError ?? error;
-        await storeDeadLetter(env, { queue: QUEUE, messageId: body.id, body, attempts: msg.attempts, errorClass, firstError, lastError: error });
-        await clearMessageError(env, QUEUE, body.id);
+        const firstError = (await firstRecordedError(env, body.id)) ?? error;
+        await storeDeadLetter(env, { queue: QUEUE, messageId: body.id, body, attempts: msg.attempts, errorClass, firstError, lastError: error }, logger);
         msg.ack();
-        settled += 1;
         continue;
       }
-      await recordMessageError(env, QUEUE, body.id, errorClass, error, msg.attempts);
+      await recordMessageFailure(env, { queue: QUEUE, messageId: body.id, errorClass, error, attempts: msg.attempts });
       // Temporary provider errors and our own hiccups (D1, queue send) are retried alike.
       const delaySeconds = retryDelaySeconds(msg.attempts);
       logger.warn("payment.check_retry", { paymentId: body.paymentId, messageId: body.id, attempts: msg.attempts, delaySeconds, errorClass, error });
       msg.retry({ delaySeconds });
-      // The last retry moves the message to payments-dlq: it leaves this queue's backlog.
-      if (msg.attempts >= MAX_ATTEMPTS) settled += 1;
     }
   }
-  await countQueue(env, QUEUE, "settled", settled);
+  await countQueue(env, QUEUE, "settled", acked);
+}
+
+async function firstRecordedError(env: Env, messageId: string): Promise<string | undefined> {
+  const row = await getDb(env).select({ firstError: queueMessageErrors.firstError }).from(queueMessageErrors)
+    .where(and(eq(queueMessageErrors.queue, QUEUE), eq(queueMessageErrors.messageId, messageId))).get();
+  return row?.firstError;
 }

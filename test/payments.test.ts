@@ -9,7 +9,6 @@ import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { handleQueue } from "../queues";
 import type { PaymentMessage } from "../queues/messages";
 import { handlePaymentBatch, MAX_ATTEMPTS, type PaymentCheckDeps } from "../queues/payments";
-import { readMessageError, storeDeadLetter } from "../src/lightning/dead-letter";
 import { sweepPayments } from "../src/lightning/sweeper";
 import { api, captureLogs, registerUser } from "./helpers";
 import { sim, simFaults, simReset } from "./sim-helpers";
@@ -21,7 +20,7 @@ interface Sent { body: any; delaySeconds?: number }
 
 /** `env` whose queues record what is sent instead of delivering it. */
 function captureEnv() {
-  const sent = { payments: [] as Sent[], notifications: [] as Sent[] };
+  const sent = { payments: [] as Sent[], notifications: [] as Sent[], alerts: [] as Sent[] };
   const queue = (list: Sent[]) => ({
     send: async (body: unknown, opts?: QueueSendOptions) => void list.push({ body, delaySeconds: opts?.delaySeconds }),
     sendBatch: async () => undefined,
@@ -29,7 +28,7 @@ function captureEnv() {
   const wrapped = Object.create(env, {
     PAYMENTS: { value: queue(sent.payments) },
     NOTIFICATIONS: { value: queue(sent.notifications) },
-    ALERTS: { value: queue(sent.notifications) },
+    ALERTS: { value: queue(sent.alerts) },
   }) as Env;
   return { env: wrapped, sent };
 }
@@ -204,25 +203,39 @@ describe("provider outage", () => {
     });
     expect(await row(p.id)).toMatchObject({ status: "pending", checks: MAX_ATTEMPTS });
     expect((await me(u.token)).plan).toBe("free");
-    const recorded = await readMessageError(env, "payments", msg.id);
-    expect(recorded).toMatchObject({ errorClass: "provider_temporary", attempts: MAX_ATTEMPTS });
-    expect(recorded!.firstError).toMatch(/503/);
+    const recorded = await env.DB.prepare("SELECT * FROM queue_message_errors WHERE queue = 'payments' AND message_id = ?").bind(msg.id).first<Record<string, any>>();
+    expect(recorded).toMatchObject({ error_class: "provider_temporary", attempts: MAX_ATTEMPTS });
+    expect(recorded!.first_error).toMatch(/503/);
 
-    // The platform now moves the message to payments-dlq; its consumer stores it with the
-    // recorded errors (the dead-letter path the DLQ consumer uses).
-    await storeDeadLetter(env, { queue: "payments", messageId: msg.id, body: msg, attempts: MAX_ATTEMPTS, errorClass: recorded!.errorClass, firstError: recorded!.firstError, lastError: recorded!.lastError });
-    const dead = await env.DB.prepare("SELECT * FROM dead_letters WHERE queue = 'payments' AND message_id = ?").bind(msg.id).first<Record<string, any>>();
-    expect(dead).toMatchObject({ status: "open", attempts: MAX_ATTEMPTS, error_class: "provider_temporary" });
-    expect(JSON.stringify(dead)).not.toContain(API_KEY);
+    // Retries exhausted: the platform moves the message to payments-dlq, whose consumer stores it.
+    const dlq = createMessageBatch("payments-dlq", [{ id: "dlq-msg-1", timestamp: Date.now(), attempts: 1, body: msg }]);
+    const dlqCtx = createExecutionContext();
+    await handleQueue(dlq, cap.env, dlqCtx);
+    expect((await getQueueResult(dlq, dlqCtx)).explicitAcks).toEqual(["dlq-msg-1"]);
+    expect(cap.sent.alerts.map((a) => a.body.event)).toContain("ops.dead_letter");
+
+    // The operator sees it, with the provider's error and without the key.
+    const admin = await registerUser("pay-admin");
+    await env.DB.prepare("UPDATE users SET role = 'admin' WHERE id = ?").bind(admin.userId).run();
+    const list = await api("GET", "/v1/admin/dead-letters?queue=payments&status=open", { token: admin.token });
+    expect(list.status).toBe(200);
+    const dead = list.body.data.find((d: { messageId: string }) => d.messageId === msg.id);
+    expect(dead).toMatchObject({ queue: "payments", attempts: MAX_ATTEMPTS, errorClass: "provider_temporary", body: msg });
+    expect(dead.lastError).toMatch(/503/);
+    expect(JSON.stringify(list.body)).not.toContain(API_KEY);
     expect(lines.join("\n")).not.toContain(API_KEY);
 
-    // Operator: the provider recovered; re-send the stored body (manual retry).
+    // The provider recovers; the operator retries; the re-sent body is delivered again.
     await simFaults({});
-    const retried = await consume(cap.env, [{ body: JSON.parse(dead!.body) }]);
-    expect(retried.explicitAcks).toHaveLength(1);
+    const notifBefore = await counter("notifications");
+    const retry = await api("POST", `/v1/admin/dead-letters/${dead.id}/retry`, { token: admin.token });
+    expect(retry.body.status).toBe("retried");
+    const redelivered = await consume(cap.env, [{ body: dead.body }]);
+    expect(redelivered.explicitAcks).toHaveLength(1);
     expect((await me(u.token)).plan).toBe("pro");
     expect((await row(p.id))!.status).toBe("paid");
-    expect(cap.sent.notifications).toHaveLength(1);
+    // Exactly one confirmation, whichever delivery (this one or the real queue's) activated.
+    expect((await counter("notifications")).sent).toBe(notifBefore.sent + 1);
   });
 
   it("answers 503 without leaking the key when the provider is down at purchase", async () => {
