@@ -41,7 +41,7 @@ export async function handleNotificationBatch(batch: MessageBatch<unknown>, env:
       }
     }
     const m = parsed.data;
-    const logger = base.child({ messageId: m.id, traceId: m.traceId, event: m.event });
+    const logger = base.child({ messageId: m.id, traceId: m.traceId, notificationEvent: m.event });
     try {
       const outcome = await deliverNotification(env, m, msg.attempts, logger);
       if (outcome.retryable.length === 0) {
