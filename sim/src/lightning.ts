@@ -29,8 +29,15 @@ export function lightningRoutes(deps: { store: Store; faults: Faults }) {
   const app = new Hono();
 
   app.use("*", async (c, next) => {
-    if (deps.faults.active.lightningDown) return detail(503, "Lightning backend unavailable (simulated)");
-    if (!c.req.header("x-api-key")) return detail(401, "Invoice (or Admin) key required.");
+    const refused = deps.faults.active.lightningDown
+      ? detail(503, "Lightning backend unavailable (simulated)")
+      : !c.req.header("x-api-key") ? detail(401, "Invoice (or Admin) key required.") : null;
+    if (refused) {
+      // Drain the body first: answering a service-binding request before reading its body
+      // makes workerd raise "Can't read from request stream after response has been sent".
+      await c.req.raw.arrayBuffer().catch(() => undefined);
+      return refused;
+    }
     await next();
   });
 
