@@ -5,6 +5,7 @@
  */
 import { createLogger } from "../src/lib/logger";
 import { handleDeadLetterBatch } from "./dead-letters";
+import { handleLogBatch } from "./logs";
 import { handleNotificationBatch } from "./notifications";
 import { handlePaymentBatch } from "./payments";
 
@@ -18,6 +19,7 @@ const consumers: Partial<Record<QueueName, Consumer>> = {
   notifications: handleNotificationBatch,
   alerts: handleNotificationBatch,
   payments: handlePaymentBatch,
+  logs: handleLogBatch,
   "notifications-dlq": handleDeadLetterBatch,
   "alerts-dlq": handleDeadLetterBatch,
   "payments-dlq": handleDeadLetterBatch,

@@ -1,0 +1,188 @@
+/**
+ * The executor every automation uses (DESIGN.md "Execution"): an idempotent clientId per
+ * intent, the account's token bucket (inside the REST client), a circuit breaker, error
+ * classes with their handling (the breaker itself is fed by every REST call of the account,
+ * see AccountDO.client), and reconciliation after an uncertain outcome before any
+ * retry. An intent is recorded before it is sent, so an evicted DO finds it on restart.
+ */
+import { CircuitBreaker } from "../../src/domain/circuit-breaker";
+import { clientIdFor } from "../../src/domain/client-id";
+import { isLnMarketsError, LnMarketsError } from "../../src/lnmarkets/errors";
+import type { LnMarketsRestClient, NewTradeInput } from "../../src/lnmarkets/rest-client";
+import type { FuturesTrade } from "../../src/lnmarkets/schemas";
+import type { AccountStore, IntentRow } from "./storage";
+
+export type IntentAction = "open" | "add_margin" | "close" | "takeprofit" | "stoploss";
+
+export type IntentRequest =
+  | { action: "open"; order: Omit<NewTradeInput, "clientId"> }
+  | { action: "add_margin"; tradeId: string; amount: number; marginBefore: number }
+  | { action: "close"; tradeId: string }
+  | { action: "takeprofit"; tradeId: string; value: number }
+  | { action: "stoploss"; tradeId: string; value: number; mode: "fixed" | "trailing" };
+
+export interface Intent {
+  automationId: string;
+  runId: string;
+  request: IntentRequest;
+}
+
+export type ExecResult =
+  | { ok: true; clientId: string; trade: FuturesTrade | null; reconciled: boolean; skipped?: "already_done" }
+  | { ok: false; clientId: string; kind: "temporary" | "permanent" | "business"; code: string; message: string; uncertain: boolean; retryAfterMs?: number };
+
+export interface TradeLog {
+  automationId: string;
+  clientId: string;
+  action: string;
+  request: unknown;
+  outcome: "ok" | "error" | "uncertain" | "reconciled";
+  errorKind?: string;
+  error?: string;
+  latencyMs?: number;
+  tradeId?: string | null;
+}
+
+export interface ExecutorDeps {
+  store: AccountStore;
+  client: () => Promise<LnMarketsRestClient>;
+  breaker: CircuitBreaker;
+  tradeLog: (entry: TradeLog) => void;
+  now?: () => number;
+  timeoutMs?: number;
+}
+
+const tradeIdOf = (r: IntentRequest) => ("tradeId" in r ? r.tradeId : undefined);
+
+export class Executor {
+  private readonly now: () => number;
+  constructor(private readonly d: ExecutorDeps) {
+    this.now = d.now ?? Date.now;
+  }
+
+  get breaker(): CircuitBreaker {
+    return this.d.breaker;
+  }
+
+  clientIdOf(intent: Intent): string {
+    return clientIdFor({ automationId: intent.automationId, runId: intent.runId, action: intent.request.action, tradeId: tradeIdOf(intent.request) });
+  }
+
+  /**
+   * Sends an intent at most once. A done intent is not re-sent; an uncertain one (timeout,
+   * network error, 5xx after sending) is reconciled against the exchange first and only
+   * re-sent when the exchange shows it did not land.
+   */
+  async execute(intent: Intent, signal?: AbortSignal): Promise<ExecResult> {
+    const clientId = this.clientIdOf(intent);
+    const now = this.now();
+    const existing = this.d.store.intent(clientId);
+    if (existing?.status === "done") return { ok: true, clientId, trade: existing.result ? JSON.parse(existing.result) : null, reconciled: false, skipped: "already_done" };
+    if (existing && (existing.status === "uncertain" || existing.status === "pending")) {
+      const landed = await this.reconcile(existing, signal);
+      // Only an intent the exchange shows did not land may be sent again.
+      if (landed.ok || landed.code !== "not_landed") return landed;
+    }
+    // The run took the breaker's probe already; an order only checks that it is not open.
+    if (this.d.breaker.stateAt(now) === "open") {
+      return { ok: false, clientId, kind: "temporary", code: "breaker_open", message: "circuit breaker open: exchange calls paused", uncertain: false };
+    }
+    const attempts = (existing?.attempts ?? 0) + 1;
+    this.d.store.upsertIntent({
+      client_id: clientId, automation_id: intent.automationId, run_id: intent.runId, action: intent.request.action,
+      trade_id: tradeIdOf(intent.request) ?? null, request: JSON.stringify(intent.request), status: "pending", attempts,
+      result: null, error: null, created_at: existing?.created_at ?? now, updated_at: now,
+    });
+    const started = this.now();
+    try {
+      const trade = await this.send(await this.d.client(), intent.request, clientId, signal);
+      this.d.store.setIntentStatus(clientId, "done", { result: JSON.stringify(trade) });
+      this.d.tradeLog({ automationId: intent.automationId, clientId, action: intent.request.action, request: intent.request, outcome: "ok", latencyMs: this.now() - started, tradeId: trade?.id ?? tradeIdOf(intent.request) ?? null });
+      return { ok: true, clientId, trade, reconciled: false };
+    } catch (e) {
+      const err = isLnMarketsError(e) ? e : new LnMarketsError({ kind: "temporary", code: "network", message: e instanceof Error ? e.message : String(e), uncertain: true });
+      const status = err.uncertain ? "uncertain" : "failed";
+      this.d.store.setIntentStatus(clientId, status, { error: `${err.code}: ${err.message}` });
+      this.d.tradeLog({
+        automationId: intent.automationId, clientId, action: intent.request.action, request: intent.request,
+        outcome: err.uncertain ? "uncertain" : "error", errorKind: err.kind, error: `${err.code}: ${err.message}`, latencyMs: this.now() - started,
+        tradeId: tradeIdOf(intent.request) ?? null,
+      });
+      return { ok: false, clientId, kind: err.kind, code: err.code, message: err.message, uncertain: err.uncertain, ...(err.retryAfterMs !== undefined ? { retryAfterMs: err.retryAfterMs } : {}) };
+    }
+  }
+
+  /** Resolves every intent left pending or uncertain (after a timeout or an eviction). */
+  async reconcilePending(signal?: AbortSignal): Promise<void> {
+    for (const row of this.d.store.unresolvedIntents()) await this.reconcile(row, signal);
+  }
+
+  /**
+   * Asks the exchange whether an intent landed: an open by its clientId among running, open
+   * and recent closed trades; an add-margin by the trade's margin; a close by the trade no
+   * longer running; TP/SL by the value the trade carries.
+   */
+  private async reconcile(row: IntentRow, signal?: AbortSignal): Promise<ExecResult> {
+    const req = JSON.parse(row.request) as IntentRequest;
+    const fail = (message: string): ExecResult => ({ ok: false, clientId: row.client_id, kind: "temporary", code: "reconcile_failed", message, uncertain: true });
+    let landed: FuturesTrade | null | undefined;
+    try {
+      const client = await this.d.client();
+      const opts = signal ? { signal } : undefined;
+      const running = await client.runningTrades(opts);
+      switch (req.action) {
+        case "open": {
+          const open = await client.openTrades(opts);
+          landed = [...running, ...open].find((t) => t.clientId === row.client_id);
+          if (!landed) landed = (await client.closedTrades({ limit: 50 }, opts)).data.find((t) => t.clientId === row.client_id);
+          break;
+        }
+        case "add_margin": {
+          const t = running.find((x) => x.id === req.tradeId);
+          landed = t && t.margin >= req.marginBefore + req.amount ? t : t ? undefined : null;
+          break;
+        }
+        case "close":
+          landed = running.some((x) => x.id === req.tradeId) ? undefined : null;
+          break;
+        case "takeprofit":
+        case "stoploss": {
+          const t = running.find((x) => x.id === req.tradeId);
+          const v = t ? (req.action === "takeprofit" ? t.takeprofit : t.stoploss) : undefined;
+          landed = t && Math.abs((v ?? 0) - req.value) < 0.25 ? t : t ? undefined : null;
+          break;
+        }
+      }
+    } catch (e) {
+      return fail(`could not reconcile: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    if (landed !== undefined) {
+      // null: the trade is gone (closed or liquidated); for a close that is the intent done,
+      // for anything else there is nothing left to act on.
+      const status = landed === null && req.action !== "close" ? "failed" : "done";
+      this.d.store.setIntentStatus(row.client_id, status, { result: JSON.stringify(landed), ...(status === "failed" ? { error: "trade no longer running" } : {}) });
+      this.d.tradeLog({ automationId: row.automation_id, clientId: row.client_id, action: row.action, request: req, outcome: "reconciled", tradeId: landed?.id ?? row.trade_id });
+      if (status === "failed") return { ok: false, clientId: row.client_id, kind: "business", code: "trade_gone", message: "the trade is no longer running", uncertain: false };
+      return { ok: true, clientId: row.client_id, trade: landed, reconciled: true };
+    }
+    // It did not land: the intent may be sent (again).
+    this.d.store.setIntentStatus(row.client_id, "failed", { error: "reconciled: not landed" });
+    return { ok: false, clientId: row.client_id, kind: "temporary", code: "not_landed", message: "not landed", uncertain: false };
+  }
+
+  private async send(client: LnMarketsRestClient, req: IntentRequest, clientId: string, signal?: AbortSignal): Promise<FuturesTrade | null> {
+    const opts = { ...(signal ? { signal } : {}), ...(this.d.timeoutMs ? { timeoutMs: this.d.timeoutMs } : {}) };
+    switch (req.action) {
+      case "open":
+        return client.newTrade({ ...req.order, clientId } as NewTradeInput, opts);
+      case "add_margin":
+        return client.addMargin({ id: req.tradeId, amount: req.amount }, opts);
+      case "close":
+        return client.close({ id: req.tradeId }, opts);
+      case "takeprofit":
+        return client.setTakeprofit({ id: req.tradeId, value: req.value }, opts);
+      case "stoploss":
+        return client.setStoploss({ id: req.tradeId, value: req.value, mode: req.mode }, opts);
+    }
+  }
+}

@@ -1,0 +1,159 @@
+/**
+ * What each automation type does in one run: thin glue between the pure decisions of
+ * src/domain and the executor. Every decision is logged with the inputs that led to it.
+ */
+import { evaluateMarginGuard, initialMarginGuardState, MarginGuardState, type MarginGuardConfig } from "../../src/domain/margin-guard";
+import { monitorMargins } from "../../src/domain/margin-monitor";
+import { evaluateTpSl, initialTpSlState, TpSlState, type TpSlConfig } from "../../src/domain/tp-sl";
+import type { NoopConfig } from "../../src/automations/registry";
+import type { LnMarketsRestClient } from "../../src/lnmarkets/rest-client";
+import type { Executor, ExecResult, IntentRequest } from "./executor";
+import type { Journal } from "./journal";
+import type { Market } from "./market";
+import type { AutomationRow } from "./storage";
+
+export interface JobContext {
+  market: Market;
+  executor: Executor;
+  journal: Journal;
+  client: () => Promise<LnMarketsRestClient>;
+  now: () => number;
+  pauseEntries: boolean;
+  /** Other automations of the account (the monitor hands over to the guards). */
+  automations: () => AutomationRow[];
+  /** Runs a margin guard at once (outside its schedule). */
+  triggerGuard: (row: AutomationRow, reason: string) => Promise<void>;
+  /** Per-run memory (noop failures) and persisted automation state. */
+  saveState: (row: AutomationRow, state: unknown) => void;
+}
+
+export type JobOutcome = { ok: true; summary: string } | { ok: false; error: string };
+
+class RunFailure extends Error {}
+
+async function exec(ctx: JobContext, row: AutomationRow, runId: string, request: IntentRequest, signal: AbortSignal): Promise<ExecResult> {
+  const res = await ctx.executor.execute({ automationId: row.id, runId, request }, signal);
+  if (res.ok && res.trade) ctx.market.upsertTrade(res.trade);
+  if (!res.ok) {
+    ctx.journal.automation("warn", "automation.action_failed", row.id, { action: request.action, code: res.code, kind: res.kind, uncertain: res.uncertain, clientId: res.clientId }, res.message);
+    if (res.kind === "permanent") await ctx.journal.notify("automation.action_failed", "warning", "An automation could not act", `${request.action} failed: ${res.message}`, { automationId: row.id, code: res.code });
+    // Temporary failures fail the run so the scheduler retries it (same run id: reconciled first).
+    if (res.kind === "temporary") throw new RunFailure(`${request.action}: ${res.code}: ${res.message}`);
+  }
+  return res;
+}
+
+async function marginGuard(ctx: JobContext, row: AutomationRow, config: MarginGuardConfig, runId: string, signal: AbortSignal): Promise<JobOutcome> {
+  const client = await ctx.client();
+  const now = ctx.now();
+  const feed = await ctx.market.refresh(client, now, signal);
+  const trades = ctx.market.runningTrades();
+  const price = ctx.market.price!;
+  if (!trades.length) return { ok: true, summary: "no running trades" };
+  const parsedState = MarginGuardState.safeParse(JSON.parse(row.state || "{}"));
+  const state = parsedState.success ? parsedState.data : initialMarginGuardState();
+  // The balance is only read when some trade is at the acting level.
+  const dry = evaluateMarginGuard({ config, trades, price, balanceSats: Number.MAX_SAFE_INTEGER, state, now });
+  const acting = dry.decisions.some((d) => d.action);
+  const balance = acting ? await ctx.market.refreshBalance(client, now, signal) : Number.MAX_SAFE_INTEGER;
+  const { decisions, nextState } = acting ? evaluateMarginGuard({ config, trades, price, balanceSats: balance, state, now }) : dry;
+  ctx.saveState(row, nextState);
+  let actions = 0;
+  for (const d of decisions) {
+    const prev = state.trades[d.tradeId]?.lastLevel ?? "ok";
+    if (d.level === "ok" && !d.action) continue;
+    ctx.journal.automation(d.action ? "info" : "debug", "margin_guard.decision", row.id, { tradeId: d.tradeId, risk: d.risk, level: d.level, reason: d.reason, feed, ...d.inputs, ...(d.action ? { action: d.action } : {}) });
+    if (d.level === "warn" && prev === "ok") {
+      await ctx.journal.notify("margin.warning", "warning", "Position approaching liquidation", `Trade ${d.tradeId} risk ${(d.risk * 100).toFixed(0)} % at ${price}`, { tradeId: d.tradeId, risk: d.risk, price });
+    }
+    if ((d.level === "critical" || d.level === "act") && prev !== d.level) {
+      await ctx.journal.notify("margin.critical", "critical", "Position at critical risk", `Trade ${d.tradeId} risk ${(d.risk * 100).toFixed(0)} % at ${price}; liquidation ${d.inputs.liquidation.toFixed(1)}`, { tradeId: d.tradeId, risk: d.risk, price });
+    }
+    if (!d.action) continue;
+    const t = trades.find((x) => x.id === d.tradeId)!;
+    const request: IntentRequest = d.action.type === "add_margin"
+      ? { action: "add_margin", tradeId: d.tradeId, amount: d.action.amountSats, marginBefore: t.margin }
+      : { action: "close", tradeId: d.tradeId };
+    const res = await exec(ctx, row, runId, request, signal);
+    if (res.ok) {
+      actions++;
+      await ctx.journal.notify("margin.action", "info", d.action.type === "add_margin" ? "Margin added" : "Position closed by Margin Guard",
+        d.action.type === "add_margin" ? `Added ${d.action.amountSats} sats to trade ${d.tradeId} (risk was ${(d.risk * 100).toFixed(0)} %)` : `Closed trade ${d.tradeId} at risk ${(d.risk * 100).toFixed(0)} %`,
+        { tradeId: d.tradeId, action: d.action, risk: d.risk, price });
+    }
+  }
+  return { ok: true, summary: `${trades.length} trades, ${actions} actions, max risk ${Math.max(...decisions.map((d) => d.risk), 0).toFixed(3)}` };
+}
+
+async function tpSl(ctx: JobContext, row: AutomationRow, config: TpSlConfig, runId: string, signal: AbortSignal): Promise<JobOutcome> {
+  const client = await ctx.client();
+  const feed = await ctx.market.refresh(client, ctx.now(), signal);
+  const trades = ctx.market.runningTrades();
+  if (!trades.length) return { ok: true, summary: "no running trades" };
+  const parsedState = TpSlState.safeParse(JSON.parse(row.state || "{}"));
+  const { changes, nextState } = evaluateTpSl({ config, trades, price: ctx.market.price!, state: parsedState.success ? parsedState.data : initialTpSlState() });
+  ctx.saveState(row, nextState);
+  for (const c of changes) {
+    ctx.journal.automation("info", "tp_sl.decision", row.id, { ...c, price: ctx.market.price, feed });
+    const request: IntentRequest = c.type === "close" ? { action: "close", tradeId: c.tradeId }
+      : c.type === "takeprofit" ? { action: "takeprofit", tradeId: c.tradeId, value: c.value }
+      : { action: "stoploss", tradeId: c.tradeId, value: c.value, mode: c.mode };
+    await exec(ctx, row, runId, request, signal);
+  }
+  return { ok: true, summary: `${trades.length} trades, ${changes.length} changes` };
+}
+
+async function noop(ctx: JobContext, row: AutomationRow, config: NoopConfig, signal: AbortSignal): Promise<JobOutcome> {
+  const state = JSON.parse(row.state || "{}") as { failed?: number };
+  if (config.sleepMs) {
+    await new Promise<void>((resolve, reject) => {
+      const t = setTimeout(resolve, config.sleepMs);
+      signal.addEventListener("abort", () => { clearTimeout(t); reject(signal.reason); }, { once: true });
+    });
+  }
+  if ((state.failed ?? 0) < config.failTimes) {
+    ctx.saveState(row, { failed: (state.failed ?? 0) + 1 });
+    return { ok: false, error: `noop failure ${(state.failed ?? 0) + 1} of ${config.failTimes}` };
+  }
+  return { ok: true, summary: "noop" };
+}
+
+/**
+ * The built-in margin monitor: risk of every running trade at the current price; a guard is
+ * run at once when one of its thresholds is crossed; a critical trade alerts even with no
+ * guard configured.
+ */
+export async function marginMonitor(ctx: JobContext, signal: AbortSignal, alerted: Set<string>): Promise<JobOutcome> {
+  const client = await ctx.client();
+  const feed = await ctx.market.refresh(client, ctx.now(), signal);
+  const trades = ctx.market.runningTrades();
+  if (!trades.length) return { ok: true, summary: `no running trades (feed ${feed})` };
+  const report = monitorMargins(trades, ctx.market.price!);
+  const guards = ctx.automations().filter((a) => a.type === "margin_guard" && a.enabled);
+  for (const r of report.critical) {
+    if (alerted.has(r.tradeId)) continue;
+    alerted.add(r.tradeId);
+    ctx.journal.automation("warn", "margin_monitor.critical", null, { tradeId: r.tradeId, risk: r.risk, price: r.price, liquidation: r.liquidation, guards: guards.length, feed });
+    if (!guards.length) await ctx.journal.notify("margin.critical", "critical", "Position at critical risk", `Trade ${r.tradeId} risk ${(r.risk * 100).toFixed(0)} % and no Margin Guard is on`, { tradeId: r.tradeId, risk: r.risk, price: r.price });
+  }
+  for (const id of [...alerted]) if (!report.critical.some((r) => r.tradeId === id)) alerted.delete(id);
+  if (report.maxRisk >= 0.8) for (const g of guards) await ctx.triggerGuard(g, `monitor risk ${report.maxRisk.toFixed(3)}`);
+  return { ok: true, summary: `${trades.length} trades, max risk ${report.maxRisk.toFixed(3)} (feed ${feed})` };
+}
+
+export async function runAutomation(ctx: JobContext, row: AutomationRow, config: unknown, runId: string, signal: AbortSignal): Promise<JobOutcome> {
+  try {
+    switch (row.type) {
+      case "margin_guard":
+        return await marginGuard(ctx, row, config as MarginGuardConfig, runId, signal);
+      case "tp_sl":
+        return await tpSl(ctx, row, config as TpSlConfig, runId, signal);
+      case "noop":
+        return await noop(ctx, row, config as NoopConfig, signal);
+      default:
+        return { ok: false, error: `automation type ${row.type} has no runner` };
+    }
+  } catch (e) {
+    return { ok: false, error: e instanceof Error ? `${e.name === "Error" || e instanceof RunFailure ? "" : `${e.name}: `}${e.message}` : String(e) };
+  }
+}

@@ -1,0 +1,89 @@
+/**
+ * Everything the account DO writes down: JSON log lines (account id and name, automation id
+ * in every automation line), and rows for D1 (automation logs, trade logs, job events) kept
+ * in the DO's outbox until the LOGS queue has them, so nothing is lost if a send fails.
+ */
+import { sendLogs, sendNotification } from "../../queues/send";
+import type { Severity } from "../../queues/messages";
+import { newId } from "../../src/lib/ids";
+import { createLogger, type LogFields, type Logger } from "../../src/lib/logger";
+import type { TradeLog } from "./executor";
+import type { AccountStore } from "./storage";
+
+const FLUSH_BATCH = 100;
+
+export class Journal {
+  private log: Logger;
+  private who: { accountId: string; accountName: string | null; userId: string | null } = { accountId: "", accountName: null, userId: null };
+
+  constructor(private readonly env: Env, private readonly store: AccountStore) {
+    this.log = createLogger({ level: env.LOG_LEVEL, base: { worker: "account" } });
+  }
+
+  identify(accountId: string, accountName: string | null, userId: string | null): void {
+    this.who = { accountId, accountName, userId };
+    this.log = createLogger({ level: this.env.LOG_LEVEL, base: { worker: "account", accountId, accountName } });
+  }
+
+  get logger(): Logger {
+    return this.log;
+  }
+
+  /** A decision or event of an automation: a log line and an automation_logs row. */
+  automation(level: "debug" | "info" | "warn" | "error", event: string, automationId: string | null, data: LogFields = {}, message?: string): void {
+    this.log[level](event, { automationId, ...data, ...(message ? { message } : {}) });
+    if (level === "debug" || !this.who.userId) return;
+    this.store.pushOutbox([{
+      type: "automation_log", id: newId("log"), userId: this.who.userId, accountId: this.who.accountId, accountName: this.who.accountName,
+      automationId, level, event, message: message ?? null, data, createdAt: Date.now(),
+    }]);
+  }
+
+  trade(t: TradeLog): void {
+    this.log[t.outcome === "ok" || t.outcome === "reconciled" ? "info" : "warn"]("trade.order", { ...t });
+    if (!this.who.userId) return;
+    this.store.pushOutbox([{
+      type: "trade_log", id: newId("log"), userId: this.who.userId, accountId: this.who.accountId, automationId: t.automationId,
+      clientId: t.clientId, action: t.action, request: t.request, outcome: t.outcome, errorKind: t.errorKind ?? null,
+      error: t.error ?? null, latencyMs: t.latencyMs ?? null, tradeId: t.tradeId ?? null, createdAt: Date.now(),
+    }]);
+  }
+
+  job(jobId: string, event: "start" | "complete" | "fail" | "retry", fields: { durationMs?: number; error?: string; metadata?: unknown } = {}): void {
+    this.log[event === "fail" ? "warn" : "debug"](`job.${event}`, { jobId, ...fields });
+    this.store.pushOutbox([{
+      type: "job_event", id: newId("job"), ts: Date.now(), worker: "account", jobId, event,
+      durationMs: fields.durationMs ?? null, error: fields.error ?? null, metadata: fields.metadata, accountId: this.who.accountId,
+    }]);
+  }
+
+  /** A message to the account's owner (critical goes through ALERTS). Never throws. */
+  async notify(event: string, severity: Severity, title: string, body: string, data: Record<string, unknown> = {}): Promise<void> {
+    if (!this.who.userId) return;
+    try {
+      await sendNotification(this.env, {
+        v: 1, id: newId("ntf"), kind: "notification", userId: this.who.userId, event, severity, title, body,
+        data: { accountId: this.who.accountId, accountName: this.who.accountName, ...data },
+      });
+    } catch (e) {
+      this.log.error("notify.failed", { event, error: e });
+    }
+  }
+
+  /** Sends the outbox to the LOGS queue in batches; what fails stays for the next flush. */
+  async flush(): Promise<number> {
+    let sent = 0;
+    for (;;) {
+      const rows = this.store.peekOutbox(FLUSH_BATCH);
+      if (!rows.length) return sent;
+      try {
+        await sendLogs(this.env, { v: 1, id: newId("log"), kind: "logs", entries: rows.map((r) => JSON.parse(r.entry)) });
+      } catch (e) {
+        this.log.error("logs.flush_failed", { pending: this.store.outboxSize(), error: e });
+        return sent;
+      }
+      this.store.dropOutbox(rows[rows.length - 1]!.seq);
+      sent += rows.length;
+    }
+  }
+}

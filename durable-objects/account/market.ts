@@ -1,0 +1,107 @@
+/**
+ * The account's view of the market: last price and running trades, fed by the stream while
+ * it is open and fresh, and by REST (ticker, running trades) while it is down or stale
+ * (DESIGN.md "HTTP fallback"). `feed` says which one is in use.
+ */
+import type { RunningTrade } from "../../src/domain/trade";
+import type { LnMarketsRestClient } from "../../src/lnmarkets/rest-client";
+import type { FuturesTrade } from "../../src/lnmarkets/schemas";
+import type { IsolatedTradeEvent } from "../../src/lnmarkets/schemas";
+
+export type Feed = "stream" | "rest" | "none";
+
+/** A stream price older than this is not trusted (the stream client's staleness window). */
+export const STREAM_FRESH_MS = 10_000;
+/** Even with a fresh stream, positions are re-read from REST this often (missed events). */
+export const TRADES_RESYNC_MS = 60_000;
+
+const CLOSING_EVENTS = new Set(["closed", "canceled", "liquidation", "stoploss", "takeprofit"]);
+
+export function toRunningTrade(t: FuturesTrade): RunningTrade {
+  return {
+    id: t.id, side: t.side, quantity: t.quantity, entryPrice: t.entryPrice ?? t.price, margin: t.margin,
+    liquidation: t.liquidation, clientId: t.clientId ?? null, takeprofit: t.takeprofit ?? 0, stoploss: t.stoploss ?? 0,
+    stoplossTrailingDistance: t.stoplossTrailingDistance ?? 0, leverage: t.leverage,
+  };
+}
+
+export class Market {
+  price: number | null = null;
+  priceAt = 0;
+  priceSource: Feed = "none";
+  trades = new Map<string, RunningTrade>();
+  tradesAt = 0;
+  balance: number | null = null;
+  balanceAt = 0;
+  /** True while the stream socket is open (set by the owner from the stream's state). */
+  streamOpen = false;
+
+  feed(now: number): Feed {
+    if (this.streamOpen && this.priceSource === "stream" && now - this.priceAt < STREAM_FRESH_MS) return "stream";
+    return this.priceAt ? "rest" : "none";
+  }
+
+  onStreamPrice(price: number, now: number): void {
+    this.price = price;
+    this.priceAt = now;
+    this.priceSource = "stream";
+  }
+
+  /**
+   * Applies a private trade event. Fill events do not carry the liquidation price, so they
+   * mark the trades stale: the next run re-reads them from REST.
+   */
+  onTradeEvent(ev: IsolatedTradeEvent): "opened" | "closed" | "updated" | "ignored" {
+    const id = ev.trade.id;
+    if (CLOSING_EVENTS.has(ev.event)) return this.trades.delete(id) ? "closed" : "ignored";
+    if (ev.event === "filled") {
+      this.tradesAt = 0;
+      return "opened";
+    }
+    if (ev.event === "funding") {
+      const t = this.trades.get(id);
+      if (!t) return "ignored";
+      this.trades.set(id, { ...t, margin: ev.trade.margin, liquidation: ev.trade.liquidationPrice });
+      return "updated";
+    }
+    return "ignored";
+  }
+
+  setTrades(list: readonly FuturesTrade[], now: number): void {
+    this.trades = new Map(list.filter((t) => t.running).map((t) => [t.id, toRunningTrade(t)]));
+    this.tradesAt = now;
+  }
+
+  upsertTrade(t: FuturesTrade): void {
+    if (t.running) this.trades.set(t.id, toRunningTrade(t));
+    else this.trades.delete(t.id);
+  }
+
+  /**
+   * Makes price and trades current enough for a run: from memory when the stream is fresh
+   * (and trades were synced recently), else from REST. Returns the feed used.
+   */
+  async refresh(client: LnMarketsRestClient, now: number, signal?: AbortSignal): Promise<Feed> {
+    const opts = signal ? { signal } : undefined;
+    const fresh = this.feed(now) === "stream";
+    if (!fresh) {
+      const ticker = await client.ticker(opts);
+      this.price = ticker.lastPrice;
+      this.priceAt = now;
+      this.priceSource = "rest";
+    }
+    if (!fresh || now - this.tradesAt > TRADES_RESYNC_MS) this.setTrades(await client.runningTrades(opts), now);
+    return fresh ? "stream" : "rest";
+  }
+
+  async refreshBalance(client: LnMarketsRestClient, now: number, signal?: AbortSignal): Promise<number> {
+    const acc = await client.account(signal ? { signal } : undefined);
+    this.balance = acc.balance;
+    this.balanceAt = now;
+    return acc.balance;
+  }
+
+  runningTrades(): RunningTrade[] {
+    return [...this.trades.values()];
+  }
+}

@@ -1,0 +1,154 @@
+/**
+ * The account DO's own SQLite: the source of truth for its automations and their schedules,
+ * the intents it sent (idempotency and reconciliation), and the outbox of log rows waiting
+ * to be flushed to the LOGS queue. Migrations are an ordered list, applied once each inside
+ * blockConcurrencyWhile, never edited once released.
+ */
+
+const MIGRATIONS: string[] = [
+  `CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+   CREATE TABLE automations (
+     id TEXT PRIMARY KEY, type TEXT NOT NULL, name TEXT, config TEXT NOT NULL, schedule TEXT,
+     enabled INTEGER NOT NULL, state TEXT NOT NULL DEFAULT '{}',
+     next_run_at INTEGER, attempts INTEGER NOT NULL DEFAULT 0, run_seq INTEGER NOT NULL DEFAULT 0,
+     last_run_at INTEGER, last_result TEXT, last_error TEXT, last_duration_ms INTEGER,
+     runs INTEGER NOT NULL DEFAULT 0, failures INTEGER NOT NULL DEFAULT 0,
+     created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);
+   CREATE TABLE intents (
+     client_id TEXT PRIMARY KEY, automation_id TEXT NOT NULL, run_id TEXT NOT NULL, action TEXT NOT NULL,
+     trade_id TEXT, request TEXT NOT NULL, status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+     result TEXT, error TEXT, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);
+   CREATE INDEX intents_status ON intents (status);
+   CREATE TABLE outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, entry TEXT NOT NULL);`,
+];
+
+export function migrate(sql: SqlStorage): void {
+  sql.exec("CREATE TABLE IF NOT EXISTS _migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)");
+  const applied = sql.exec<{ v: number | null }>("SELECT MAX(version) AS v FROM _migrations").one().v ?? 0;
+  for (let v = applied + 1; v <= MIGRATIONS.length; v++) {
+    sql.exec(MIGRATIONS[v - 1]!);
+    sql.exec("INSERT INTO _migrations (version, applied_at) VALUES (?, ?)", v, Date.now());
+  }
+}
+
+export type AutomationRow = {
+  id: string;
+  type: string;
+  name: string | null;
+  config: string;
+  schedule: string | null;
+  enabled: number;
+  state: string;
+  next_run_at: number | null;
+  attempts: number;
+  run_seq: number;
+  last_run_at: number | null;
+  last_result: string | null;
+  last_error: string | null;
+  last_duration_ms: number | null;
+  runs: number;
+  failures: number;
+  created_at: number;
+  updated_at: number;
+};
+
+export type IntentStatus = "pending" | "uncertain" | "done" | "failed";
+
+export type IntentRow = {
+  client_id: string;
+  automation_id: string;
+  run_id: string;
+  action: string;
+  trade_id: string | null;
+  request: string;
+  status: IntentStatus;
+  attempts: number;
+  result: string | null;
+  error: string | null;
+  created_at: number;
+  updated_at: number;
+};
+
+/** Typed helpers over the DO's SqlStorage. Synchronous: DO SQLite calls are. */
+export class AccountStore {
+  constructor(private readonly sql: SqlStorage) {}
+
+  getMeta(key: string): string | null {
+    const rows = this.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = ?", key).toArray();
+    return rows[0]?.value ?? null;
+  }
+
+  setMeta(key: string, value: string): void {
+    this.sql.exec("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", key, value);
+  }
+
+  automations(): AutomationRow[] {
+    return this.sql.exec<AutomationRow>("SELECT * FROM automations ORDER BY created_at, id").toArray();
+  }
+
+  automation(id: string): AutomationRow | undefined {
+    return this.sql.exec<AutomationRow>("SELECT * FROM automations WHERE id = ?", id).toArray()[0];
+  }
+
+  insertAutomation(r: Pick<AutomationRow, "id" | "type" | "name" | "config" | "schedule" | "enabled" | "next_run_at" | "created_at" | "updated_at">): void {
+    this.sql.exec(
+      "INSERT INTO automations (id, type, name, config, schedule, enabled, next_run_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+      r.id, r.type, r.name, r.config, r.schedule, r.enabled, r.next_run_at, r.created_at, r.updated_at,
+    );
+  }
+
+  updateAutomation(id: string, set: Partial<Omit<AutomationRow, "id">>): void {
+    const keys = Object.keys(set) as (keyof typeof set)[];
+    if (!keys.length) return;
+    this.sql.exec(`UPDATE automations SET ${keys.map((k) => `${k} = ?`).join(", ")} WHERE id = ?`, ...keys.map((k) => set[k] ?? null), id);
+  }
+
+  deleteAutomation(id: string): void {
+    this.sql.exec("DELETE FROM automations WHERE id = ?", id);
+  }
+
+  intent(clientId: string): IntentRow | undefined {
+    return this.sql.exec<IntentRow>("SELECT * FROM intents WHERE client_id = ?", clientId).toArray()[0];
+  }
+
+  unresolvedIntents(): IntentRow[] {
+    return this.sql.exec<IntentRow>("SELECT * FROM intents WHERE status IN ('pending', 'uncertain') ORDER BY created_at").toArray();
+  }
+
+  upsertIntent(r: Omit<IntentRow, "attempts"> & { attempts?: number }): void {
+    this.sql.exec(
+      `INSERT INTO intents (client_id, automation_id, run_id, action, trade_id, request, status, attempts, result, error, created_at, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT(client_id) DO UPDATE SET status = excluded.status, attempts = excluded.attempts, result = excluded.result, error = excluded.error, updated_at = excluded.updated_at`,
+      r.client_id, r.automation_id, r.run_id, r.action, r.trade_id, r.request, r.status, r.attempts ?? 0, r.result, r.error, r.created_at, r.updated_at,
+    );
+  }
+
+  setIntentStatus(clientId: string, status: IntentStatus, fields: { result?: string | null; error?: string | null; attempts?: number } = {}): void {
+    this.sql.exec(
+      "UPDATE intents SET status = ?, result = COALESCE(?, result), error = ?, attempts = COALESCE(?, attempts), updated_at = ? WHERE client_id = ?",
+      status, fields.result ?? null, fields.error ?? null, fields.attempts ?? null, Date.now(), clientId,
+    );
+  }
+
+  /** Old finished intents are only needed for a while (reconciliation looks at recent ones). */
+  pruneIntents(olderThan: number): void {
+    this.sql.exec("DELETE FROM intents WHERE status IN ('done', 'failed') AND updated_at < ?", olderThan);
+  }
+
+  pushOutbox(entries: unknown[]): void {
+    for (const e of entries) this.sql.exec("INSERT INTO outbox (entry) VALUES (?)", JSON.stringify(e));
+  }
+
+  peekOutbox(limit: number): { seq: number; entry: string }[] {
+    return this.sql.exec<{ seq: number; entry: string }>("SELECT seq, entry FROM outbox ORDER BY seq LIMIT ?", limit).toArray();
+  }
+
+  dropOutbox(upToSeq: number): void {
+    this.sql.exec("DELETE FROM outbox WHERE seq <= ?", upToSeq);
+  }
+
+  outboxSize(): number {
+    return this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM outbox").one().n;
+  }
+}

@@ -1,0 +1,269 @@
+import { env } from "cloudflare:workers";
+import { abortAllDurableObjects, runInDurableObject } from "cloudflare:test";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { api } from "./helpers";
+import { automation, proUser, quiesce, runDueNow, settle, simAccount, stub } from "./account-helpers";
+import { simFaults, simOrders, simPrice, simReset } from "./sim-helpers";
+
+const cleanup: string[] = [];
+afterEach(async () => {
+  await simFaults({ restErrorRate: 0, latencyMs: 0 }).catch(() => undefined);
+  while (cleanup.length) await quiesce(cleanup.pop()!);
+});
+
+beforeAll(async () => {
+  await simReset();
+  await simPrice(100_000);
+});
+
+describe("automations CRUD and validation", () => {
+  it("creates, lists, patches and deletes; D1 summary follows", async () => {
+    const u = await proUser("crud");
+    const acc = await simAccount(u.token);
+    cleanup.push(acc.id);
+    const a = await automation(u.token, acc.id, { type: "margin_guard", config: { maxAddPerTradeSats: 100_000, maxAddPerDaySats: 200_000 } });
+    expect(a).toMatchObject({ type: "margin_guard", enabled: true, config: { warnAt: 0.8, actAt: 0.9, targetRisk: 0.5 } });
+    expect(a.status.nextRunAt).toBeTypeOf("number");
+    const list = await api("GET", `/v1/accounts/${acc.id}/automations`, { token: u.token });
+    expect(list.body.data).toHaveLength(1);
+    const acct = await api("GET", `/v1/accounts/${acc.id}`, { token: u.token });
+    expect(acct.body.automations).toEqual({ total: 1, enabled: 1, byType: { margin_guard: 1 } });
+
+    const off = await api("PATCH", `/v1/accounts/${acc.id}/automations/${a.id}`, { token: u.token, body: { enabled: false } });
+    expect(off.body.enabled).toBe(false);
+    expect(off.body.status.nextRunAt).toBeNull();
+    expect(await runInDurableObject(stub(acc.id), (_i, s) => s.storage.getAlarm())).toBeNull();
+
+    expect((await api("DELETE", `/v1/accounts/${acc.id}/automations/${a.id}`, { token: u.token })).status).toBe(204);
+    expect((await api("GET", `/v1/accounts/${acc.id}/automations/${a.id}`, { token: u.token })).status).toBe(404);
+    expect((await api("GET", `/v1/accounts/${acc.id}`, { token: u.token })).body.automations.total).toBe(0);
+  });
+
+  it("bad configs are 400s naming the field; nothing is written", async () => {
+    const u = await proUser("badcfg");
+    const acc = await simAccount(u.token);
+    cleanup.push(acc.id);
+    const cases: [unknown, string][] = [
+      [{ type: "nope", config: {} }, "type"],
+      [{ type: "margin_guard", config: { warnAt: 0.95, actAt: 0.9, maxAddPerTradeSats: 1, maxAddPerDaySats: 1 } }, "config.warnAt"],
+      [{ type: "margin_guard", config: { maxAddPerTradeSats: -5, maxAddPerDaySats: 1 } }, "config.maxAddPerTradeSats"],
+      [{ type: "margin_guard", config: { maxAddPerTradeSats: 1, maxAddPerDaySats: 1, bogus: true } }, "config"],
+      [{ type: "margin_guard", config: { maxAddPerTradeSats: 1, maxAddPerDaySats: 1 }, schedule: { intervalMs: 10 } }, "schedule.intervalMs"],
+    ];
+    for (const [body, field] of cases) {
+      const r = await api("POST", `/v1/accounts/${acc.id}/automations`, { token: u.token, body });
+      expect(r.status, JSON.stringify(body)).toBe(400);
+      expect(r.body.error.details.map((d: { path: string }) => d.path)).toContain(field);
+    }
+    expect((await api("GET", `/v1/accounts/${acc.id}/automations`, { token: u.token })).body.data).toEqual([]);
+  });
+
+  it("the free plan does not include TP/SL: 402 naming the plan", async () => {
+    const { registerUser } = await import("./helpers");
+    const u = await registerUser("free-auto");
+    const acc = await simAccount(u.token);
+    cleanup.push(acc.id);
+    const r = await api("POST", `/v1/accounts/${acc.id}/automations`, { token: u.token, body: { type: "tp_sl", config: {} } });
+    expect(r.status).toBe(402);
+    expect(r.body.error.details).toMatchObject({ limit: "automationTypes", upgradeTo: "pro" });
+  });
+});
+
+describe("the scheduler", () => {
+  it("arms one alarm for the earliest due row, runs due rows and re-arms", async () => {
+    const u = await proUser("sched");
+    const acc = await simAccount(u.token);
+    cleanup.push(acc.id);
+    await automation(u.token, acc.id, { type: "noop", config: {}, schedule: { intervalMs: 20_000 } });
+    // Armed for "now" by the create: it fires on its own.
+    await settle(acc.id);
+    const st = await stub(acc.id).status();
+    expect(st.running).toBe(true);
+    const [noop] = st.automations;
+    expect(noop!.status.runs).toBe(1);
+    expect(noop!.status.lastResult).toBe("noop");
+    expect(noop!.status.nextRunAt! - noop!.status.lastRunAt!).toBe(20_000);
+    expect(st.monitor!.status.runs).toBe(1);
+    expect(st.monitor!.status.nextRunAt! - st.monitor!.status.lastRunAt!).toBe(5_000);
+    const alarm = await runInDurableObject(stub(acc.id), (_i, s) => s.storage.getAlarm());
+    expect(alarm).toBe(Math.min(noop!.status.nextRunAt!, st.monitor!.status.nextRunAt!));
+  });
+
+  it("retries a failing run after its delay, up to its attempts, then waits for the next interval", async () => {
+    const u = await proUser("retry");
+    const acc = await simAccount(u.token);
+    cleanup.push(acc.id);
+    const a = await automation(u.token, acc.id, { type: "noop", config: { failTimes: 5 }, schedule: { intervalMs: 60_000, retryAttempts: 2, retryDelayMs: 3_000 } });
+    const row = async () => (await stub(acc.id).getAutomation(a.id)) as any;
+    await settle(acc.id);
+    let r = (await row()).value;
+    expect(r.status).toMatchObject({ attempts: 1, failures: 1, lastResult: "failure" });
+    expect(r.status.nextRunAt - r.status.lastRunAt).toBe(3_000);
+    await runDueNow(acc.id);
+    r = (await row()).value;
+    expect(r.status.attempts).toBe(2);
+    await runDueNow(acc.id);
+    r = (await row()).value;
+    // Exhausted: logged, alerted, and back to the normal interval with attempts reset.
+    expect(r.status.attempts).toBe(0);
+    expect(r.status.failures).toBe(3);
+    expect(r.status.nextRunAt - r.status.lastRunAt).toBe(60_000);
+  });
+
+  it("aborts a run that exceeds its timeout and counts it as a failed attempt", async () => {
+    const u = await proUser("timeout");
+    const acc = await simAccount(u.token);
+    cleanup.push(acc.id);
+    const a = await automation(u.token, acc.id, { type: "noop", config: { sleepMs: 5_000 }, schedule: { timeoutMs: 1_000, retryAttempts: 1, retryDelayMs: 2_000 } });
+    const t0 = Date.now();
+    await settle(acc.id);
+    expect(Date.now() - t0).toBeLessThan(4_500);
+    const r = ((await stub(acc.id).getAutomation(a.id)) as any).value;
+    expect(r.status.lastError).toMatch(/timeout/);
+    expect(r.status.attempts).toBe(1);
+  });
+
+  it("start/stop is the user's kill switch; status shows it", async () => {
+    const u = await proUser("stop");
+    const acc = await simAccount(u.token);
+    cleanup.push(acc.id);
+    await automation(u.token, acc.id, { type: "noop", config: {} });
+    expect((await api("POST", "/v1/automations/stop", { token: u.token })).body.schedulingEnabled).toBe(false);
+    let st = await api("GET", "/v1/automations/status", { token: u.token });
+    expect(st.body.schedulingEnabled).toBe(false);
+    expect(st.body.accounts[0]).toMatchObject({ running: false });
+    expect(st.body.accounts[0].automations[0].status.nextRunAt).toBeNull();
+    expect(await runInDurableObject(stub(acc.id), (_i, s) => s.storage.getAlarm())).toBeNull();
+    await api("POST", "/v1/automations/start", { token: u.token });
+    st = await api("GET", "/v1/automations/status", { token: u.token });
+    expect(st.body.accounts[0]).toMatchObject({ running: true });
+    expect(st.body.accounts[0].automations[0].status.nextRunAt).toBeTypeOf("number");
+    expect(st.body.accounts[0].breaker.state).toBe("closed");
+  });
+
+  it("switching the active account moves the schedules; scope all keeps both", async () => {
+    const u = await proUser("switch");
+    const a = await simAccount(u.token, "A");
+    const b = await simAccount(u.token, "B");
+    cleanup.push(a.id, b.id);
+    await automation(u.token, a.id, { type: "noop", config: {} });
+    await automation(u.token, b.id, { type: "noop", config: {} });
+    const running = async () => Object.fromEntries(((await api("GET", "/v1/automations/status", { token: u.token })).body.accounts as any[]).map((x) => [x.accountId, x.running]));
+    expect(await running()).toEqual({ [a.id]: true, [b.id]: false });
+    await api("POST", `/v1/accounts/${b.id}/activate`, { token: u.token });
+    expect(await running()).toEqual({ [a.id]: false, [b.id]: true });
+    await api("PATCH", "/v1/me", { token: u.token, body: { scheduleScope: "all" } });
+    expect(await running()).toEqual({ [a.id]: true, [b.id]: true });
+  });
+
+  it("eviction mid-schedule loses nothing: rows, state and the alarm survive", async () => {
+    const u = await proUser("evict");
+    const acc = await simAccount(u.token);
+    cleanup.push(acc.id);
+    const a = await automation(u.token, acc.id, { type: "noop", config: { failTimes: 1 }, schedule: { retryAttempts: 3, retryDelayMs: 5_000 } });
+    await settle(acc.id);
+    // A DO holding an outbound socket never drains, so evictDurableObject would wait forever:
+    // abort instances instead (a harsher restart: memory gone, storage kept).
+    await abortAllDurableObjects();
+    const alarm = await runInDurableObject(stub(acc.id), (_i, s) => s.storage.getAlarm());
+    expect(alarm).toBeTypeOf("number");
+    await runDueNow(acc.id);
+    const r = ((await stub(acc.id).getAutomation(a.id)) as any).value;
+    expect(r.status).toMatchObject({ runs: 2, failures: 1, attempts: 0, lastResult: "noop" });
+  }, 15_000);
+
+  it("an idle account holds no socket and no alarm", async () => {
+    const u = await proUser("idle");
+    const acc = await simAccount(u.token);
+    cleanup.push(acc.id);
+    await automation(u.token, acc.id, { type: "noop", config: {}, enabled: false });
+    const st = await stub(acc.id).status();
+    expect(st.running).toBe(false);
+    expect(st.stream.state).toBe("closed");
+    expect(await runInDurableObject(stub(acc.id), (_i, s) => s.storage.getAlarm())).toBeNull();
+  });
+});
+
+describe("feeds, breaker and the executor", () => {
+  it("uses the REST fallback while the socket is down and the stream when it is up", async () => {
+    const u = await proUser("feed");
+    const acc = await simAccount(u.token);
+    cleanup.push(acc.id);
+    await automation(u.token, acc.id, { type: "margin_guard", config: { maxAddPerTradeSats: 1_000_000, maxAddPerDaySats: 1_000_000 } });
+    await runDueNow(acc.id);
+    // The stream opens in the background; wait for it and a tick.
+    let st: any;
+    for (let i = 0; i < 40; i++) {
+      st = await stub(acc.id).status();
+      if (st.stream.state === "open") break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(st.stream.state).toBe("open");
+    await simPrice(100_050);
+    await new Promise((r) => setTimeout(r, 200));
+    st = await stub(acc.id).status();
+    expect(st.feed).toBe("stream");
+    expect(st.price).toBe(100_050);
+    const positions = await api("GET", `/v1/accounts/${acc.id}/positions`, { token: u.token });
+    expect(positions.body.feed).toBe("stream");
+  });
+
+  it("opens the breaker under an error storm and reports it; half-opens after its window", async () => {
+    const u = await proUser("breaker");
+    const acc = await simAccount(u.token);
+    cleanup.push(acc.id);
+    await automation(u.token, acc.id, { type: "margin_guard", config: { maxAddPerTradeSats: 1, maxAddPerDaySats: 1 }, schedule: { retryAttempts: 0 } });
+    await simFaults({ restErrorRate: 1 });
+    for (let i = 0; i < 8; i++) await runDueNow(acc.id);
+    let st = await stub(acc.id).status();
+    expect(st.breaker.state).toBe("open");
+    const guard = st.automations[0]!;
+    expect(guard.status.lastError).toMatch(/circuit breaker open|server|500/i);
+    // Age the breaker past its 30 s window: it half-opens and one probe closes it again.
+    await simFaults({ restErrorRate: 0 });
+    await runInDurableObject(stub(acc.id), (_i, s) => {
+      const raw = s.storage.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = 'breaker'").one().value;
+      const b = JSON.parse(raw);
+      b.openedAt -= 31_000;
+      s.storage.sql.exec("UPDATE meta SET value = ? WHERE key = 'breaker'", JSON.stringify(b));
+    });
+    // A DO holding an outbound socket never drains, so evictDurableObject would wait forever:
+    // abort instances instead (a harsher restart: memory gone, storage kept).
+    await abortAllDurableObjects();
+    st = await stub(acc.id).status();
+    expect(st.breaker.state).toBe("half_open");
+    await runDueNow(acc.id);
+    st = await stub(acc.id).status();
+    expect(st.breaker.state).toBe("closed");
+  }, 15_000);
+});
+
+describe("margin guard end to end", () => {
+  it("adds margin before liquidation; the same intent retried after a timeout lands once", async () => {
+    await simPrice(100_000);
+    const u = await proUser("guard");
+    const acc = await simAccount(u.token, "Guarded", 5_000_000);
+    cleanup.push(acc.id);
+    const trade = await acc.client.newTrade({ type: "market", side: "buy", leverage: 50, quantity: 1_000 });
+    await automation(u.token, acc.id, {
+      type: "margin_guard",
+      config: { maxAddPerTradeSats: 1_000_000, maxAddPerDaySats: 1_000_000 },
+      schedule: { timeoutMs: 1_000, retryAttempts: 3, retryDelayMs: 1_000 },
+    });
+    const liq = trade.liquidation;
+    // Past actAt (0.9) but not liquidated.
+    await simPrice(Math.round((100_000 - 0.93 * (100_000 - liq)) * 2) / 2);
+    // The exchange answers slower than the run's timeout: the outcome is uncertain.
+    await simFaults({ latencyMs: 1_500 });
+    await runDueNow(acc.id);
+    await simFaults({ latencyMs: 0 });
+    await new Promise((r) => setTimeout(r, 1_000));
+    await runDueNow(acc.id);
+    const orders = (await simOrders(acc.keys.key)).filter((o: any) => /add-margin/.test(o.route));
+    expect(orders.length).toBe(1);
+    const running = await acc.client.runningTrades();
+    expect(running[0]!.margin).toBeGreaterThan(trade.margin);
+    const logs = await env.DB.prepare("SELECT COUNT(*) AS n FROM trade_logs WHERE account_id = ?").bind(acc.id).first<{ n: number }>();
+    expect(logs).toBeTruthy();
+  });
+});
