@@ -64,20 +64,31 @@ export class LnbitsProvider implements LightningProvider {
 
   async #call(op: string, method: string, path: string, json?: unknown): Promise<unknown> {
     const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(), this.#timeoutMs);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    // Raced as well as aborted: a transport that ignores the signal still cannot hang a consumer.
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        controller.abort();
+        reject(new LightningError("temporary", "timeout", `${op}: no answer within ${this.#timeoutMs} ms`));
+      }, this.#timeoutMs);
+    });
     let res: Response;
     try {
-      res = await this.#fetch(`${this.#base}${path}`, {
-        method,
-        headers: { "x-api-key": this.#apiKey, accept: "application/json", ...(json === undefined ? {} : { "content-type": "application/json" }) },
-        body: json === undefined ? undefined : JSON.stringify(json),
-        signal: controller.signal,
-      });
+      res = await Promise.race([
+        this.#fetch(`${this.#base}${path}`, {
+          method,
+          headers: { "x-api-key": this.#apiKey, accept: "application/json", ...(json === undefined ? {} : { "content-type": "application/json" }) },
+          body: json === undefined ? undefined : JSON.stringify(json),
+          signal: controller.signal,
+        }),
+        timedOut,
+      ]);
     } catch (e) {
+      if (e instanceof LightningError) throw e;
       if (controller.signal.aborted) throw new LightningError("temporary", "timeout", `${op}: no answer within ${this.#timeoutMs} ms`);
       throw new LightningError("temporary", "network", `${op}: network error (${e instanceof Error ? e.name : "unknown"})`);
     } finally {
-      clearTimeout(timer);
+      if (timer !== undefined) clearTimeout(timer);
     }
     let text: string;
     try {
