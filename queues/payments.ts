@@ -118,7 +118,7 @@ export async function handlePaymentBatch(batch: MessageBatch<unknown>, env: Env,
       const issue = parsed.error.issues[0];
       const error = `malformed body: ${issue?.path.join(".") || "(body)"}: ${issue?.message ?? "invalid"}`;
       logger.error("payment.malformed", { messageId: msg.id, error });
-      await storeDeadLetter(env, { queue: QUEUE, messageId: messageKey(msg), body: msg.body, attempts: msg.attempts, errorClass: "malformed", firstError: error, lastError: error }, logger);
+      await storeDeadLetter(env, { queue: QUEUE, messageId: messageKey(msg), body: msg.body, attempts: msg.attempts, errorClass: "validation", firstError: error, lastError: error }, logger);
       msg.ack();
       continue;
     }

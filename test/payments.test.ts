@@ -253,7 +253,7 @@ describe("provider outage", () => {
     const res = await consume(env, [{ body: { v: 1, id: "bad-1", kind: "payment" } }]);
     expect(res.explicitAcks).toHaveLength(1);
     const dead = await env.DB.prepare("SELECT error_class, last_error FROM dead_letters WHERE queue = 'payments' AND body LIKE '%bad-1%'").first<Record<string, string>>();
-    expect(dead).toMatchObject({ error_class: "malformed" });
+    expect(dead).toMatchObject({ error_class: "validation" });
     expect(dead!.last_error).toContain("paymentId");
   });
 });
