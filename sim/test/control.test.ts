@@ -1,5 +1,5 @@
 import { env } from "cloudflare:workers";
-import { runDurableObjectAlarm } from "cloudflare:test";
+import { evictDurableObject, runDurableObjectAlarm } from "cloudflare:test";
 import { beforeEach, describe, expect, it } from "vitest";
 import { isControlAllowed } from "../src/control";
 import { EXCHANGE_NAME } from "../src/exchange-do";
@@ -26,9 +26,11 @@ describe("mode guard and validation", () => {
       SIM_MODE: "production",
     });
     expect(refused.status).toBe(403);
+    expect(await refused.json()).toMatchObject({ code: "FORBIDDEN" });
     // The exchange itself still answers in that mode.
     const ping = await worker.fetch(new Request("http://sim/v3/ping"), { ...env, SIM_MODE: "production" });
     expect(ping.status).toBe(200);
+    expect(await ping.json()).toBe("pong");
   });
 
   it("400 naming the field for a bad body", async () => {
@@ -159,6 +161,18 @@ describe("price engine", () => {
     expect(b).toEqual(a);
     expect(await path(8)).not.toEqual(a);
     expect(a.every((p) => p % 0.5 === 0)).toBe(true);
+  });
+
+  it("resumes the same path after an eviction", async () => {
+    const straight = await path(11);
+    await setPrice(50_000);
+    await control("POST", "/scenario", { name: "volatile", stepMs: 60_000, seed: 11 });
+    await control("POST", "/scenario/step", { count: 2 });
+    await evictDurableObject(exchange());
+    const r = await control<{ price: { lastPrice: number }; scenario: { stepIndex: number } }>("POST", "/scenario/step", { count: 3 });
+    expect(r.scenario.stepIndex).toBe(5);
+    expect(r.price.lastPrice).toBe(straight[4]);
+    await control("DELETE", "/scenario");
   });
 
   it("steps on its alarm, pushes prices, and stops after `steps`", async () => {

@@ -4,8 +4,13 @@ import { signedHeaders, type Credentials } from "../src/signing";
 /** Storage is isolated per test file; within a file, tests share the one exchange. */
 export const BASE = "http://sim";
 
-export function sim(path: string, init?: RequestInit): Promise<Response> {
-  return exports.default.fetch(`${BASE}${path}`, init);
+/**
+ * A request to the simulator with the body already read: an unread body keeps the request in
+ * flight in the DO, and evictDurableObject then waits for it.
+ */
+export async function sim(path: string, init?: RequestInit): Promise<Response> {
+  const res = await exports.default.fetch(`${BASE}${path}`, init);
+  return new Response(await res.arrayBuffer(), { status: res.status, headers: res.headers });
 }
 
 export async function control<T = unknown>(method: string, path: string, body?: unknown): Promise<T> {

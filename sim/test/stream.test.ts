@@ -1,6 +1,9 @@
+import { env } from "cloudflare:workers";
+import { evictDurableObject } from "cloudflare:test";
 import { beforeEach, describe, expect, it } from "vitest";
 // The SDK's own stream signing (node:crypto): `${timestamp}${nonce}` keyed by the secret.
 import { buildAuthPayload, signAuth } from "../../node_modules/@ln-markets/sdk/dist/stream/v1/internal/signing.js";
+import { EXCHANGE_NAME } from "../src/exchange-do";
 import { streamAuthParams } from "../src/signing";
 import { control, LAST_PRICE_TOPIC, newKeys, ok, openStream, setPrice, TRADES_TOPIC, type Keys } from "./helpers";
 
@@ -161,6 +164,19 @@ describe("private trade events", () => {
     await ok(k, "POST", "/futures/isolated/trade", { type: "market", side: "sell", leverage: 5, quantity: 100, takeprofit: 45_000 });
     await setPrice(44_000);
     expect((await s.waitForPush(TRADES_TOPIC, (d) => d.event === "takeprofit")).trade.exitPrice).toBe(44_000);
+    s.close();
+  });
+
+  it("survives an eviction: hibernated sockets keep their account and topics, trades their state", async () => {
+    const k = await newKeys();
+    const s = await authedSocket(k, [TRADES_TOPIC]);
+    const t = await ok(k, "POST", "/futures/isolated/trade", { type: "market", side: "buy", leverage: 10, quantity: 1000 });
+    await s.waitForPush(TRADES_TOPIC, (d) => d.event === "filled");
+    await evictDurableObject(env.EXCHANGE.getByName(EXCHANGE_NAME), { webSockets: "hibernate" });
+    await setPrice(45_000);
+    const liq = await s.waitForPush(TRADES_TOPIC, (d) => d.event === "liquidation");
+    expect(liq.trade.id).toBe(t.id);
+    expect((await s.call("whoami")).result.userId).toBe(k.accountId);
     s.close();
   });
 });
