@@ -69,8 +69,8 @@ export async function clearMessageFailure(env: Pick<Env, "DB">, queue: string, m
 /**
  * Stores a dead letter, idempotent on (queue, messageId): a redelivered DLQ message changes
  * nothing; a message that dies again after a manual retry reopens its row. Only a new or
- * reopened row counts the message settled on its source queue, marks a notification's
- * pending deliveries failed and raises an operator alert.
+ * reopened row marks a notification's pending deliveries failed and raises an operator
+ * alert. The caller acks the message and counts it settled (`created` says whether to).
  */
 export async function storeDeadLetter(env: Env, input: DeadLetterInput, logger: Logger = createLogger({ level: env.LOG_LEVEL })): Promise<{ row: DeadLetterRow; created: boolean }> {
   const db = getDb(env);
@@ -89,7 +89,6 @@ export async function storeDeadLetter(env: Env, input: DeadLetterInput, logger: 
   }
   logger.warn("dead_letter.stored", { deadLetterId: written.id, queue: input.queue, messageId: input.messageId, errorClass: input.errorClass, attempts: input.attempts });
   await clearMessageFailure(env, input.queue, input.messageId);
-  if ((SOURCES as readonly string[]).includes(input.queue)) await countQueue(env, input.queue, "settled");
   if (input.queue === "notifications" || input.queue === "alerts") await failPendingDeliveries(env, input.messageId, input.lastError ?? "dead-lettered");
   if (input.queue !== "alerts") await raiseDeadLetterAlert(env, written, logger);
   return { row: written, created: true };
@@ -155,7 +154,7 @@ export async function handleDeadLetterBatch(batch: MessageBatch<unknown>, env: E
       const recorded = await db.select().from(queueMessageErrors)
         .where(and(eq(queueMessageErrors.queue, source), eq(queueMessageErrors.messageId, messageId))).get();
       const fallback = recorded ? null : await deliveryErrors(env, source, msg.body);
-      await storeDeadLetter(env, {
+      const { created } = await storeDeadLetter(env, {
         queue: source, messageId, body: msg.body,
         attempts: recorded?.attempts ?? fallback?.attempts ?? msg.attempts,
         errorClass: recorded?.errorClass ?? "unknown",
@@ -163,6 +162,8 @@ export async function handleDeadLetterBatch(batch: MessageBatch<unknown>, env: E
         lastError: recorded?.lastError ?? fallback?.error ?? "retries exhausted; no error was recorded",
         receivedAt: Date.now(),
       }, logger);
+      // It left its source queue without an ack there: settle it for the backlog metric.
+      if (created && (SOURCES as readonly string[]).includes(source)) await countQueue(env, source, "settled");
       msg.ack();
     } catch (e) {
       logger.error("dead_letter.store_failed", { messageId, error: e });

@@ -72,7 +72,10 @@ describe("dead letters", () => {
   it("sends malformed bodies straight to dead letters with the validation error, without retrying", async () => {
     const ops = await adminUser("ops-malformed");
     const bad = { v: 1, id: `bad-${Date.now()}`, kind: "notification", event: "x", severity: "loud", title: "t", body: "b" };
+    const settled = async () => (await env.DB.prepare("SELECT settled FROM queue_counters WHERE queue = 'notifications'").first<{ settled: number }>())?.settled ?? 0;
+    const before = await settled();
     const result = await runQueue("notifications", [{ body: bad }, { body: "not an object", id: `raw-${Date.now()}` }]);
+    expect(await settled()).toBe(before + 2); // settled once each, not again by the store
     expect(result.retryMessages).toEqual([]);
     expect(result.explicitAcks).toHaveLength(2);
     const [row] = await deadLetterRows(bad.id);

@@ -228,6 +228,8 @@ describe("channels API", () => {
       return h.body.data[0]?.deliveries.every((d: any) => d.status === "sent") ? h : null;
     });
     expect(history.body.data[0].id).toBe(r.body.id);
+    // The request's trace id follows the message to every delivery row.
+    expect((await deliveries(r.body.id)).map((d) => d.trace_id)).toEqual(["trace-test-route", "trace-test-route", "trace-test-route"]);
 
     const none = await registerUser("no-ch");
     const refused = await api("POST", "/v1/notifications/test", { token: none.token });
