@@ -24,7 +24,7 @@ import { LnMarketsStreamClient } from "../src/lnmarkets/stream-client";
 import { resolveEndpoints } from "../src/lnmarkets/transport";
 import { loadAccountContext, type AccountContext } from "./account/context";
 import { Executor } from "./account/executor";
-import { marginMonitor, runAutomation, type JobContext } from "./account/jobs";
+import { marginMonitor, runAutomation, wouldAct, type JobContext } from "./account/jobs";
 import { Journal } from "./account/journal";
 import { Market } from "./account/market";
 import { AccountStore, migrate, type AutomationRow } from "./account/storage";
@@ -327,20 +327,37 @@ export class AccountDO extends DurableObject<Env> {
     this.market.streamOpen = false;
   }
 
-  /** A price tick: evaluated in memory at once; triggers act now, not at the next alarm. */
+  /**
+   * A price tick: every enabled automation is evaluated in memory at once (pure, dry); one
+   * that would act runs now instead of at its next alarm. Stored configs are parsed once per
+   * change, not per tick.
+   */
   private onTick(price: number): void {
     const now = Date.now();
     this.market.onStreamPrice(price, now);
-    if (!this.market.trades.size || !this.context?.inScope) return;
-    let maxRisk = 0;
-    for (const t of this.market.trades.values()) maxRisk = Math.max(maxRisk, tradeRisk(t, price));
+    if (!this.context?.inScope) return;
     for (const a of this.enabledAutomations()) {
-      if (this.inFlight.has(a.id)) continue;
-      const cfg = JSON.parse(a.config) as { warnAt?: number };
-      if (a.type === "margin_guard" && maxRisk >= (cfg.warnAt ?? 0.8)) {
-        this.ctx.waitUntil(this.trigger(a, `tick risk ${maxRisk.toFixed(3)}`).then(() => this.journal.flush()));
+      if (this.inFlight.has(a.id) || a.type === "noop") continue;
+      const config = this.parsedConfig(a);
+      if (!config) continue;
+      let act = false;
+      try {
+        act = wouldAct(a, config, this.market, price, now, this.context.pauseEntries, (state) => this.store.updateAutomation(a.id, { state: JSON.stringify(state) }));
+      } catch (e) {
+        this.journal.logger.warn("tick.evaluate_failed", { automationId: a.id, error: e });
       }
+      if (act) this.ctx.waitUntil(this.trigger(a, `tick ${price}`).then(() => this.journal.flush()));
     }
+  }
+
+  private readonly configCache = new Map<string, { updatedAt: number; config: unknown }>();
+  private parsedConfig(row: AutomationRow): unknown {
+    const hit = this.configCache.get(row.id);
+    if (hit && hit.updatedAt === row.updated_at) return hit.config;
+    const parsed = parseAutomationConfig(row.type, JSON.parse(row.config), { allowTestTypes: true });
+    const config = parsed.ok ? parsed.value.config : null;
+    this.configCache.set(row.id, { updatedAt: row.updated_at, config });
+    return config;
   }
 
   // --- RPC: automations ----------------------------------------------------------------------

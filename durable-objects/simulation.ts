@@ -1,4 +1,285 @@
+/**
+ * SimulationDO: one per simulation run (`env.SIMULATION.getByName(simulationId)`). It feeds a
+ * seeded price scenario through the pure `simulateStep` of src/domain (the same automation
+ * logic as live trading), saves every step in its SQLite as it happens, pushes each step to
+ * hibernatable WebSockets, and writes the summary row to D1 `simulations` when it ends.
+ *
+ * Pacing is alarm-driven. Fast: up to FAST_CHUNK steps per alarm invocation (so one
+ * invocation stays short and a cancel can get in between), re-armed at once. Realtime: the
+ * steps due are computed from the start time (step n is due at startedAt + n * stepMs), so a
+ * late alarm catches up and the pace never drifts. Expected failures come back as
+ * `{ok:false, code}` (only name and message survive RPC).
+ */
 import { DurableObject } from "cloudflare:workers";
+import { eq } from "drizzle-orm";
+import { createPriceScenario, type PriceScenario } from "../src/domain/scenarios";
+import { accumulateSummary, createSimulation, initialSummary, simulateStep, type SimState, type SimSummary, type StepRecord } from "../src/domain/simulate-step";
+import { getDb } from "../src/db/client";
+import { simulations } from "../src/db/schema";
+import { migrate, SimulationStore } from "./simulation/storage";
+import type { RunSummary, SimResult, SimulationInfo, SimulationParams, SimulationStatus } from "./simulation/types";
 
-/** One per simulation run (issue 8). */
-export class SimulationDO extends DurableObject<Env> {}
+export type { SimResult, SimulationInfo, SimulationParams, SimulationStatus } from "./simulation/types";
+
+/** Steps per alarm invocation: a few ms of CPU, so an RPC (cancel, info) is never kept waiting long. */
+export const FAST_CHUNK = 500;
+/** Retry delay for the D1 summary write when D1 is unavailable. */
+const D1_RETRY_MS = 5_000;
+export const MAX_RESULTS_PAGE = 1_000;
+
+interface RunMeta {
+  status: SimulationStatus;
+  step: number;
+  startedAt: number;
+  finishedAt: number | null;
+  error: string | null;
+  /** False until the final row is in D1 (retried by the alarm). */
+  d1Synced: boolean;
+}
+
+export class SimulationDO extends DurableObject<Env> {
+  private readonly store: SimulationStore;
+  /** The scenario generator and how many prices it has produced (not serialisable: rebuilt on wake-up). */
+  private engine: { scenario: PriceScenario; consumed: number } | null = null;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.store = new SimulationStore(ctx.storage.sql);
+    ctx.blockConcurrencyWhile(async () => {
+      migrate(ctx.storage.sql);
+    });
+  }
+
+  /**
+   * Start the run. Validates what only the domain can (position size, replay prices), saves
+   * the params and arms the first alarm. Calling it twice is a conflict.
+   */
+  async begin(params: SimulationParams): Promise<SimResult<SimulationInfo>> {
+    if (this.store.getJson("params")) return { ok: false, code: "conflict", message: "simulation already started" };
+    const invalid = (e: unknown, field: string): SimResult<never> => ({ ok: false, code: "validation_error", message: e instanceof Error ? e.message : String(e), field });
+    try {
+      createPriceScenario(scenarioOptions(params));
+    } catch (e) {
+      return invalid(e, params.scenario === "replay" ? "prices" : params.scenario === "crash" && params.dropPct !== undefined ? "dropPct" : "initialPrice");
+    }
+    let state: SimState;
+    try {
+      state = createSimulation({
+        initialPrice: params.initialPrice,
+        position: params.position,
+        automations: params.automations,
+        freeBalanceSats: params.freeBalanceSats,
+        // The simulated clock starts at 0, not wall time: the same seed gives the same results.
+        startMs: 0,
+        stepMs: params.stepMs,
+      });
+    } catch (e) {
+      return invalid(e, e instanceof Error && e.message.includes("position") ? "position" : "initialPrice");
+    }
+    const now = Date.now();
+    const run: RunMeta = { status: "running", step: 0, startedAt: now, finishedAt: null, error: null, d1Synced: false };
+    this.ctx.storage.transactionSync(() => {
+      this.store.setJson("params", params);
+      this.store.setJson("state", state);
+      this.store.setJson("summary", initialSummary(state));
+      this.store.setJson("run", run);
+    });
+    await this.ctx.storage.setAlarm(params.speed === "fast" ? now : now + params.stepMs);
+    return { ok: true, value: this.view(params, run, null) };
+  }
+
+  /** Status, progress and (once finished) the summary. */
+  async info(): Promise<SimResult<SimulationInfo>> {
+    const params = this.store.getJson<SimulationParams>("params");
+    const run = this.store.getJson<RunMeta>("run");
+    if (!params || !run) return { ok: false, code: "not_found", message: "simulation not found" };
+    return { ok: true, value: this.view(params, run, this.store.getJson<RunSummary>("final")) };
+  }
+
+  /** Saved steps after step `cursor` (exclusive), in order; `nextCursor` is null on the last page. */
+  async results(cursor: number, limit: number): Promise<SimResult<{ data: StepRecord[]; nextCursor: string | null }>> {
+    if (!this.store.getJson("params")) return { ok: false, code: "not_found", message: "simulation not found" };
+    const n = Math.min(Math.max(1, Math.trunc(limit)), MAX_RESULTS_PAGE);
+    const rows = this.store.stepsAfter(Math.max(0, Math.trunc(cursor)), n + 1);
+    const data = rows.slice(0, n);
+    const last = data[data.length - 1];
+    return { ok: true, value: { data, nextCursor: rows.length > n && last ? String(last.step) : null } };
+  }
+
+  /** Stop a running simulation; a finished one is left as it is. Returns the status. */
+  async cancel(): Promise<SimResult<SimulationInfo>> {
+    const params = this.store.getJson<SimulationParams>("params");
+    const run = this.store.getJson<RunMeta>("run");
+    if (!params || !run) return { ok: false, code: "not_found", message: "simulation not found" };
+    if (run.status === "running") {
+      await this.ctx.storage.deleteAlarm();
+      await this.finish(params, run, "canceled", null);
+    }
+    return this.info();
+  }
+
+  /** WebSocket upgrade forwarded by the stream route. `?after=N` replays saved steps after N first. */
+  override async fetch(request: Request): Promise<Response> {
+    if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") return new Response("expected a WebSocket upgrade", { status: 426 });
+    const params = this.store.getJson<SimulationParams>("params");
+    const run = this.store.getJson<RunMeta>("run");
+    if (!params || !run) return new Response("simulation not found", { status: 404 });
+    const pair = new WebSocketPair();
+    const [client, server] = [pair[0], pair[1]];
+    this.ctx.acceptWebSocket(server);
+    // All of this is synchronous: no step can be saved between the state and the backlog.
+    const final = this.store.getJson<RunSummary>("final");
+    server.send(JSON.stringify({ type: "state", ...this.view(params, run, final), last: this.store.lastStep() }));
+    const after = Number(new URL(request.url).searchParams.get("after"));
+    if (Number.isInteger(after) && after >= 0 && new URL(request.url).searchParams.has("after")) {
+      let from = after;
+      for (;;) {
+        const rows = this.store.stepsAfter(from, MAX_RESULTS_PAGE);
+        for (const r of rows) server.send(JSON.stringify({ type: "step", record: r }));
+        if (rows.length < MAX_RESULTS_PAGE) break;
+        from = rows[rows.length - 1]!.step;
+      }
+    }
+    if (run.status !== "running") {
+      server.send(JSON.stringify({ type: "end", status: run.status, summary: final }));
+      server.close(1000, run.status);
+    }
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
+  override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    // Clients have nothing to say; answer pings so they can check liveness.
+    if (message === "ping") ws.send(JSON.stringify({ type: "pong" }));
+  }
+
+  override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
+    try {
+      ws.close(code === 1005 || code === 1006 ? 1000 : code, "closing");
+    } catch {
+      /* already closed */
+    }
+  }
+
+  override async alarm(): Promise<void> {
+    const params = this.store.getJson<SimulationParams>("params");
+    const run = this.store.getJson<RunMeta>("run");
+    if (!params || !run) return;
+    if (run.status !== "running") {
+      if (!run.d1Synced) await this.syncD1(params, run);
+      return;
+    }
+    try {
+      this.advance(params, run);
+    } catch (e) {
+      // The chunk's transaction rolled back: finish from the last saved progress.
+      this.engine = null;
+      await this.finish(params, this.store.getJson<RunMeta>("run")!, "failed", e instanceof Error ? e.message : String(e));
+      return;
+    }
+    if (run.step >= params.steps) {
+      await this.finish(params, run, "completed", null);
+      return;
+    }
+    const next = params.speed === "fast" ? Date.now() : run.startedAt + (run.step + 1) * params.stepMs;
+    await this.ctx.storage.setAlarm(next);
+  }
+
+  /** Run the steps due now (at most FAST_CHUNK), saving and pushing each one. Mutates `run`. */
+  private advance(params: SimulationParams, run: RunMeta): void {
+    const due = params.speed === "fast" ? params.steps : Math.floor((Date.now() - run.startedAt) / params.stepMs);
+    const target = Math.min(params.steps, due, run.step + FAST_CHUNK);
+    if (target <= run.step) return;
+    let state = this.store.getJson<SimState>("state")!;
+    let summary = this.store.getJson<SimSummary>("summary")!;
+    const scenario = this.scenarioAt(params, run.step);
+    const sockets = this.ctx.getWebSockets();
+    this.ctx.storage.transactionSync(() => {
+      while (run.step < target) {
+        const r = simulateStep(state, scenario.next());
+        this.engine!.consumed += 1;
+        state = r.state;
+        summary = accumulateSummary(summary, r.record);
+        run.step = r.record.step;
+        this.store.insertStep(r.record);
+        const msg = JSON.stringify({ type: "step", record: r.record });
+        for (const ws of sockets) {
+          try {
+            ws.send(msg);
+          } catch {
+            /* a socket closing under us: it will get webSocketClose */
+          }
+        }
+      }
+      this.store.setJson("state", state);
+      this.store.setJson("summary", summary);
+      this.store.setJson("run", run);
+    });
+  }
+
+  /** The scenario positioned after `step` prices: replayed from the seed after an eviction. */
+  private scenarioAt(params: SimulationParams, step: number): PriceScenario {
+    if (!this.engine || this.engine.consumed !== step) {
+      const scenario = createPriceScenario(scenarioOptions(params));
+      for (let i = 0; i < step; i++) scenario.next();
+      this.engine = { scenario, consumed: step };
+    }
+    return this.engine.scenario;
+  }
+
+  private async finish(params: SimulationParams, run: RunMeta, status: SimulationStatus, error: string | null): Promise<void> {
+    const now = Date.now();
+    run.status = status;
+    run.finishedAt = now;
+    run.error = error;
+    const summary = this.store.getJson<SimSummary>("summary")!;
+    const final: RunSummary = { ...summary, durationMs: now - run.startedAt };
+    this.ctx.storage.transactionSync(() => {
+      this.store.setJson("run", run);
+      this.store.setJson("final", final);
+    });
+    this.engine = null;
+    const msg = JSON.stringify({ type: "end", status, summary: final, error });
+    for (const ws of this.ctx.getWebSockets()) {
+      try {
+        ws.send(msg);
+        ws.close(1000, status);
+      } catch {
+        /* already gone */
+      }
+    }
+    await this.syncD1(params, run);
+  }
+
+  /** Write the final row to D1; on failure keep the flag down and retry from the alarm. */
+  private async syncD1(params: SimulationParams, run: RunMeta): Promise<void> {
+    try {
+      const final = this.store.getJson<RunSummary>("final");
+      await getDb(this.env).update(simulations)
+        .set({ status: run.status, summary: final ? JSON.stringify(final) : null, finishedAt: run.finishedAt })
+        .where(eq(simulations.id, params.id)).run();
+      run.d1Synced = true;
+      this.store.setJson("run", run);
+    } catch (e) {
+      console.error(JSON.stringify({ level: "error", msg: "simulation.d1_sync_failed", simulationId: params.id, error: String(e) }));
+      await this.ctx.storage.setAlarm(Date.now() + D1_RETRY_MS);
+    }
+  }
+
+  private view(params: SimulationParams, run: RunMeta, final: RunSummary | null): SimulationInfo {
+    return {
+      id: params.id,
+      status: run.status,
+      scenario: params.scenario,
+      speed: params.speed,
+      progress: { step: run.step, steps: params.steps },
+      startedAt: run.startedAt,
+      finishedAt: run.finishedAt,
+      error: run.error,
+      summary: run.status === "running" ? null : final,
+    };
+  }
+}
+
+function scenarioOptions(p: SimulationParams) {
+  return { name: p.scenario, initialPrice: p.initialPrice, seed: p.seed, dropPct: p.dropPct, prices: p.prices };
+}

@@ -2,7 +2,7 @@ import { env } from "cloudflare:workers";
 import { abortAllDurableObjects, runInDurableObject } from "cloudflare:test";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { api } from "./helpers";
-import { automation, proUser, quiesce, runDueNow, settle, simAccount, stub } from "./account-helpers";
+import { automation, proUser, quiesce, runDueNow, settle, simAccount, statusOf, stub } from "./account-helpers";
 import { simFaults, simOrders, simPrice, simReset } from "./sim-helpers";
 
 const cleanup: string[] = [];
@@ -77,7 +77,7 @@ describe("the scheduler", () => {
     await automation(u.token, acc.id, { type: "noop", config: {}, schedule: { intervalMs: 20_000 } });
     // Armed for "now" by the create: it fires on its own.
     await settle(acc.id);
-    const st = await stub(acc.id).status();
+    const st = await statusOf(acc.id);
     expect(st.running).toBe(true);
     const [noop] = st.automations;
     expect(noop!.status.runs).toBe(1);
@@ -177,7 +177,7 @@ describe("the scheduler", () => {
     const acc = await simAccount(u.token);
     cleanup.push(acc.id);
     await automation(u.token, acc.id, { type: "noop", config: {}, enabled: false });
-    const st = await stub(acc.id).status();
+    const st = await statusOf(acc.id);
     expect(st.running).toBe(false);
     expect(st.stream.state).toBe("closed");
     expect(await runInDurableObject(stub(acc.id), (_i, s) => s.storage.getAlarm())).toBeNull();
@@ -194,14 +194,14 @@ describe("feeds, breaker and the executor", () => {
     // The stream opens in the background; wait for it and a tick.
     let st: any;
     for (let i = 0; i < 40; i++) {
-      st = await stub(acc.id).status();
+      st = await statusOf(acc.id);
       if (st.stream.state === "open") break;
       await new Promise((r) => setTimeout(r, 100));
     }
     expect(st.stream.state).toBe("open");
     await simPrice(100_050);
     await new Promise((r) => setTimeout(r, 200));
-    st = await stub(acc.id).status();
+    st = await statusOf(acc.id);
     expect(st.feed).toBe("stream");
     expect(st.price).toBe(100_050);
     const positions = await api("GET", `/v1/accounts/${acc.id}/positions`, { token: u.token });
@@ -215,7 +215,7 @@ describe("feeds, breaker and the executor", () => {
     await automation(u.token, acc.id, { type: "margin_guard", config: { maxAddPerTradeSats: 1, maxAddPerDaySats: 1 }, schedule: { retryAttempts: 0 } });
     await simFaults({ restErrorRate: 1 });
     for (let i = 0; i < 8; i++) await runDueNow(acc.id);
-    let st = await stub(acc.id).status();
+    let st = await statusOf(acc.id);
     expect(st.breaker.state).toBe("open");
     const guard = st.automations[0]!;
     expect(guard.status.lastError).toMatch(/circuit breaker open|server|500/i);
@@ -230,10 +230,10 @@ describe("feeds, breaker and the executor", () => {
     // A DO holding an outbound socket never drains, so evictDurableObject would wait forever:
     // abort instances instead (a harsher restart: memory gone, storage kept).
     await abortAllDurableObjects();
-    st = await stub(acc.id).status();
+    st = await statusOf(acc.id);
     expect(st.breaker.state).toBe("half_open");
     await runDueNow(acc.id);
-    st = await stub(acc.id).status();
+    st = await statusOf(acc.id);
     expect(st.breaker.state).toBe("closed");
   }, 15_000);
 });

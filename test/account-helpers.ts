@@ -60,10 +60,15 @@ export async function automation(token: string, accountId: string, body: unknown
 export async function settle(accountId: string, timeoutMs = 8_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const st = await stub(accountId).status();
-    const done = (st.monitor?.status.runs ?? 0) >= 1 && st.automations.filter((a) => a.enabled).every((a) => a.status.runs >= 1);
+    const st = await statusOf(accountId);
+    const done = (st.monitor?.status.runs ?? 0) >= 1 && st.automations.filter((a: any) => a.enabled).every((a: any) => a.status.runs >= 1);
     if (done) return;
-    if (Date.now() > deadline) throw new Error(`account ${accountId} did not settle: ${JSON.stringify(st.automations.map((a) => a.status))}`);
+    if (Date.now() > deadline) throw new Error(`account ${accountId} did not settle: ${JSON.stringify(st.automations.map((a: any) => a.status))}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/** The DO's status as plain JSON (the RPC stub's inferred type is too deep to be useful here). */
+export async function statusOf(accountId: string): Promise<any> {
+  return JSON.parse(JSON.stringify(await stub(accountId).status()));
 }

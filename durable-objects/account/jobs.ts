@@ -2,11 +2,12 @@
  * What each automation type does in one run: thin glue between the pure decisions of
  * src/domain and the executor. Every decision is logged with the inputs that led to it.
  */
+import { AutoEntryState, evaluateAutoEntry, initialAutoEntryState, type AutoEntryConfig } from "../../src/domain/auto-entry";
 import { evaluateMarginGuard, initialMarginGuardState, MarginGuardState, type MarginGuardConfig } from "../../src/domain/margin-guard";
 import { monitorMargins } from "../../src/domain/margin-monitor";
 import { evaluateTpSl, initialTpSlState, TpSlState, type TpSlConfig } from "../../src/domain/tp-sl";
 import type { NoopConfig } from "../../src/automations/registry";
-import type { LnMarketsRestClient } from "../../src/lnmarkets/rest-client";
+import type { LnMarketsRestClient, NewTradeInput } from "../../src/lnmarkets/rest-client";
 import type { Executor, ExecResult, IntentRequest } from "./executor";
 import type { Journal } from "./journal";
 import type { Market } from "./market";
@@ -103,6 +104,59 @@ async function tpSl(ctx: JobContext, row: AutomationRow, config: TpSlConfig, run
   return { ok: true, summary: `${trades.length} trades, ${changes.length} changes` };
 }
 
+async function autoEntry(ctx: JobContext, row: AutomationRow, config: AutoEntryConfig, runId: string, signal: AbortSignal): Promise<JobOutcome> {
+  const client = await ctx.client();
+  const now = ctx.now();
+  const feed = await ctx.market.refresh(client, now, signal);
+  const price = ctx.market.price!;
+  const parsedState = AutoEntryState.safeParse(JSON.parse(row.state || "{}"));
+  const openTrades = ctx.market.runningTrades().filter((t) => t.side === config.side);
+  const r = evaluateAutoEntry({ config, price, now, openTrades, state: parsedState.success ? parsedState.data : initialAutoEntryState(), paused: ctx.pauseEntries });
+  ctx.saveState(row, r.nextState);
+  if (!r.open) {
+    ctx.journal.automation("debug", "auto_entry.decision", row.id, { reason: r.reason, feed, ...r.inputs });
+    return { ok: true, summary: r.reason };
+  }
+  ctx.journal.automation("info", "auto_entry.decision", row.id, { reason: r.reason, feed, order: r.open, ...r.inputs });
+  const res = await exec(ctx, row, runId, { action: "open", order: r.open as Omit<NewTradeInput, "clientId"> }, signal);
+  if (res.ok) await ctx.journal.notify("auto_entry.opened", "info", "Auto Entry opened a position", `${r.open.side} ${r.open.quantity ?? ""}${r.open.quantity ? " USD" : `${r.open.margin} sats margin`} at ${r.open.leverage}x near ${price}`, { order: r.open, price });
+  return { ok: true, summary: res.ok ? "opened" : `not opened: ${res.ok === false ? res.code : ""}` };
+}
+
+/**
+ * The tick path: would this automation act at `price`? A dry evaluation in memory; when it
+ * would, the caller runs it at once instead of waiting for its alarm. Auto Entry's state is
+ * kept on every tick (its window and its re-arming follow each price, not just each run).
+ */
+export function wouldAct(row: AutomationRow, config: unknown, market: Market, price: number, now: number, pauseEntries: boolean, saveState: (state: unknown) => void): boolean {
+  const trades = market.runningTrades();
+  const state = JSON.parse(row.state || "{}");
+  switch (row.type) {
+    case "margin_guard": {
+      if (!trades.length) return false;
+      const s = MarginGuardState.safeParse(state);
+      return evaluateMarginGuard({ config: config as MarginGuardConfig, trades, price, balanceSats: Number.MAX_SAFE_INTEGER, state: s.success ? s.data : initialMarginGuardState(), now })
+        .decisions.some((d) => d.action || (d.level !== "ok" && d.levelChanged));
+    }
+    case "tp_sl": {
+      if (!trades.length) return false;
+      const s = TpSlState.safeParse(state);
+      return evaluateTpSl({ config: config as TpSlConfig, trades, price, state: s.success ? s.data : initialTpSlState() }).changes.length > 0;
+    }
+    case "auto_entry": {
+      const s = AutoEntryState.safeParse(state);
+      const c = config as AutoEntryConfig;
+      const r = evaluateAutoEntry({ config: c, price, now, openTrades: trades.filter((t) => t.side === c.side), state: s.success ? s.data : initialAutoEntryState(), paused: pauseEntries });
+      // An open is decided (and its state written) by the run itself.
+      if (r.open) return true;
+      saveState(r.nextState);
+      return false;
+    }
+    default:
+      return false;
+  }
+}
+
 async function noop(ctx: JobContext, row: AutomationRow, config: NoopConfig, signal: AbortSignal): Promise<JobOutcome> {
   const state = JSON.parse(row.state || "{}") as { failed?: number };
   if (config.sleepMs) {
@@ -148,6 +202,8 @@ export async function runAutomation(ctx: JobContext, row: AutomationRow, config:
         return await marginGuard(ctx, row, config as MarginGuardConfig, runId, signal);
       case "tp_sl":
         return await tpSl(ctx, row, config as TpSlConfig, runId, signal);
+      case "auto_entry":
+        return await autoEntry(ctx, row, config as AutoEntryConfig, runId, signal);
       case "noop":
         return await noop(ctx, row, config as NoopConfig, signal);
       default:

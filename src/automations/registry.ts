@@ -4,6 +4,7 @@
  * outside development and test.
  */
 import { z } from "zod";
+import { AutoEntryConfig } from "../domain/auto-entry";
 import { MarginGuardConfig } from "../domain/margin-guard";
 import { ScheduleOverride, type ScheduleKind } from "../domain/schedule";
 import { TpSlConfig } from "../domain/tp-sl";
@@ -19,16 +20,12 @@ export type NoopConfig = z.infer<typeof NoopConfig>;
 export const AUTOMATION_TYPES = ["margin_guard", "tp_sl", "auto_entry", "noop"] as const;
 export type AutomationType = (typeof AUTOMATION_TYPES)[number];
 
-const schemas: Partial<Record<AutomationType, z.ZodType>> = {
+const schemas: Record<AutomationType, z.ZodType> = {
   margin_guard: MarginGuardConfig,
   tp_sl: TpSlConfig,
+  auto_entry: AutoEntryConfig,
   noop: NoopConfig,
 };
-
-/** Registers a type's schema (auto entry lands from src/domain/auto-entry.ts). */
-export function registerAutomationSchema(type: AutomationType, schema: z.ZodType): void {
-  schemas[type] = schema;
-}
 
 export function scheduleKindOf(type: AutomationType): ScheduleKind {
   return type === "noop" ? "margin_guard" : type;

@@ -1,0 +1,136 @@
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { api } from "./helpers";
+import { automation, proUser, quiesce, settle, simAccount, statusOf } from "./account-helpers";
+import { simOrders, simPrice, simReset } from "./sim-helpers";
+
+const cleanup: string[] = [];
+afterEach(async () => {
+  while (cleanup.length) await quiesce(cleanup.pop()!);
+});
+beforeAll(async () => {
+  await simReset();
+});
+
+async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 8_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function streamOpen(accountId: string) {
+  await until("stream open", async () => (await statusOf(accountId)).stream.state === "open");
+}
+
+describe("Margin Guard end to end (stream ticks)", () => {
+  it("a guarded 50x long survives a crash that liquidates its unguarded twin", async () => {
+    await simPrice(100_000);
+    const u = await proUser("twin");
+    await api("PATCH", "/v1/me", { token: u.token, body: { scheduleScope: "all" } });
+    const guarded = await simAccount(u.token, "Guarded");
+    const bare = await simAccount(u.token, "Bare");
+    cleanup.push(guarded.id, bare.id);
+    const g = await guarded.client.newTrade({ type: "market", side: "buy", leverage: 50, quantity: 1_000 });
+    const b = await bare.client.newTrade({ type: "market", side: "buy", leverage: 50, quantity: 1_000 });
+    await automation(u.token, guarded.id, { type: "margin_guard", config: { maxAddPerTradeSats: 2_000_000, maxAddPerDaySats: 2_000_000 } });
+    await settle(guarded.id);
+    await streamOpen(guarded.id);
+
+    const liq = g.liquidation;
+    const step = (r: number) => Math.round((100_000 - r * (100_000 - liq)) * 2) / 2;
+    await simPrice(step(0.5));
+    await simPrice(step(0.93));
+    // The tick acts at once: margin lands before the next alarm would have run.
+    const saved = await until("margin added", async () => {
+      const t = (await guarded.client.runningTrades())[0];
+      return t && t.margin > g.margin ? t : undefined;
+    });
+    expect(saved.liquidation).toBeLessThan(liq);
+    // Below the original liquidation price: the twin dies, the guarded trade lives.
+    await simPrice(Math.round(((liq + saved.liquidation) / 2) * 2) / 2);
+    expect(await bare.client.runningTrades()).toEqual([]);
+    const closed = await bare.client.closedTrades({ limit: 5 });
+    expect(closed.data.find((t) => t.id === b.id)).toBeTruthy();
+    expect((await guarded.client.runningTrades()).map((t) => t.id)).toEqual([g.id]);
+    const adds = (await simOrders(guarded.keys.key)).filter((o: any) => /add-margin/.test(o.route));
+    expect(adds).toHaveLength(1);
+    const logs = await api("GET", `/v1/accounts/${guarded.id}/logs`, { token: u.token });
+    expect(logs.status).toBe(200);
+  }, 20_000);
+});
+
+describe("TP/SL", () => {
+  it("puts TP and SL on the exchange, only when they differ, and the exchange fires the stop", async () => {
+    await simPrice(100_000);
+    const u = await proUser("tpsl");
+    const acc = await simAccount(u.token, "TPSL");
+    cleanup.push(acc.id);
+    const t = await acc.client.newTrade({ type: "market", side: "buy", leverage: 10, quantity: 500 });
+    await automation(u.token, acc.id, { type: "tp_sl", config: { takeProfit: { percent: 2 }, stopLoss: { percent: 1 } } });
+    await settle(acc.id);
+    const onExchange = await until("tp/sl set", async () => {
+      const r = (await acc.client.runningTrades())[0];
+      return r && r.takeprofit && r.stoploss ? r : undefined;
+    });
+    expect(onExchange.takeprofit).toBe(102_000);
+    expect(onExchange.stoploss).toBe(99_000);
+    const sent = (await simOrders(acc.keys.key)).filter((o: any) => /takeprofit|stoploss/.test(o.route)).length;
+    // Another run changes nothing: no new orders.
+    const { runDueNow } = await import("./account-helpers");
+    await runDueNow(acc.id);
+    expect((await simOrders(acc.keys.key)).filter((o: any) => /takeprofit|stoploss/.test(o.route)).length).toBe(sent);
+    await simPrice(98_900);
+    expect(await acc.client.runningTrades()).toEqual([]);
+    const closed = await acc.client.closedTrades({ limit: 5 });
+    expect(closed.data.find((x) => x.id === t.id)?.exitPrice).toBeLessThanOrEqual(99_000);
+  }, 20_000);
+});
+
+describe("Auto Entry", () => {
+  it("opens exactly once per condition crossing", async () => {
+    await simPrice(96_000);
+    const u = await proUser("entry");
+    const acc = await simAccount(u.token, "Entry");
+    cleanup.push(acc.id);
+    await automation(u.token, acc.id, {
+      type: "auto_entry",
+      config: { condition: { type: "price_below", level: 95_000 }, side: "buy", quantity: 100, leverage: 5, maxOpenTrades: 10, cooldownMs: 0, maxPerDay: 10 },
+    });
+    await settle(acc.id);
+    await streamOpen(acc.id);
+    const opens = async () => (await simOrders(acc.keys.key)).filter((o: any) => o.route.endsWith("/futures/isolated/trade") && o.status < 300);
+    await simPrice(94_900);
+    await until("first open", async () => (await opens()).length === 1);
+    await simPrice(94_800);
+    await simPrice(94_700);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await opens()).toHaveLength(1);
+    await simPrice(96_000); // leaves the condition: re-armed
+    await new Promise((r) => setTimeout(r, 200));
+    await simPrice(94_900);
+    await until("second open", async () => (await opens()).length === 2);
+    const ids = (await opens()).map((o: any) => o.clientId);
+    expect(new Set(ids).size).toBe(2);
+    expect((await acc.client.runningTrades()).length).toBe(2);
+  }, 20_000);
+
+  it("pauseEntries stops entries while protection keeps running", async () => {
+    await simPrice(96_000);
+    const u = await proUser("pause");
+    const acc = await simAccount(u.token, "Paused");
+    cleanup.push(acc.id);
+    await api("PATCH", "/v1/me", { token: u.token, body: { pauseEntries: true } });
+    await automation(u.token, acc.id, { type: "auto_entry", config: { condition: { type: "price_below", level: 95_000 }, side: "buy", quantity: 100, leverage: 5, cooldownMs: 0 } });
+    await settle(acc.id);
+    await streamOpen(acc.id);
+    await simPrice(94_000);
+    await new Promise((r) => setTimeout(r, 500));
+    const { runDueNow } = await import("./account-helpers");
+    await runDueNow(acc.id);
+    expect((await simOrders(acc.keys.key)).filter((o: any) => o.route.endsWith("/futures/isolated/trade"))).toHaveLength(0);
+    expect((await statusOf(acc.id)).running).toBe(true);
+  }, 20_000);
+});
