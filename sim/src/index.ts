@@ -14,6 +14,8 @@ export default {
   async fetch(request, env): Promise<Response> {
     const { pathname } = new URL(request.url);
     if ((pathname === "/__sim" || pathname.startsWith("/__sim/")) && !isControlAllowed(env.SIM_MODE)) {
+      // Drained first: over a service binding, an unread request body fails the caller's side.
+      await request.arrayBuffer().catch(() => undefined);
       return Response.json(
         { message: "The control API is only available when SIM_MODE is dev or test", code: "FORBIDDEN" },
         { status: 403 },
