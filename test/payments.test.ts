@@ -3,13 +3,14 @@
  * payments consumer checks them (called directly with a clock, or through the queue dispatch),
  * the sweeper catches broken chains. Queue sends are captured by wrapping `env`.
  */
-import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
+import { createExecutionContext, createMessageBatch, createScheduledController, getQueueResult } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { handleQueue } from "../queues";
 import type { PaymentMessage } from "../queues/messages";
 import { handlePaymentBatch, MAX_ATTEMPTS, type PaymentCheckDeps } from "../queues/payments";
 import { sweepPayments } from "../src/lightning/sweeper";
+import { handleScheduled } from "../src/scheduled";
 import { api, captureLogs, registerUser } from "./helpers";
 import { sim, simFaults, simReset } from "./sim-helpers";
 
@@ -333,5 +334,16 @@ describe("sweeper", () => {
     expect(late.sent.payments).toEqual([]);
     await consume(late.env, [{ body: swept }]);
     expect(late.sent.payments.map((s) => s.delaySeconds)).toEqual([30]);
+  });
+
+  it("runs from the every-minute cron", async () => {
+    const u = await registerUser("pay-cron");
+    const p = await buy(u.token);
+    const past = Date.now() - 180_000;
+    await env.DB.prepare("UPDATE payments SET created_at = ?, last_enqueued_at = ? WHERE id = ?").bind(past, past, p.id).run();
+    const cap = captureEnv();
+    await handleScheduled(createScheduledController({ scheduledTime: Date.now(), cron: "* * * * *" }), cap.env, createExecutionContext());
+    expect(cap.sent.payments.map((s) => s.body.paymentId)).toContain(p.id);
+    expect((await row(p.id))!.last_enqueued_at).toBeGreaterThan(past);
   });
 });
