@@ -69,7 +69,8 @@ export async function checkPayment(env: Env, msg: PaymentMessage, attempts: numb
     return "activated";
   }
   if (p.status === "expired") {
-    // Only a replay (dead-letter retry) reaches an expired payment: it was checked once more.
+    // A late message (a chain still alive when the sweeper expired it, a dead-letter retry):
+    // the invoice was checked once more, and stays expired.
     await recordCheck(db, p.id, now);
     return "still_expired";
   }
