@@ -22,6 +22,7 @@ import { accountAutomationRoutes, automationRoutes } from "./routes/automations"
 import { meRoutes } from "./routes/me";
 import { notificationRoutes } from "./routes/notifications";
 import { paymentRoutes, planRoutes } from "./routes/payments";
+import { simulationRoutes } from "./routes/simulations";
 
 export const MAX_BODY_BYTES = 256 * 1024;
 
@@ -73,6 +74,9 @@ export function createApp() {
   app.use("/v1/notifications", requireAuth);
   app.use("/v1/notifications/*", requireAuth);
   app.route("/v1/notifications", notificationRoutes);
+  app.use("/v1/simulations", requireAuth);
+  app.use("/v1/simulations/*", requireAuth);
+  app.route("/v1/simulations", simulationRoutes);
   app.use("/v1/admin/*", requireAuth, requireAdmin);
   app.route("/v1/admin", adminRoutes);
   app.route("/v1/admin", adminDeadLetterRoutes);
