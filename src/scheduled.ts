@@ -3,6 +3,8 @@ import { getDb } from "./db/client";
 import { systemState } from "./db/schema";
 import { createLogger } from "./lib/logger";
 import { sweepPayments } from "./lightning/sweeper";
+import { evaluateAlertRules } from "./ops/alert-rules";
+import { loadRetention, runRetention } from "./ops/retention";
 
 export async function handleScheduled(controller: ScheduledController, env: Env, _ctx: ExecutionContext): Promise<void> {
   const logger = createLogger({ level: env.LOG_LEVEL, base: { worker: "cron" } });
@@ -18,5 +20,15 @@ export async function handleScheduled(controller: ScheduledController, env: Env,
   } catch (e) {
     // One failing sweep must not stop the rest of the cron.
     logger.error("cron.payment_sweep_failed", { error: e });
+  }
+  try {
+    await evaluateAlertRules(env, { now, logger }); // alert rules + watchdog (src/ops)
+  } catch (e) {
+    logger.error("cron.alert_rules_failed", { error: e });
+  }
+  try {
+    await runRetention(env, { now, days: loadRetention(env, logger), logger });
+  } catch (e) {
+    logger.error("cron.retention_failed", { error: e });
   }
 }
