@@ -111,7 +111,8 @@ const errorText = (e: unknown) => (e instanceof Error ? `${e.name}: ${e.message}
 /** Consumer for the `payments` queue: each message is acked or retried on its own. */
 export async function handlePaymentBatch(batch: MessageBatch<unknown>, env: Env, _ctx?: ExecutionContext, deps: PaymentCheckDeps = {}): Promise<void> {
   const logger = deps.logger ?? createLogger({ level: env.LOG_LEVEL, base: { worker: "payments" } });
-  // Messages acked here; dead letters are counted settled by storeDeadLetter itself.
+  // Every acked message leaves the queue, dead-lettered ones included (storeDeadLetter leaves
+  // counting to its caller); a retried one is counted by the DLQ consumer if it dies.
   let acked = 0;
   for (const msg of batch.messages) {
     const parsed = PaymentMessage.safeParse(msg.body);
@@ -121,6 +122,7 @@ export async function handlePaymentBatch(batch: MessageBatch<unknown>, env: Env,
       logger.error("payment.malformed", { messageId: msg.id, error });
       await storeDeadLetter(env, { queue: QUEUE, messageId: messageKey(msg), body: msg.body, attempts: msg.attempts, errorClass: "validation", firstError: error, lastError: error }, logger);
       msg.ack();
+      acked += 1;
       continue;
     }
     const body = parsed.data;
@@ -137,7 +139,9 @@ export async function handlePaymentBatch(batch: MessageBatch<unknown>, env: Env,
         logger.error("payment.check_failed", { paymentId: body.paymentId, messageId: body.id, attempts: msg.attempts, errorClass, error });
         const firstError = (await firstRecordedError(env, body.id)) ?? error;
         await storeDeadLetter(env, { queue: QUEUE, messageId: body.id, body, attempts: msg.attempts, errorClass, firstError, lastError: error }, logger);
+        await clearMessageFailure(env, QUEUE, body.id);
         msg.ack();
+        acked += 1;
         continue;
       }
       await recordMessageFailure(env, { queue: QUEUE, messageId: body.id, errorClass, error, attempts: msg.attempts });

@@ -251,8 +251,10 @@ describe("provider outage", () => {
   });
 
   it("dead-letters a malformed message at once", async () => {
+    const before = await counter("payments");
     const res = await consume(env, [{ body: { v: 1, id: "bad-1", kind: "payment" } }]);
     expect(res.explicitAcks).toHaveLength(1);
+    expect((await counter("payments")).settled).toBe(before.settled + 1);
     const dead = await env.DB.prepare("SELECT error_class, last_error FROM dead_letters WHERE queue = 'payments' AND body LIKE '%bad-1%'").first<Record<string, string>>();
     expect(dead).toMatchObject({ error_class: "validation" });
     expect(dead!.last_error).toContain("paymentId");
