@@ -1,4 +1,5 @@
-import { exports } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
+import { runInDurableObject } from "cloudflare:test";
 import { afterEach, describe, expect, it } from "vitest";
 import { api, BASE, registerUser } from "./helpers";
 
@@ -239,5 +240,45 @@ describe("simulations", () => {
     const done = await waitDone(owner.token, id);
     expect(done.status).toBe("completed");
     expect((await allSteps(owner.token, id)).map((r) => r.price)).toEqual([50_000, 50_100, 49_900, 49_900, 49_900]);
+  });
+
+  it("a 10,000-step fast run with all three automations completes in chunks", async () => {
+    const u = await registerUser("sim-max");
+    const t0 = Date.now();
+    const id = await start(u.token, { scenario: "volatile", initialPrice: 60_000, steps: 10_000, seed: 42, automations: allThree, position: { side: "buy", quantity: 500, leverage: 20 }, freeBalanceSats: 5_000_000 });
+    const done = await waitDone(u.token, id, 60_000);
+    expect(done.status).toBe("completed");
+    expect(done.summary.steps).toBe(10_000);
+    expect(done.summary.actionsByType.open).toBeGreaterThan(0);
+    console.info(JSON.stringify({ bench: "do-fast-10k", ms: Date.now() - t0 }));
+  });
+
+  it("realtime catches up from the start time after a late alarm, and resumes after losing its in-memory scenario", async () => {
+    const u = await registerUser("sim-catchup");
+    const body = { scenario: "volatile", initialPrice: 60_000, steps: 600, seed: 9, automations: allThree, position: { side: "buy", quantity: 500, leverage: 20 }, freeBalanceSats: 5_000_000 };
+    const id = await start(u.token, { ...body, speed: "realtime", stepMs: 60_000 });
+    const stub = env.SIMULATION.getByName(id);
+    const progress = await runInDurableObject(stub, async (instance: any) => {
+      const run = instance.store.getJson("run");
+      // The alarm is "late" by 7.5 steps: exactly 7 are due, none more.
+      instance.store.setJson("run", { ...run, startedAt: Date.now() - 7.5 * 60_000 });
+      await instance.alarm();
+      const seven = instance.store.getJson("run").step;
+      // As after an eviction: the scenario generator is rebuilt from the seed.
+      instance.engine = null;
+      instance.store.setJson("run", { ...instance.store.getJson("run"), startedAt: Date.now() - 10_000 * 60_000 });
+      await instance.alarm(); // at most one chunk (500 steps) per invocation
+      const chunk = instance.store.getJson("run").step;
+      instance.engine = null;
+      await instance.alarm();
+      return { seven, chunk };
+    });
+    expect(progress).toEqual({ seven: 7, chunk: 507 });
+    const done = await waitDone(u.token, id);
+    expect(done.status).toBe("completed");
+    // Same stepMs: the simulated clock (cooldowns, windows) runs at step * stepMs in both modes.
+    const fast = await start(u.token, { ...body, stepMs: 60_000 });
+    await waitDone(u.token, fast);
+    expect(await allSteps(u.token, id)).toEqual(await allSteps(u.token, fast));
   });
 });
