@@ -10,6 +10,7 @@ import { ConfigError, getConfig } from "../config";
 import { seedDemoAccount } from "../accounts/demo-account";
 import { runDevSeed } from "../dev-seed";
 import { createLogger } from "../lib/logger";
+import { dashboardResponse } from "./dashboard";
 import { DOCS_HTML } from "./docs";
 import { ApiError, errorResponse, toApiError } from "./errors";
 import { requireAdmin, requireAuth } from "./middleware/auth";
@@ -17,6 +18,7 @@ import { router } from "./openapi";
 import { accountRoutes } from "./routes/accounts";
 import { adminRoutes } from "./routes/admin";
 import { adminDeadLetterRoutes } from "./routes/admin-dead-letters";
+import { adminOpsRoutes, prometheusResponse, requireMetricsAccess } from "./routes/admin-ops";
 import { authRoutes } from "./routes/auth";
 import { accountAutomationRoutes, automationRoutes } from "./routes/automations";
 import { meRoutes } from "./routes/me";
@@ -51,6 +53,8 @@ export function createApp() {
   });
   app.get("/health", (c) => c.json({ ok: true, environment: c.env.ENVIRONMENT, time: Date.now() }));
   app.get("/docs", (c) => c.html(DOCS_HTML));
+  app.get("/admin", (c) => dashboardResponse(c)); // operator dashboard; it carries its own CSP
+  app.get("/metrics", requireMetricsAccess, (c) => prometheusResponse(c.env)); // METRICS_TOKEN or an admin
   app.doc31("/openapi.json", {
     openapi: "3.1.0",
     info: { title: "LN Markets automation API", version: "1.0.0", description: "Automations that keep LN Markets positions alive." },
@@ -80,6 +84,7 @@ export function createApp() {
   app.use("/v1/admin/*", requireAuth, requireAdmin);
   app.route("/v1/admin", adminRoutes);
   app.route("/v1/admin", adminDeadLetterRoutes);
+  app.route("/v1/admin", adminOpsRoutes);
 
   app.notFound(() => { throw new ApiError("not_found", "Route not found"); });
   app.onError((err, c) => {
