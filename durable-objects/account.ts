@@ -217,16 +217,17 @@ export class AccountDO extends DurableObject<Env> {
     const runSeq = trigger === "schedule" && row.attempts > 0 ? row.run_seq : row.run_seq + 1;
     const runId = `${trigger === "tick" ? "t" : "s"}${runSeq}`;
     const jobId = `${this.accountId}:${row.id}:${runId}:${row.attempts + 1}`;
+    const traceId = row.trace_id ?? jobId;
     const started = Date.now();
     this.store.updateAutomation(row.id, { run_seq: runSeq });
-    this.journal.job(jobId, "start", { metadata: { automationId: row.id, type: row.type, trigger, attempt: row.attempts + 1 } });
+    this.journal.job(jobId, "start", { traceId, metadata: { automationId: row.id, type: row.type, trigger, attempt: row.attempts + 1 } });
     const gate = this.executor.breaker.allow(started);
     const ac = new AbortController();
     const timer = setTimeout(() => ac.abort(new Error(`timed out after ${settings.timeoutMs} ms`)), settings.timeoutMs);
     let outcome: { ok: true; summary: string } | { ok: false; error: string };
     try {
       if (!gate.ok) throw new Error(`circuit breaker open: exchange calls paused for ${Math.ceil(gate.retryAfterMs / 1000)} s`);
-      const run = row.id === MONITOR_ID ? marginMonitor(this.jobContext(), ac.signal, this.criticalAlerted) : this.runAutomationRow(row, runId, ac.signal);
+      const run = row.id === MONITOR_ID ? marginMonitor(this.jobContext(traceId), ac.signal, this.criticalAlerted) : this.runAutomationRow(row, runId, traceId, ac.signal);
       outcome = await Promise.race([
         run,
         new Promise<{ ok: false; error: string }>((resolve) => ac.signal.addEventListener("abort", () => resolve({ ok: false, error: `timeout: ${String((ac.signal.reason as Error)?.message ?? "aborted")}` }), { once: true })),
@@ -250,24 +251,25 @@ export class AccountDO extends DurableObject<Env> {
       updated_at: now,
     });
     if (outcome.ok) {
-      this.journal.job(jobId, "complete", { durationMs, metadata: { automationId: row.id, summary: outcome.summary } });
+      this.journal.job(jobId, "complete", { durationMs, traceId, metadata: { automationId: row.id, summary: outcome.summary } });
       return;
     }
-    this.journal.job(jobId, next.kind === "retry" ? "retry" : "fail", { durationMs, error: outcome.error, metadata: { automationId: row.id, attempt: current.attempts + 1, nextRunAt: next.nextRunAt } });
+    this.journal.job(jobId, next.kind === "retry" ? "retry" : "fail", { durationMs, traceId, error: outcome.error, metadata: { automationId: row.id, attempt: current.attempts + 1, nextRunAt: next.nextRunAt } });
     if (next.kind === "exhausted") {
-      this.journal.automation("error", "automation.run_failed", row.id === MONITOR_ID ? null : row.id, { type: row.type, attempts: current.attempts + 1, error: outcome.error });
-      await this.journal.notify("automation.failed", "warning", "An automation keeps failing", `${row.type} failed ${current.attempts + 1} times: ${outcome.error}; it continues at its next interval`, { automationId: row.id });
+      this.journal.automation("error", "automation.run_failed", row.id === MONITOR_ID ? null : row.id, { type: row.type, attempts: current.attempts + 1, error: outcome.error }, undefined, traceId);
+      await this.journal.notify("automation.failed", "warning", "An automation keeps failing", `${row.type} failed ${current.attempts + 1} times: ${outcome.error}; it continues at its next interval`, { automationId: row.id }, traceId);
     }
   }
 
-  private runAutomationRow(row: AutomationRow, runId: string, signal: AbortSignal) {
+  private runAutomationRow(row: AutomationRow, runId: string, traceId: string, signal: AbortSignal) {
     const parsed = parseAutomationConfig(row.type, JSON.parse(row.config), { allowTestTypes: true });
     if (!parsed.ok) return Promise.resolve({ ok: false as const, error: `invalid stored config: ${parsed.issues[0]?.message}` });
-    return runAutomation(this.jobContext(), row, parsed.value.config, runId, signal);
+    return runAutomation(this.jobContext(traceId), row, parsed.value.config, runId, signal);
   }
 
-  private jobContext(): JobContext {
+  private jobContext(traceId: string): JobContext {
     return {
+      traceId,
       market: this.market,
       executor: this.executor,
       journal: this.journal,
@@ -363,7 +365,7 @@ export class AccountDO extends DurableObject<Env> {
   // --- RPC: automations ----------------------------------------------------------------------
 
   /** Creates an automation; config validated by its type's strict schema. */
-  async createAutomation(input: AutomationInput): Promise<DoResult<AutomationView>> {
+  async createAutomation(input: AutomationInput, trace?: { traceId?: string }): Promise<DoResult<AutomationView>> {
     const parsed = this.validate(input.type, input.config, input.schedule);
     if (!parsed.ok) return parsed;
     const ctx = await this.loadContext(true);
@@ -373,9 +375,9 @@ export class AccountDO extends DurableObject<Env> {
     this.store.insertAutomation({
       id, type: parsed.value.type, name: input.name ?? null, config: JSON.stringify(parsed.value.config),
       schedule: parsed.value.schedule ? JSON.stringify(parsed.value.schedule) : null, enabled: input.enabled === false ? 0 : 1,
-      next_run_at: null, created_at: now, updated_at: now,
+      next_run_at: null, trace_id: trace?.traceId ?? null, created_at: now, updated_at: now,
     });
-    this.journal.automation("info", "automation.created", id, { type: parsed.value.type, enabled: input.enabled !== false, config: parsed.value.config });
+    this.journal.automation("info", "automation.created", id, { type: parsed.value.type, enabled: input.enabled !== false, config: parsed.value.config }, undefined, trace?.traceId);
     await this.afterChange();
     return { ok: true, value: automationView(this.store.automation(id)!, this.market.feed(now)) };
   }
@@ -391,7 +393,7 @@ export class AccountDO extends DurableObject<Env> {
   }
 
   /** Enable/disable, replace config or schedule, rename. */
-  async updateAutomation(id: string, patch: { name?: string | null; config?: unknown; schedule?: unknown; enabled?: boolean }): Promise<DoResult<AutomationView>> {
+  async updateAutomation(id: string, patch: { name?: string | null; config?: unknown; schedule?: unknown; enabled?: boolean }, trace?: { traceId?: string }): Promise<DoResult<AutomationView>> {
     const row = id === MONITOR_ID ? undefined : this.store.automation(id);
     if (!row) return { ok: false, code: "not_found", message: "Automation not found" };
     const parsed = this.validate(row.type, patch.config === undefined ? JSON.parse(row.config) : patch.config, patch.schedule === undefined ? (row.schedule ? JSON.parse(row.schedule) : null) : patch.schedule);
@@ -406,17 +408,18 @@ export class AccountDO extends DurableObject<Env> {
       ...(enabled ? {} : { next_run_at: null, attempts: 0 }),
       // A new config starts with fresh decision state (cooldowns, trailing anchors).
       ...(patch.config !== undefined ? { state: "{}" } : {}),
+      ...(trace?.traceId ? { trace_id: trace.traceId } : {}),
       updated_at: now,
     });
-    this.journal.automation("info", "automation.updated", id, { fields: Object.keys(patch), enabled: !!enabled });
+    this.journal.automation("info", "automation.updated", id, { fields: Object.keys(patch), enabled: !!enabled }, undefined, trace?.traceId);
     await this.afterChange();
     return { ok: true, value: automationView(this.store.automation(id)!, this.market.feed(now)) };
   }
 
-  async deleteAutomation(id: string): Promise<DoResult<null>> {
+  async deleteAutomation(id: string, trace?: { traceId?: string }): Promise<DoResult<null>> {
     if (id === MONITOR_ID || !this.store.automation(id)) return { ok: false, code: "not_found", message: "Automation not found" };
     this.store.deleteAutomation(id);
-    this.journal.automation("info", "automation.deleted", id);
+    this.journal.automation("info", "automation.deleted", id, {}, undefined, trace?.traceId);
     await this.afterChange();
     return { ok: true, value: null };
   }

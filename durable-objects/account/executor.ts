@@ -25,6 +25,7 @@ export interface Intent {
   automationId: string;
   runId: string;
   request: IntentRequest;
+  traceId?: string | null;
 }
 
 export type ExecResult =
@@ -41,6 +42,7 @@ export interface TradeLog {
   error?: string;
   latencyMs?: number;
   tradeId?: string | null;
+  traceId?: string | null;
 }
 
 export interface ExecutorDeps {
@@ -97,14 +99,14 @@ export class Executor {
     try {
       const trade = await this.send(await this.d.client(), intent.request, clientId, signal);
       this.d.store.setIntentStatus(clientId, "done", { result: JSON.stringify(trade) });
-      this.d.tradeLog({ automationId: intent.automationId, clientId, action: intent.request.action, request: intent.request, outcome: "ok", latencyMs: this.now() - started, tradeId: trade?.id ?? tradeIdOf(intent.request) ?? null });
+      this.d.tradeLog({ automationId: intent.automationId, traceId: intent.traceId ?? null, clientId, action: intent.request.action, request: intent.request, outcome: "ok", latencyMs: this.now() - started, tradeId: trade?.id ?? tradeIdOf(intent.request) ?? null });
       return { ok: true, clientId, trade, reconciled: false };
     } catch (e) {
       const err = isLnMarketsError(e) ? e : new LnMarketsError({ kind: "temporary", code: "network", message: e instanceof Error ? e.message : String(e), uncertain: true });
       const status = err.uncertain ? "uncertain" : "failed";
       this.d.store.setIntentStatus(clientId, status, { error: `${err.code}: ${err.message}` });
       this.d.tradeLog({
-        automationId: intent.automationId, clientId, action: intent.request.action, request: intent.request,
+        automationId: intent.automationId, traceId: intent.traceId ?? null, clientId, action: intent.request.action, request: intent.request,
         outcome: err.uncertain ? "uncertain" : "error", errorKind: err.kind, error: `${err.code}: ${err.message}`, latencyMs: this.now() - started,
         tradeId: tradeIdOf(intent.request) ?? null,
       });

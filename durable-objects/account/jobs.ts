@@ -24,6 +24,8 @@ export interface JobContext {
   automations: () => AutomationRow[];
   /** Runs a margin guard at once (outside its schedule). */
   triggerGuard: (row: AutomationRow, reason: string) => Promise<void>;
+  /** The run's trace id (the trader's last change to the automation, else the run's own). */
+  traceId: string;
   /** Per-run memory (noop failures) and persisted automation state. */
   saveState: (row: AutomationRow, state: unknown) => void;
 }
@@ -33,11 +35,11 @@ export type JobOutcome = { ok: true; summary: string } | { ok: false; error: str
 class RunFailure extends Error {}
 
 async function exec(ctx: JobContext, row: AutomationRow, runId: string, request: IntentRequest, signal: AbortSignal): Promise<ExecResult> {
-  const res = await ctx.executor.execute({ automationId: row.id, runId, request }, signal);
+  const res = await ctx.executor.execute({ automationId: row.id, runId, request, traceId: ctx.traceId }, signal);
   if (res.ok && res.trade) ctx.market.upsertTrade(res.trade);
   if (!res.ok) {
-    ctx.journal.automation("warn", "automation.action_failed", row.id, { action: request.action, code: res.code, kind: res.kind, uncertain: res.uncertain, clientId: res.clientId }, res.message);
-    if (res.kind === "permanent") await ctx.journal.notify("automation.action_failed", "warning", "An automation could not act", `${request.action} failed: ${res.message}`, { automationId: row.id, code: res.code });
+    ctx.journal.automation("warn", "automation.action_failed", row.id, { action: request.action, code: res.code, kind: res.kind, uncertain: res.uncertain, clientId: res.clientId }, res.message, ctx.traceId);
+    if (res.kind === "permanent") await ctx.journal.notify("automation.action_failed", "warning", "An automation could not act", `${request.action} failed: ${res.message}`, { automationId: row.id, code: res.code }, ctx.traceId);
     // Temporary failures fail the run so the scheduler retries it (same run id: reconciled first).
     if (res.kind === "temporary") throw new RunFailure(`${request.action}: ${res.code}: ${res.message}`);
   }
@@ -63,12 +65,12 @@ async function marginGuard(ctx: JobContext, row: AutomationRow, config: MarginGu
   for (const d of decisions) {
     const prev = state.trades[d.tradeId]?.lastLevel ?? "ok";
     if (d.level === "ok" && !d.action) continue;
-    ctx.journal.automation(d.action ? "info" : "debug", "margin_guard.decision", row.id, { tradeId: d.tradeId, risk: d.risk, level: d.level, reason: d.reason, feed, ...d.inputs, ...(d.action ? { action: d.action } : {}) });
+    ctx.journal.automation(d.action ? "info" : "debug", "margin_guard.decision", row.id, { tradeId: d.tradeId, risk: d.risk, level: d.level, reason: d.reason, feed, ...d.inputs, ...(d.action ? { action: d.action } : {}) }, undefined, ctx.traceId);
     if (d.level === "warn" && prev === "ok") {
-      await ctx.journal.notify("margin.warning", "warning", "Position approaching liquidation", `Trade ${d.tradeId} risk ${(d.risk * 100).toFixed(0)} % at ${price}`, { tradeId: d.tradeId, risk: d.risk, price });
+      await ctx.journal.notify("margin.warning", "warning", "Position approaching liquidation", `Trade ${d.tradeId} risk ${(d.risk * 100).toFixed(0)} % at ${price}`, { tradeId: d.tradeId, risk: d.risk, price }, ctx.traceId);
     }
     if ((d.level === "critical" || d.level === "act") && prev !== d.level) {
-      await ctx.journal.notify("margin.critical", "critical", "Position at critical risk", `Trade ${d.tradeId} risk ${(d.risk * 100).toFixed(0)} % at ${price}; liquidation ${d.inputs.liquidation.toFixed(1)}`, { tradeId: d.tradeId, risk: d.risk, price });
+      await ctx.journal.notify("margin.critical", "critical", "Position at critical risk", `Trade ${d.tradeId} risk ${(d.risk * 100).toFixed(0)} % at ${price}; liquidation ${d.inputs.liquidation.toFixed(1)}`, { tradeId: d.tradeId, risk: d.risk, price }, ctx.traceId);
     }
     if (!d.action) continue;
     const t = trades.find((x) => x.id === d.tradeId)!;
@@ -80,7 +82,7 @@ async function marginGuard(ctx: JobContext, row: AutomationRow, config: MarginGu
       actions++;
       await ctx.journal.notify("margin.action", "info", d.action.type === "add_margin" ? "Margin added" : "Position closed by Margin Guard",
         d.action.type === "add_margin" ? `Added ${d.action.amountSats} sats to trade ${d.tradeId} (risk was ${(d.risk * 100).toFixed(0)} %)` : `Closed trade ${d.tradeId} at risk ${(d.risk * 100).toFixed(0)} %`,
-        { tradeId: d.tradeId, action: d.action, risk: d.risk, price });
+        { tradeId: d.tradeId, action: d.action, risk: d.risk, price }, ctx.traceId);
     }
   }
   return { ok: true, summary: `${trades.length} trades, ${actions} actions, max risk ${Math.max(...decisions.map((d) => d.risk), 0).toFixed(3)}` };
@@ -95,7 +97,7 @@ async function tpSl(ctx: JobContext, row: AutomationRow, config: TpSlConfig, run
   const { changes, nextState } = evaluateTpSl({ config, trades, price: ctx.market.price!, state: parsedState.success ? parsedState.data : initialTpSlState() });
   ctx.saveState(row, nextState);
   for (const c of changes) {
-    ctx.journal.automation("info", "tp_sl.decision", row.id, { ...c, price: ctx.market.price, feed });
+    ctx.journal.automation("info", "tp_sl.decision", row.id, { ...c, price: ctx.market.price, feed }, undefined, ctx.traceId);
     const request: IntentRequest = c.type === "close" ? { action: "close", tradeId: c.tradeId }
       : c.type === "takeprofit" ? { action: "takeprofit", tradeId: c.tradeId, value: c.value }
       : { action: "stoploss", tradeId: c.tradeId, value: c.value, mode: c.mode };
@@ -114,12 +116,12 @@ async function autoEntry(ctx: JobContext, row: AutomationRow, config: AutoEntryC
   const r = evaluateAutoEntry({ config, price, now, openTrades, state: parsedState.success ? parsedState.data : initialAutoEntryState(), paused: ctx.pauseEntries });
   ctx.saveState(row, r.nextState);
   if (!r.open) {
-    ctx.journal.automation("debug", "auto_entry.decision", row.id, { reason: r.reason, feed, ...r.inputs });
+    ctx.journal.automation("debug", "auto_entry.decision", row.id, { reason: r.reason, feed, ...r.inputs }, undefined, ctx.traceId);
     return { ok: true, summary: r.reason };
   }
-  ctx.journal.automation("info", "auto_entry.decision", row.id, { reason: r.reason, feed, order: r.open, ...r.inputs });
+  ctx.journal.automation("info", "auto_entry.decision", row.id, { reason: r.reason, feed, order: r.open, ...r.inputs }, undefined, ctx.traceId);
   const res = await exec(ctx, row, runId, { action: "open", order: r.open as Omit<NewTradeInput, "clientId"> }, signal);
-  if (res.ok) await ctx.journal.notify("auto_entry.opened", "info", "Auto Entry opened a position", `${r.open.side} ${r.open.quantity ?? ""}${r.open.quantity ? " USD" : `${r.open.margin} sats margin`} at ${r.open.leverage}x near ${price}`, { order: r.open, price });
+  if (res.ok) await ctx.journal.notify("auto_entry.opened", "info", "Auto Entry opened a position", `${r.open.side} ${r.open.quantity ?? ""}${r.open.quantity ? " USD" : `${r.open.margin} sats margin`} at ${r.open.leverage}x near ${price}`, { order: r.open, price }, ctx.traceId);
   return { ok: true, summary: res.ok ? "opened" : `not opened: ${res.ok === false ? res.code : ""}` };
 }
 
@@ -187,8 +189,8 @@ export async function marginMonitor(ctx: JobContext, signal: AbortSignal, alerte
   for (const r of report.critical) {
     if (alerted.has(r.tradeId)) continue;
     alerted.add(r.tradeId);
-    ctx.journal.automation("warn", "margin_monitor.critical", null, { tradeId: r.tradeId, risk: r.risk, price: r.price, liquidation: r.liquidation, guards: guards.length, feed });
-    if (!guards.length) await ctx.journal.notify("margin.critical", "critical", "Position at critical risk", `Trade ${r.tradeId} risk ${(r.risk * 100).toFixed(0)} % and no Margin Guard is on`, { tradeId: r.tradeId, risk: r.risk, price: r.price });
+    ctx.journal.automation("warn", "margin_monitor.critical", null, { tradeId: r.tradeId, risk: r.risk, price: r.price, liquidation: r.liquidation, guards: guards.length, feed }, undefined, ctx.traceId);
+    if (!guards.length) await ctx.journal.notify("margin.critical", "critical", "Position at critical risk", `Trade ${r.tradeId} risk ${(r.risk * 100).toFixed(0)} % and no Margin Guard is on`, { tradeId: r.tradeId, risk: r.risk, price: r.price }, ctx.traceId);
   }
   for (const id of [...alerted]) if (!report.critical.some((r) => r.tradeId === id)) alerted.delete(id);
   if (report.maxRisk >= 0.8) for (const g of guards) await ctx.triggerGuard(g, `monitor risk ${report.maxRisk.toFixed(3)}`);

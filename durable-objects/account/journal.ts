@@ -30,12 +30,12 @@ export class Journal {
   }
 
   /** A decision or event of an automation: a log line and an automation_logs row. */
-  automation(level: "debug" | "info" | "warn" | "error", event: string, automationId: string | null, data: LogFields = {}, message?: string): void {
-    this.log[level](event, { automationId, ...data, ...(message ? { message } : {}) });
+  automation(level: "debug" | "info" | "warn" | "error", event: string, automationId: string | null, data: LogFields = {}, message?: string, traceId?: string | null): void {
+    this.log[level](event, { automationId, ...(traceId ? { traceId } : {}), ...data, ...(message ? { message } : {}) });
     if (level === "debug" || !this.who.userId) return;
     this.store.pushOutbox([{
       type: "automation_log", id: newId("log"), userId: this.who.userId, accountId: this.who.accountId, accountName: this.who.accountName,
-      automationId, level, event, message: message ?? null, data, createdAt: Date.now(),
+      automationId, level, event, message: message ?? null, data, traceId: traceId ?? null, createdAt: Date.now(),
     }]);
   }
 
@@ -45,24 +45,24 @@ export class Journal {
     this.store.pushOutbox([{
       type: "trade_log", id: newId("log"), userId: this.who.userId, accountId: this.who.accountId, automationId: t.automationId,
       clientId: t.clientId, action: t.action, request: t.request, outcome: t.outcome, errorKind: t.errorKind ?? null,
-      error: t.error ?? null, latencyMs: t.latencyMs ?? null, tradeId: t.tradeId ?? null, createdAt: Date.now(),
+      error: t.error ?? null, latencyMs: t.latencyMs ?? null, tradeId: t.tradeId ?? null, traceId: t.traceId ?? null, createdAt: Date.now(),
     }]);
   }
 
-  job(jobId: string, event: "start" | "complete" | "fail" | "retry", fields: { durationMs?: number; error?: string; metadata?: unknown } = {}): void {
+  job(jobId: string, event: "start" | "complete" | "fail" | "retry", fields: { durationMs?: number; error?: string; metadata?: unknown; traceId?: string | null } = {}): void {
     this.log[event === "fail" ? "warn" : "debug"](`job.${event}`, { jobId, ...fields });
     this.store.pushOutbox([{
       type: "job_event", id: newId("job"), ts: Date.now(), worker: "account", jobId, event,
-      durationMs: fields.durationMs ?? null, error: fields.error ?? null, metadata: fields.metadata, accountId: this.who.accountId,
+      durationMs: fields.durationMs ?? null, error: fields.error ?? null, metadata: fields.metadata, accountId: this.who.accountId, traceId: fields.traceId ?? null,
     }]);
   }
 
   /** A message to the account's owner (critical goes through ALERTS). Never throws. */
-  async notify(event: string, severity: Severity, title: string, body: string, data: Record<string, unknown> = {}): Promise<void> {
+  async notify(event: string, severity: Severity, title: string, body: string, data: Record<string, unknown> = {}, traceId?: string | null): Promise<void> {
     if (!this.who.userId) return;
     try {
       await sendNotification(this.env, {
-        v: 1, id: newId("ntf"), kind: "notification", userId: this.who.userId, event, severity, title, body,
+        v: 1, id: newId("ntf"), kind: "notification", userId: this.who.userId, event, severity, title, body, ...(traceId ? { traceId } : {}),
         data: { accountId: this.who.accountId, accountName: this.who.accountName, ...data },
       });
     } catch (e) {

@@ -20,6 +20,9 @@ const MIGRATIONS: string[] = [
      result TEXT, error TEXT, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);
    CREATE INDEX intents_status ON intents (status);
    CREATE TABLE outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, entry TEXT NOT NULL);`,
+  // The trace id of the trader's last change to an automation: its runs carry it, so one
+  // action can be followed from the API to the exchange order and the notification.
+  `ALTER TABLE automations ADD COLUMN trace_id TEXT;`,
 ];
 
 export function migrate(sql: SqlStorage): void {
@@ -48,6 +51,7 @@ export type AutomationRow = {
   last_duration_ms: number | null;
   runs: number;
   failures: number;
+  trace_id: string | null;
   created_at: number;
   updated_at: number;
 };
@@ -90,10 +94,10 @@ export class AccountStore {
     return this.sql.exec<AutomationRow>("SELECT * FROM automations WHERE id = ?", id).toArray()[0];
   }
 
-  insertAutomation(r: Pick<AutomationRow, "id" | "type" | "name" | "config" | "schedule" | "enabled" | "next_run_at" | "created_at" | "updated_at">): void {
+  insertAutomation(r: Pick<AutomationRow, "id" | "type" | "name" | "config" | "schedule" | "enabled" | "next_run_at" | "created_at" | "updated_at"> & { trace_id?: string | null }): void {
     this.sql.exec(
-      "INSERT INTO automations (id, type, name, config, schedule, enabled, next_run_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-      r.id, r.type, r.name, r.config, r.schedule, r.enabled, r.next_run_at, r.created_at, r.updated_at,
+      "INSERT INTO automations (id, type, name, config, schedule, enabled, next_run_at, trace_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+      r.id, r.type, r.name, r.config, r.schedule, r.enabled, r.next_run_at, r.trace_id ?? null, r.created_at, r.updated_at,
     );
   }
 

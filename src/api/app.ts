@@ -35,7 +35,9 @@ export function createApp() {
   app.use("*", secureHeaders());
   app.use("*", async (c, next) => {
     const started = Date.now();
-    const logger = createLogger({ level: c.env.LOG_LEVEL, base: { requestId: c.get("requestId") } });
+    // The request id is the trace id: it follows the action into DO logs, queue messages and
+    // notification deliveries. A caller may give its own in `x-request-id`.
+    const logger = createLogger({ level: c.env.LOG_LEVEL, base: { requestId: c.get("requestId"), traceId: c.get("requestId") } });
     c.set("logger", logger);
     await next();
     logger.info("http.request", { method: c.req.method, path: c.req.path, status: c.res.status, durationMs: Date.now() - started });

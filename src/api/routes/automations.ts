@@ -60,7 +60,7 @@ export const accountAutomationRoutes = router()
       if (PLAN_GATED.has(body.type)) {
         await requirePlan(getDb(c.env), user.id, "automationTypes", (l) => l.automationTypes.includes(body.type), `Automation type ${body.type}`);
       }
-      return c.json(unwrap(await stub(c.env, id).createAutomation(body)) as z.infer<typeof Automation>, 201);
+      return c.json(unwrap(await stub(c.env, id).createAutomation(body, { traceId: c.get("requestId") })) as z.infer<typeof Automation>, 201);
     },
   )
   .openapi(
@@ -86,7 +86,7 @@ export const accountAutomationRoutes = router()
     async (c) => {
       const { id, aid } = c.req.valid("param");
       await getAccount(c.env, c.get("user").id, id);
-      return c.json(unwrap(await stub(c.env, id).updateAutomation(aid, c.req.valid("json"))) as z.infer<typeof Automation>, 200);
+      return c.json(unwrap(await stub(c.env, id).updateAutomation(aid, c.req.valid("json"), { traceId: c.get("requestId") })) as z.infer<typeof Automation>, 200);
     },
   )
   .openapi(
@@ -94,7 +94,7 @@ export const accountAutomationRoutes = router()
     async (c) => {
       const { id, aid } = c.req.valid("param");
       await getAccount(c.env, c.get("user").id, id);
-      unwrap(await stub(c.env, id).deleteAutomation(aid));
+      unwrap(await stub(c.env, id).deleteAutomation(aid, { traceId: c.get("requestId") }));
       return c.body(null, 204);
     },
   )
