@@ -63,30 +63,33 @@ export function createApp() {
   });
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer", description: "A login JWT or an API token" });
 
-  app.route("/v1/auth", authRoutes);
   app.use("/v1/me", requireAuth);
   app.use("/v1/me/*", requireAuth);
-  app.route("/v1/me", meRoutes);
   app.use("/v1/accounts", requireAuth);
   app.use("/v1/accounts/*", requireAuth);
-  app.route("/v1/accounts", accountRoutes);
-  app.route("/v1/accounts", accountAutomationRoutes);
   app.use("/v1/automations/*", requireAuth);
-  app.route("/v1/automations", automationRoutes);
-  app.route("/v1/plans", planRoutes); // public: a price list
   app.use("/v1/payments", requireAuth);
   app.use("/v1/payments/*", requireAuth);
-  app.route("/v1/payments", paymentRoutes);
   app.use("/v1/notifications", requireAuth);
   app.use("/v1/notifications/*", requireAuth);
-  app.route("/v1/notifications", notificationRoutes);
   app.use("/v1/simulations", requireAuth);
   app.use("/v1/simulations/*", requireAuth);
-  app.route("/v1/simulations", simulationRoutes);
   app.use("/v1/admin/*", requireAuth, requireAdmin);
-  app.route("/v1/admin", adminRoutes);
-  app.route("/v1/admin", adminDeadLetterRoutes);
-  app.route("/v1/admin", adminOpsRoutes);
+
+  // Chained so the route types add up: `hc<AppType>` gives traders a typed client.
+  const routes = app
+    .route("/v1/auth", authRoutes)
+    .route("/v1/me", meRoutes)
+    .route("/v1/accounts", accountRoutes)
+    .route("/v1/accounts", accountAutomationRoutes)
+    .route("/v1/automations", automationRoutes)
+    .route("/v1/plans", planRoutes) // public: a price list
+    .route("/v1/payments", paymentRoutes)
+    .route("/v1/notifications", notificationRoutes)
+    .route("/v1/simulations", simulationRoutes)
+    .route("/v1/admin", adminRoutes)
+    .route("/v1/admin", adminDeadLetterRoutes)
+    .route("/v1/admin", adminOpsRoutes);
 
   app.notFound(() => { throw new ApiError("not_found", "Route not found"); });
   app.onError((err, c) => {
@@ -95,7 +98,7 @@ export function createApp() {
     if (apiErr.status >= 500) logger.error("http.error", { path: c.req.path, code: apiErr.code, error: err });
     return errorResponse(c, apiErr);
   });
-  return app;
+  return routes;
 }
 
 export type AppType = ReturnType<typeof createApp>;
