@@ -164,8 +164,11 @@ export async function evaluateAlertRules(env: Env, opts: { now?: number; thresho
   const firingKeys = new Set(firing.map((f) => `${f.rule}\u0000${f.subject}`));
   const open = await db.select({ id: alerts.id, rule: alerts.rule, subject: alerts.subject }).from(alerts).where(eq(alerts.status, "open")).all();
   const resolved: string[] = [];
+  // With more stale accounts than one run wakes, the unseen ones are still stale: keep them open.
+  const staleTruncated = stale.length >= t.watchdogMaxPerRun;
   for (const a of open) {
     if (firingKeys.has(`${a.rule}\u0000${a.subject}`)) continue;
+    if (staleTruncated && a.rule === "stale_heartbeat") continue;
     await db.update(alerts).set({ status: "resolved", resolvedAt: now }).where(and(eq(alerts.id, a.id), eq(alerts.status, "open"))).run();
     resolved.push(a.id);
     logger.info("alert.resolved", { alertId: a.id, rule: a.rule, subject: a.subject });
