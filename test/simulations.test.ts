@@ -88,6 +88,8 @@ describe("simulations", () => {
     const next = await api("GET", `/v1/simulations?limit=1&cursor=${list.body.nextCursor}`, { token: u.token });
     expect(next.body.data[0].id).toBe(a);
     expect(next.body.nextCursor).toBeNull();
+    const doc = await api("GET", "/openapi.json");
+    expect(Object.keys(doc.body.paths)).toEqual(expect.arrayContaining(["/v1/simulations", "/v1/simulations/{id}", "/v1/simulations/{id}/results"]));
   });
 
   it("a guarded 50x long survives the crash that liquidates the unguarded one", async () => {
@@ -257,8 +259,10 @@ describe("simulations", () => {
     const u = await registerUser("sim-catchup");
     const body = { scenario: "volatile", initialPrice: 60_000, steps: 600, seed: 9, automations: allThree, position: { side: "buy", quantity: 500, leverage: 20 }, freeBalanceSats: 5_000_000 };
     const id = await start(u.token, { ...body, speed: "realtime", stepMs: 60_000 });
-    const stub = env.SIMULATION.getByName(id);
-    const progress = await runInDurableObject(stub, async (instance: any) => {
+    // Untyped stub and explicit type arguments: inferring SimulationDO's RPC type is too deep for tsc.
+    const stub = env.SIMULATION.getByName(id) as unknown as DurableObjectStub;
+    const progress = await runInDurableObject<DurableObject, { seven: number; chunk: number }>(stub, async (i) => {
+      const instance = i as any;
       const run = instance.store.getJson("run");
       // The alarm is "late" by 7.5 steps: exactly 7 are due, none more.
       instance.store.setJson("run", { ...run, startedAt: Date.now() - 7.5 * 60_000 });

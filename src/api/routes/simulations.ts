@@ -129,7 +129,8 @@ export const simulationRoutes = router()
         steps: body.steps, stepMs: body.stepMs, seed: body.seed ?? (crypto.getRandomValues(new Uint32Array(1))[0]!), speed: body.speed,
         prices: body.prices, dropPct: body.dropPct, freeBalanceSats: body.freeBalanceSats,
       };
-      const { prices, ...stored } = params;
+      // D1 keeps the parameters for listing; the prices (up to 100k numbers) stay in the DO only.
+      const { prices, userId: _owner, ...stored } = params;
       const max = plan.limits.maxConcurrentSimulations;
       // Count and insert in one statement so two concurrent POSTs cannot both take the last slot.
       const ins = await c.env.DB.prepare(
