@@ -202,7 +202,7 @@ export class AccountDO extends DurableObject<Env> {
     } catch (e) {
       this.journal.logger.error("alarm.error", { error: e });
     } finally {
-      await this.journal.flush();
+      await this.journal.flushIfDue();
       await this.rearm();
     }
   }
@@ -348,6 +348,7 @@ export class AccountDO extends DurableObject<Env> {
       } catch (e) {
         this.journal.logger.warn("tick.evaluate_failed", { automationId: a.id, error: e });
       }
+      // An action taken on a tick is logged at once: operators look for it right away.
       if (act) this.ctx.waitUntil(this.trigger(a, `tick ${price}`).then(() => this.journal.flush()));
     }
   }

@@ -11,9 +11,12 @@ import type { TradeLog } from "./executor";
 import type { AccountStore } from "./storage";
 
 const FLUSH_BATCH = 100;
+/** Log rows wait in the outbox at most this long (fewer, fuller LOGS messages). */
+export const FLUSH_EVERY_MS = 30_000;
 
 export class Journal {
   private log: Logger;
+  private lastFlush = 0;
   private who: { accountId: string; accountName: string | null; userId: string | null } = { accountId: "", accountName: null, userId: null };
 
   constructor(private readonly env: Env, private readonly store: AccountStore) {
@@ -70,8 +73,15 @@ export class Journal {
     }
   }
 
+  /** Flushes when a full batch is waiting or the oldest rows have waited long enough. */
+  async flushIfDue(now = Date.now()): Promise<number> {
+    if (now - this.lastFlush < FLUSH_EVERY_MS && this.store.outboxSize() < FLUSH_BATCH) return 0;
+    return this.flush();
+  }
+
   /** Sends the outbox to the LOGS queue in batches; what fails stays for the next flush. */
   async flush(): Promise<number> {
+    this.lastFlush = Date.now();
     let sent = 0;
     for (;;) {
       const rows = this.store.peekOutbox(FLUSH_BATCH);
