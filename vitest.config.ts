@@ -50,6 +50,10 @@ export default defineConfig({
         },
       },
       {
+        // Node-side tooling: deploy and admin scripts, run against stub binaries.
+        test: { name: "scripts", include: ["test/scripts/**/*.test.ts"], environment: "node" },
+      },
+      {
         plugins: [
           cloudflareTest({
             wrangler: { configPath: "./sim/wrangler.toml" },
