@@ -4,7 +4,7 @@ import { env } from "cloudflare:workers";
 const SIM = "http://lnm-sim";
 
 export async function sim<T = any>(method: string, path: string, body?: unknown): Promise<T> {
-  const res = await env.LNM_SIM.fetch(`${SIM}${path}`, {
+  const res = await env.LNM_SIM!.fetch(`${SIM}${path}`, {
     method,
     headers: body === undefined ? {} : { "content-type": "application/json" },
     body: body === undefined ? undefined : JSON.stringify(body),

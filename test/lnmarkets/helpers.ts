@@ -8,7 +8,7 @@ import { type LnMarketsCredentials, LnMarketsRestClient, type RestClientOptions,
 export const SIM = "http://sim";
 
 async function control<T>(method: string, path: string, body?: unknown): Promise<T> {
-  const res = await env.LNM_SIM.fetch(`${SIM}/__sim${path}`, {
+  const res = await env.LNM_SIM!.fetch(`${SIM}/__sim${path}`, {
     method,
     ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { "content-type": "application/json" } }),
   });

@@ -34,7 +34,7 @@ async function replay(c: Captured): Promise<Response> {
   const url = new URL(c.url);
   const headers = new Headers();
   for (const [k, v] of Object.entries(c.headers)) if (v !== null) headers.set(k, v);
-  return env.LNM_SIM.fetch(`http://sim${url.pathname}${url.search}`, {
+  return env.LNM_SIM!.fetch(`http://sim${url.pathname}${url.search}`, {
     method: c.method,
     headers,
     ...(c.body === "" ? {} : { body: c.body }),
@@ -49,7 +49,7 @@ beforeAll(async () => {
   await sim.price(100_000);
   keys = await sim.keys(10_000_000);
   const t = await new LnMarketsRestClient({
-    endpoints: { restBase: "http://sim/v3", fetch: (i, init) => env.LNM_SIM.fetch(i as string, init) },
+    endpoints: { restBase: "http://sim/v3", fetch: (i, init) => env.LNM_SIM!.fetch(i as string, init) },
     credentials: keys,
   }).newTrade({ type: "market", side: "buy", quantity: 100, leverage: 10 });
   tradeId = t.id;

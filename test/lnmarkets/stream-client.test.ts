@@ -200,7 +200,7 @@ describe("failures", () => {
 function relayFetch(): { fetch: FetchLike; inject: (data: string | ArrayBuffer) => void } {
   let server: WebSocket | undefined;
   const fetch: FetchLike = async (input, init) => {
-    const upstream = await env.LNM_SIM.fetch(input as string, init);
+    const upstream = await env.LNM_SIM!.fetch(input as string, init);
     const up = upstream.webSocket;
     if (!up) return upstream;
     up.accept();
