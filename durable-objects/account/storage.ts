@@ -5,6 +5,8 @@
  * blockConcurrencyWhile, never edited once released.
  */
 
+import { applyMigrations } from "../sqlite-migrations";
+
 const MIGRATIONS: string[] = [
   `CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
    CREATE TABLE automations (
@@ -26,12 +28,7 @@ const MIGRATIONS: string[] = [
 ];
 
 export function migrate(sql: SqlStorage): void {
-  sql.exec("CREATE TABLE IF NOT EXISTS _migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)");
-  const applied = sql.exec<{ v: number | null }>("SELECT MAX(version) AS v FROM _migrations").one().v ?? 0;
-  for (let v = applied + 1; v <= MIGRATIONS.length; v++) {
-    sql.exec(MIGRATIONS[v - 1]!);
-    sql.exec("INSERT INTO _migrations (version, applied_at) VALUES (?, ?)", v, Date.now());
-  }
+  applyMigrations(sql, MIGRATIONS);
 }
 
 export type AutomationRow = {
