@@ -56,6 +56,8 @@ export const GuardTradeState = z.object({
   lastActionAt: z.number().nullable(),
   lastLevel: z.enum(["ok", "warn", "act", "critical"]),
   addedSats: z.number().nonnegative(),
+  /** Price of the last action: a trade whose risk there is now under warnAt was helped (re-arms). */
+  lastActionPrice: z.number().nullable().optional(),
 });
 export type GuardTradeState = z.infer<typeof GuardTradeState>;
 
@@ -168,7 +170,11 @@ export function evaluateMarginGuard(input: MarginGuardInput): {
       targetRisk: config.targetRisk,
     };
     const base = { tradeId: t.id, side: t.side, risk, level, levelChanged: level !== prev.lastLevel, inputs };
-    let next: GuardTradeState = { ...prev, lastLevel: level, armed: prev.armed || risk < config.warnAt };
+    // The last action landed if, at the price it was taken, risk is now under warnAt: that
+    // is a new crossing even when no evaluation ran between it landing and a further drop
+    // (a gap down would otherwise leave the trade cooling down for cooldownMs).
+    const helped = prev.lastActionPrice != null && tradeRisk(t, prev.lastActionPrice) < config.warnAt;
+    let next: GuardTradeState = { ...prev, lastLevel: level, armed: prev.armed || risk < config.warnAt || helped };
 
     if (risk < config.actAt) {
       byId.set(t.id, { ...base, reason: risk >= config.warnAt ? "warn" : "ok" });
@@ -177,7 +183,7 @@ export function evaluateMarginGuard(input: MarginGuardInput): {
     } else {
       const d = decideAction(t, price, config, balance, config.maxAddPerDaySats === undefined ? 0 : config.maxAddPerDaySats - addedToday, prev.addedSats);
       byId.set(t.id, { ...base, action: d.action, reason: d.reason, inputs: { ...inputs, ...d.inputs } });
-      next = { ...next, armed: false, lastActionAt: now };
+      next = { ...next, armed: false, lastActionAt: now, lastActionPrice: price };
       if (d.action.type === "add_margin") {
         balance -= d.action.amountSats;
         addedToday += d.action.amountSats;

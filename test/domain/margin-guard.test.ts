@@ -238,6 +238,17 @@ describe("cooldown and re-arming", () => {
     expect(c.decisions[0]?.action?.type).toBe("add_margin");
   });
 
+  it("re-arms when the last action landed, even if the price gapped down before another evaluation", () => {
+    const a = run({ config, price: 45_900, now: 0 });
+    const added = a.decisions[0]!.action!.type === "add_margin" ? (a.decisions[0]!.action as { amountSats: number }).amountSats : 0;
+    // The add landed (margin is higher) and the next evaluation is already at a lower price.
+    const helped = { ...long, margin: long.margin + added };
+    const liq = liquidationPrice("buy", helped.quantity, helped.entryPrice, helped.margin);
+    const gap = Math.round(50_000 - 0.95 * (50_000 - liq));
+    const b = run({ config, trades: [helped], price: gap, now: 1_000, state: a.nextState });
+    expect(b.decisions[0]?.action?.type).toBe("add_margin");
+  });
+
   it("does not re-arm in the warn zone", () => {
     const a = run({ config, price: 45_900, now: 0 });
     const b = run({ config, price: 46_000, now: 1_000, state: a.nextState }); // 0.88
