@@ -114,6 +114,21 @@ export class Executor {
     }
   }
 
+  /**
+   * Reconciles one automation's unresolved intents before it decides again: a decision made
+   * on trades that an uncertain order may already have changed would send a second order
+   * under a new clientId. Returns how many there were and how many are still unknown.
+   */
+  async settle(automationId: string, signal?: AbortSignal): Promise<{ found: number; unresolved: number }> {
+    const rows = this.d.store.unresolvedIntents().filter((r) => r.automation_id === automationId);
+    let unresolved = 0;
+    for (const row of rows) {
+      const r = await this.reconcile(row, signal);
+      if (!r.ok && r.code === "reconcile_failed") unresolved++;
+    }
+    return { found: rows.length, unresolved };
+  }
+
   /** Resolves every intent left pending or uncertain (after a timeout or an eviction). */
   async reconcilePending(signal?: AbortSignal): Promise<void> {
     for (const row of this.d.store.unresolvedIntents()) await this.reconcile(row, signal);

@@ -48,6 +48,11 @@ async function exec(ctx: JobContext, row: AutomationRow, runId: string, request:
 
 async function marginGuard(ctx: JobContext, row: AutomationRow, config: MarginGuardConfig, runId: string, signal: AbortSignal): Promise<JobOutcome> {
   const client = await ctx.client();
+  // An earlier order whose outcome is unknown (timeout, eviction) is resolved first, and the
+  // trades re-read: deciding on stale margins would add margin twice under a new clientId.
+  const earlier = await ctx.executor.settle(row.id, signal);
+  if (earlier.unresolved) return { ok: false, error: `${earlier.unresolved} earlier order(s) still uncertain: reconcile failed` };
+  if (earlier.found) ctx.market.tradesAt = 0;
   const now = ctx.now();
   const feed = await ctx.market.refresh(client, now, signal);
   const trades = ctx.market.runningTrades();
@@ -60,7 +65,16 @@ async function marginGuard(ctx: JobContext, row: AutomationRow, config: MarginGu
   const acting = dry.decisions.some((d) => d.action);
   const balance = acting ? await ctx.market.refreshBalance(client, now, signal) : Number.MAX_SAFE_INTEGER;
   const { decisions, nextState } = acting ? evaluateMarginGuard({ config, trades, price, balanceSats: balance, state, now }) : dry;
-  ctx.saveState(row, nextState);
+  // A trade counts as acted on (disarmed, cooling down) only once its order got an answer: a
+  // temporary failure, a timeout or an eviction mid-order leaves it armed so the retry acts
+  // at once instead of cooling down for cooldownMs. Caps keep counting the attempt.
+  const saved = { ...nextState, trades: { ...nextState.trades } };
+  for (const d of decisions) {
+    if (!d.action) continue;
+    const prev = state.trades[d.tradeId];
+    saved.trades[d.tradeId] = { ...saved.trades[d.tradeId]!, armed: prev?.armed ?? true, lastActionAt: prev?.lastActionAt ?? null, lastActionPrice: prev?.lastActionPrice ?? null };
+  }
+  ctx.saveState(row, saved);
   let actions = 0;
   for (const d of decisions) {
     const prev = state.trades[d.tradeId]?.lastLevel ?? "ok";
@@ -78,6 +92,8 @@ async function marginGuard(ctx: JobContext, row: AutomationRow, config: MarginGu
       ? { action: "add_margin", tradeId: d.tradeId, amount: d.action.amountSats, marginBefore: t.margin }
       : { action: "close", tradeId: d.tradeId };
     const res = await exec(ctx, row, runId, request, signal);
+    saved.trades[d.tradeId] = nextState.trades[d.tradeId]!;
+    ctx.saveState(row, saved);
     if (res.ok) {
       actions++;
       await ctx.journal.notify("margin.action", "info", d.action.type === "add_margin" ? "Margin added" : "Position closed by Margin Guard",
