@@ -1,29 +1,50 @@
-/** Cursor pagination over (created_at, id) descending: stable under inserts. */
+/**
+ * Cursor pagination over (timestamp, id) descending, stable under inserts, for every list
+ * route. The cursor is opaque to clients: base64url of `at:id` (ids may contain ':', so only
+ * the first one separates).
+ */
 import { z } from "@hono/zod-openapi";
+import { and, eq, lt, or, type SQL } from "drizzle-orm";
+import type { AnySQLiteColumn } from "drizzle-orm/sqlite-core";
+import { fromBase64Url, toBase64Url, utf8 } from "../lib/encoding";
 import { ApiError } from "./errors";
 
 export const PageQuery = z.object({
-  cursor: z.string().max(200).optional(),
+  cursor: z.string().max(400).optional(),
   limit: z.coerce.number().int().min(1).max(200).default(50),
 });
 
-export function encodeCursor(at: number, id: string): string {
-  return btoa(`${at}:${id}`).replaceAll("=", "");
+export interface Cursor {
+  at: number;
+  id: string;
 }
 
-export function decodeCursor(cursor: string | undefined): { at: number; id: string } | null {
+export function encodeCursor(at: number, id: string): string {
+  return toBase64Url(utf8(`${at}:${id}`));
+}
+
+/** @throws ApiError 400 naming `cursor` when it is not one this API returned. */
+export function decodeCursor(cursor: string | undefined): Cursor | null {
   if (!cursor) return null;
   try {
-    const [at, id] = atob(cursor).split(":");
-    if (!at || !id || !Number.isFinite(Number(at))) throw new Error("bad");
-    return { at: Number(at), id };
+    const text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(fromBase64Url(cursor));
+    const sep = text.indexOf(":");
+    const at = Number(text.slice(0, sep));
+    const id = text.slice(sep + 1);
+    if (sep < 1 || !Number.isSafeInteger(at) || !id) throw new Error("bad cursor");
+    return { at, id };
   } catch {
     throw new ApiError("validation_error", "Invalid cursor", [{ path: "cursor", message: "not a cursor returned by this API", code: "invalid_cursor" }]);
   }
 }
 
+/** Rows strictly after the cursor in (at desc, id desc) order; undefined without a cursor. */
+export function olderThan(at: AnySQLiteColumn, id: AnySQLiteColumn, cursor: Cursor | null): SQL | undefined {
+  return cursor ? or(lt(at, cursor.at), and(eq(at, cursor.at), lt(id, cursor.id))) : undefined;
+}
+
 /** `rows` fetched with limit + 1: the extra row says whether another page exists. */
-export function page<T extends { id: string }>(rows: T[], limit: number, at: (r: T) => number) {
+export function page<T extends { id: string }>(rows: T[], limit: number, at: (r: T) => number): { data: T[]; nextCursor: string | null } {
   const data = rows.slice(0, limit);
   const last = data[data.length - 1];
   return { data, nextCursor: rows.length > limit && last ? encodeCursor(at(last), last.id) : null };

@@ -2,8 +2,9 @@
  * Payments for plans: create an invoice, read payments, and the two state changes a check
  * can make (activate once, expire). Everything that reads a payment filters by user id.
  */
-import { and, desc, eq, inArray, isNull, lt, or, sql } from "drizzle-orm";
+import { and, desc, eq, inArray, isNull, or, sql } from "drizzle-orm";
 import { ApiError, notFound } from "../api/errors";
+import { decodeCursor, olderThan, page } from "../api/pagination";
 import type { Db } from "../db/client";
 import { getDb } from "../db/client";
 import { listPlans } from "../db/plans";
@@ -93,39 +94,18 @@ export async function getPayment(db: Db, userId: string, id: string): Promise<Pa
   return row;
 }
 
-/** Opaque cursor over (createdAt desc, id desc). */
-function encodeCursor(p: PaymentRow): string {
-  return btoa(`${p.createdAt}:${p.id}`).replace(/=+$/, "");
-}
-
-function decodeCursor(cursor: string): { createdAt: number; id: string } {
-  let parts: string[] = [];
-  try {
-    parts = atob(cursor).split(":");
-  } catch {
-    /* reported below */
-  }
-  const [at, id] = parts;
-  if (parts.length !== 2 || !at || !id || !/^\d{1,16}$/.test(at) || !isId("pay", id)) {
-    throw new ApiError("validation_error", "Invalid cursor", [{ path: "cursor", message: "not a cursor from this API", code: "invalid_cursor" }]);
-  }
-  return { createdAt: Number(at), id };
-}
-
 /** The user's payments, newest first, `limit` per page. */
 export async function listPayments(db: Db, userId: string, opts: { cursor?: string; limit: number }): Promise<{ data: PaymentRow[]; nextCursor: string | null }> {
-  const after = opts.cursor ? decodeCursor(opts.cursor) : undefined;
+  const after = decodeCursor(opts.cursor);
   const rows = await db.select().from(payments)
     .where(and(
       eq(payments.userId, userId),
-      after ? or(lt(payments.createdAt, after.createdAt), and(eq(payments.createdAt, after.createdAt), lt(payments.id, after.id))) : undefined,
+      olderThan(payments.createdAt, payments.id, after),
     ))
     .orderBy(desc(payments.createdAt), desc(payments.id))
     .limit(opts.limit + 1)
     .all();
-  const page = rows.slice(0, opts.limit);
-  const last = page[page.length - 1];
-  return { data: page, nextCursor: rows.length > opts.limit && last ? encodeCursor(last) : null };
+  return page(rows, opts.limit, (r) => r.createdAt);
 }
 
 /** A payment by id, whoever owns it (consumer and sweeper side). */

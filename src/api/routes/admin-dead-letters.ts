@@ -4,12 +4,12 @@
  * and a manual retry that re-sends the stored body to its source queue.
  */
 import { createRoute } from "@hono/zod-openapi";
-import { and, desc, eq, gte, lt, or, sql } from "drizzle-orm";
+import { and, desc, eq, gte, sql } from "drizzle-orm";
 import { retryDeadLetter, type DeadLetterRow } from "../../../queues/dead-letters";
 import { getDb } from "../../db/client";
 import { deadLetters } from "../../db/schema";
 import { isId } from "../../lib/ids";
-import { PageQuery, decodeCursor, encodeCursor } from "../../notify/history";
+import { decodeCursor, olderThan, page, PageQuery } from "../pagination";
 import { notFound } from "../errors";
 import { commonErrors, errorResponses, json, router, security, z } from "../openapi";
 
@@ -63,11 +63,10 @@ export const adminDeadLetterRoutes = router()
       const rows = await getDb(c.env).select().from(deadLetters).where(and(
         q.queue ? eq(deadLetters.queue, q.queue) : undefined,
         q.status ? eq(deadLetters.status, q.status) : undefined,
-        after ? or(lt(deadLetters.receivedAt, after.at), and(eq(deadLetters.receivedAt, after.at), lt(deadLetters.id, after.id))) : undefined,
+        olderThan(deadLetters.receivedAt, deadLetters.id, after),
       )).orderBy(desc(deadLetters.receivedAt), desc(deadLetters.id)).limit(q.limit + 1).all();
-      const data = rows.slice(0, q.limit);
-      const last = data[data.length - 1];
-      return c.json({ data: data.map(view), nextCursor: rows.length > q.limit && last ? encodeCursor(last.receivedAt, last.id) : null }, 200);
+      const p = page(rows, q.limit, (r) => r.receivedAt);
+      return c.json({ data: p.data.map(view), nextCursor: p.nextCursor }, 200);
     },
   )
   .openapi(

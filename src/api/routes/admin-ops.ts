@@ -5,14 +5,14 @@
  * admin user's token.
  */
 import { createRoute } from "@hono/zod-openapi";
-import { and, desc, eq, lt, or, sql } from "drizzle-orm";
+import { and, desc, eq, sql } from "drizzle-orm";
 import { createMiddleware } from "hono/factory";
 import { getDb } from "../../db/client";
 import { alerts, systemState } from "../../db/schema";
 import { timingSafeEqual } from "../../lib/crypto";
 import { collectMetrics, DEFAULT_WINDOW_MINUTES } from "../../ops/metrics";
 import { PROMETHEUS_CONTENT_TYPE, toPrometheus } from "../../ops/prometheus";
-import { PageQuery, decodeCursor, encodeCursor } from "../../notify/history";
+import { decodeCursor, olderThan, page, PageQuery } from "../pagination";
 import type { AppEnv } from "../context";
 import { bearerToken, requireAdmin, requireAuth } from "../middleware/auth";
 import { commonErrors, errorResponses, json, router, security, z } from "../openapi";
@@ -122,11 +122,10 @@ export const adminOpsRoutes = router()
       const after = decodeCursor(q.cursor);
       const rows = await getDb(c.env).select().from(alerts).where(and(
         q.status ? eq(alerts.status, q.status) : undefined,
-        after ? or(lt(alerts.openedAt, after.at), and(eq(alerts.openedAt, after.at), lt(alerts.id, after.id))) : undefined,
+        olderThan(alerts.openedAt, alerts.id, after),
       )).orderBy(desc(alerts.openedAt), desc(alerts.id)).limit(q.limit + 1).all();
-      const data = rows.slice(0, q.limit);
-      const last = data[data.length - 1];
-      return c.json({ data: data.map(alertView), nextCursor: rows.length > q.limit && last ? encodeCursor(last.openedAt, last.id) : null }, 200);
+      const p = page(rows, q.limit, (r) => r.openedAt);
+      return c.json({ data: p.data.map(alertView), nextCursor: p.nextCursor }, 200);
     },
   )
   .openapi(

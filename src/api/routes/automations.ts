@@ -3,14 +3,14 @@
  * switch, schedule status, live positions, and the account's logs and trade logs (D1).
  */
 import { createRoute } from "@hono/zod-openapi";
-import { and, desc, eq, lt, or } from "drizzle-orm";
+import { and, desc, eq } from "drizzle-orm";
 import { getAccount, refreshUserAccounts } from "../../accounts/service";
 import { getDb } from "../../db/client";
 import { automationLogs, exchangeAccounts, tradeLogs, users } from "../../db/schema";
 import type { DoResult } from "../../../durable-objects/account";
 import { ApiError } from "../errors";
 import { commonErrors, errorResponses, json, jsonBody, router, security, z } from "../openapi";
-import { decodeCursor, page, PageQuery } from "../pagination";
+import { decodeCursor, olderThan, page, PageQuery } from "../pagination";
 import { requirePlan } from "../plan-guard";
 import { AccountParams } from "./accounts";
 
@@ -124,7 +124,7 @@ export const accountAutomationRoutes = router()
       const cur = decodeCursor(cursor);
       const t = automationLogs;
       const rows = await getDb(c.env).select().from(t)
-        .where(and(eq(t.accountId, id), cur ? or(lt(t.createdAt, cur.at), and(eq(t.createdAt, cur.at), lt(t.id, cur.id))) : undefined))
+        .where(and(eq(t.accountId, id), olderThan(t.createdAt, t.id, cur)))
         .orderBy(desc(t.createdAt), desc(t.id)).limit(limit + 1).all();
       const p = page(rows.map((r) => ({ ...r, data: r.data ? JSON.parse(r.data) : null })), limit, (r) => r.createdAt);
       return c.json(p, 200);
@@ -140,7 +140,7 @@ export const accountAutomationRoutes = router()
       const cur = decodeCursor(cursor);
       const t = tradeLogs;
       const rows = await getDb(c.env).select().from(t)
-        .where(and(eq(t.accountId, id), cur ? or(lt(t.createdAt, cur.at), and(eq(t.createdAt, cur.at), lt(t.id, cur.id))) : undefined))
+        .where(and(eq(t.accountId, id), olderThan(t.createdAt, t.id, cur)))
         .orderBy(desc(t.createdAt), desc(t.id)).limit(limit + 1).all();
       return c.json(page(rows.map((r) => ({ ...r, request: r.request ? JSON.parse(r.request) : null })), limit, (r) => r.createdAt), 200);
     },

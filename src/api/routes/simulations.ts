@@ -4,7 +4,7 @@
  * cancel. The automations are validated by the same domain schemas as live ones.
  */
 import { createRoute } from "@hono/zod-openapi";
-import { and, desc, eq, lt, or } from "drizzle-orm";
+import { and, desc, eq } from "drizzle-orm";
 import type { SimResult, SimulationInfo, SimulationParams } from "../../../durable-objects/simulation";
 import { getDb } from "../../db/client";
 import { effectivePlan, planThatLifts } from "../../db/plans";
@@ -17,7 +17,7 @@ import type { SimAutomations } from "../../domain/simulate-step";
 import { isId, newId } from "../../lib/ids";
 import { ApiError, issuesToDetails } from "../errors";
 import { commonErrors, errorResponses, json, jsonBody, router, security, z } from "../openapi";
-import { decodeCursor, page, PageQuery } from "../pagination";
+import { decodeCursor, olderThan, page, PageQuery } from "../pagination";
 
 const tags = ["simulations"];
 
@@ -166,7 +166,7 @@ export const simulationRoutes = router()
       const cur = decodeCursor(cursor);
       const t = simulations;
       const rows = await getDb(c.env).select().from(t)
-        .where(and(eq(t.userId, c.get("user").id), cur ? or(lt(t.createdAt, cur.at), and(eq(t.createdAt, cur.at), lt(t.id, cur.id))) : undefined))
+        .where(and(eq(t.userId, c.get("user").id), olderThan(t.createdAt, t.id, cur)))
         .orderBy(desc(t.createdAt), desc(t.id)).limit(limit + 1).all();
       const view = rows.map(({ userId: _u, ...r }) => ({ ...r, params: JSON.parse(r.params) as unknown, summary: r.summary ? (JSON.parse(r.summary) as Record<string, unknown>) : null }));
       return c.json(page(view, limit, (r) => r.createdAt), 200);
