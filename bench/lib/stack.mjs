@@ -1,0 +1,214 @@
+// The dev stack for benchmarks: the simulator and the platform as two `wrangler dev`
+// processes on free loopback ports, state under bench/.out/state (wiped at start), and a
+// platform config whose LNM_SIM service binding points at this run's simulator only (a
+// unique worker name, so a developer's `npm run dev` elsewhere is never picked up).
+// Everything started here is stopped by stop(), also on errors and signals.
+import { execFileSync, spawn } from "node:child_process";
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createHmac } from "node:crypto";
+import { createServer } from "node:net";
+import os from "node:os";
+import { setTimeout as sleep } from "node:timers/promises";
+import { fileURLToPath } from "node:url";
+
+export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+export const OUT = `${ROOT}bench/.out`;
+
+const wranglerEnv = { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true", NO_COLOR: "1" };
+
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitFor(url, label, timeoutMs = 120_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      const res = await fetch(url);
+      await res.arrayBuffer();
+      if (res.ok) return;
+    } catch {
+      /* not up yet */
+    }
+    await sleep(500);
+  }
+  throw new Error(`${label} did not come up at ${url} within ${timeoutMs / 1000}s`);
+}
+
+/** Starts both workers; returns URLs and stop(). */
+export async function startStack({ log = () => {} } = {}) {
+  const state = `${OUT}/state`;
+  rmSync(state, { recursive: true, force: true });
+  mkdirSync(OUT, { recursive: true });
+  const simName = `lnm-sim-bench-${process.pid}`;
+  const cfg = readFileSync(`${ROOT}wrangler.toml`, "utf8")
+    .replace(/^main = "(.*)"/m, 'main = "../../$1"')
+    .replace(/^directory = "\.\/public"/gm, 'directory = "../../public"')
+    .replace(/^migrations_dir = "(.*)"/gm, 'migrations_dir = "../../$1"')
+    .replace(/^service = "lnm-sim"/gm, `service = "${simName}"`);
+  const cfgPath = `${OUT}/wrangler.bench.toml`;
+  writeFileSync(cfgPath, cfg);
+  copyFileSync(existsSync(`${ROOT}.dev.vars`) ? `${ROOT}.dev.vars` : `${ROOT}.dev.vars.example`, `${OUT}/.dev.vars`);
+
+  const [simPort, platPort, insp1, insp2] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  const sim = `http://127.0.0.1:${simPort}`;
+  const platform = `http://127.0.0.1:${platPort}`;
+  const children = [];
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    for (const c of children) {
+      if (c.exitCode !== null) continue;
+      try {
+        process.kill(-c.pid, "SIGTERM"); // its own process group: wrangler and its workerd
+      } catch {
+        /* gone */
+      }
+    }
+    const deadline = Date.now() + 5_000;
+    while (children.some((c) => c.exitCode === null && c.signalCode === null) && Date.now() < deadline) await sleep(100);
+    for (const c of children) {
+      if (c.exitCode === null && c.signalCode === null) {
+        try {
+          process.kill(-c.pid, "SIGKILL");
+        } catch {
+          /* gone */
+        }
+      }
+    }
+  };
+  const onSignal = () => void stop().then(() => process.exit(130));
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+
+  const start = (name, args) => {
+    const c = spawn("wrangler", args, { cwd: ROOT, env: wranglerEnv, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+    let tail = "";
+    const keep = (d) => {
+      tail = (tail + d.toString()).slice(-4000);
+    };
+    c.stdout.on("data", keep);
+    c.stderr.on("data", keep);
+    c.on("exit", (code) => {
+      if (!stopped) log(`[${name}] exited ${code}: ${tail.slice(-1500)}`);
+    });
+    children.push(c);
+    return c;
+  };
+
+  try {
+    log(`[stack] migrations -> ${state}`);
+    execFileSync("wrangler", ["d1", "migrations", "apply", "DB", "--local", "-c", cfgPath, "--persist-to", state], { cwd: ROOT, env: wranglerEnv, stdio: "ignore" });
+    start("sim", ["dev", "-c", "sim/wrangler.toml", "--name", simName, "--ip", "127.0.0.1", "--port", String(simPort), "--inspector-port", String(insp1), "--persist-to", state, "--log-level", "warn"]);
+    await waitFor(`${sim}/v3/ping`, "simulator");
+    start("platform", ["dev", "-c", cfgPath, "--ip", "127.0.0.1", "--port", String(platPort), "--inspector-port", String(insp2), "--persist-to", state, "--log-level", "warn",
+      "--var", `LNM_SIMULATOR_URL:${sim}`, "--var", "LOG_LEVEL:warn"]);
+    await waitFor(`${platform}/health`, "platform");
+    log(`[stack] simulator ${sim}, platform ${platform}`);
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return { sim, platform, stop };
+}
+
+// --- HTTP helpers (loopback only) ----------------------------------------------------------
+
+export async function http(method, url, body, headers = {}) {
+  const res = await fetch(url, {
+    method,
+    headers: { ...(body === undefined ? {} : { "content-type": "application/json" }), ...headers },
+    body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+    signal: AbortSignal.timeout(60_000),
+  });
+  const text = await res.text();
+  let json = null;
+  try {
+    json = text ? JSON.parse(text) : null;
+  } catch {
+    json = text;
+  }
+  return { status: res.status, body: json };
+}
+
+export async function must(method, url, body, headers) {
+  const r = await http(method, url, body, headers);
+  if (r.status >= 300) throw new Error(`${method} ${url}: ${r.status} ${JSON.stringify(r.body).slice(0, 300)}`);
+  return r.body;
+}
+
+/** A signed LN Markets REST call against the simulator (the SDK's scheme). */
+export async function lnm(sim, creds, method, path, body) {
+  const url = new URL(`${sim}/v3${path}`);
+  const data = body === undefined ? url.search : JSON.stringify(body);
+  const ts = Date.now();
+  const signature = createHmac("sha256", creds.secret).update(`${ts}${method.toLowerCase()}${url.pathname}${data}`).digest("base64");
+  return must(method, url.toString(), body, {
+    "lnm-access-key": creds.key, "lnm-access-passphrase": creds.passphrase, "lnm-access-timestamp": String(ts), "lnm-access-signature": signature,
+  });
+}
+
+let seq = 0;
+/** A trader with one simulator account (the active one), a 50x long and a Margin Guard. */
+export async function guardedAccount(stack, { guard = {}, balance = 5_000_000, leverage = 50, quantity = 1_000 } = {}) {
+  seq++;
+  const email = `bench-${process.pid}-${Date.now()}-${seq}@example.test`;
+  const reg = await must("POST", `${stack.platform}/v1/auth/register`, { email, password: `bench-password-${seq}-long` });
+  const token = reg.token;
+  const auth = { authorization: `Bearer ${token}` };
+  const keys = await must("POST", `${stack.sim}/__sim/keys`, { balance });
+  const acc = await must("POST", `${stack.platform}/v1/accounts`, { name: `Bench ${seq}`, network: "simulator", credentials: { key: keys.key, secret: keys.secret, passphrase: keys.passphrase } }, auth);
+  const trade = await lnm(stack.sim, keys, "POST", "/futures/isolated/trade", { type: "market", side: "buy", leverage, quantity });
+  const automation = await must("POST", `${stack.platform}/v1/accounts/${acc.id}/automations`, {
+    type: "margin_guard", config: { maxAddPerTradeSats: 2_000_000, maxAddPerDaySats: 2_000_000, ...guard },
+  }, auth);
+  return { token, auth, keys, accountId: acc.id, trade, automationId: automation.id };
+}
+
+/** Waits until every account's stream is open and its first runs are done (bounded). */
+export async function waitStreams(stack, accounts, timeoutMs = 120_000) {
+  const deadline = Date.now() + timeoutMs;
+  let pending = accounts;
+  while (pending.length && Date.now() < deadline) {
+    const next = [];
+    for (let i = 0; i < pending.length; i += 25) {
+      const chunk = pending.slice(i, i + 25);
+      const st = await Promise.all(chunk.map((a) => http("GET", `${stack.platform}/v1/automations/status`, undefined, a.auth)));
+      st.forEach((r, j) => {
+        const acc = r.body?.accounts?.find((x) => x.accountId === chunk[j].accountId);
+        const ok = acc && acc.stream?.state === "open" && acc.automations?.every((x) => x.status.runs >= 1);
+        if (!ok) next.push(chunk[j]);
+      });
+    }
+    pending = next;
+    if (pending.length) await sleep(500);
+  }
+  return accounts.length - pending.length;
+}
+
+export function percentile(sorted, p) {
+  if (!sorted.length) return NaN;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[i];
+}
+
+export function machine() {
+  const cpus = os.cpus();
+  return `${cpus[0]?.model?.trim() ?? "cpu"} x${cpus.length}, ${(os.totalmem() / 2 ** 30).toFixed(1)} GB, ${os.platform()} ${os.release()}`;
+}
+
+export function commit() {
+  try {
+    return execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: ROOT, encoding: "utf8" }).trim();
+  } catch {
+    return "unknown";
+  }
+}
