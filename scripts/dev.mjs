@@ -57,8 +57,17 @@ async function seed() {
   }
 }
 
+// `wrangler dev` does not fire cron triggers by itself: fire the every-minute cron (payment
+// sweeper, alert rules, watchdog, retention) through --test-scheduled's endpoint, as production does.
+function runCronEveryMinute() {
+  const fire = () => fetch(`${PLATFORM}/__scheduled?cron=${encodeURIComponent("* * * * *")}`).catch(() => undefined);
+  void fire();
+  setInterval(fire, 60_000).unref();
+}
+
 seed()
   .then((s) => {
+    runCronEveryMinute();
     console.log(
       [
         "",

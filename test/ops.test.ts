@@ -203,7 +203,10 @@ describe("admin routes", () => {
     expect(nonce).toBeTruthy();
     expect(csp).not.toContain("unsafe-inline");
     expect(r.body as string).toContain(`<script nonce="${nonce}">`);
-    expect(r.body as string).not.toMatch(/<script[^>]+src=/); // nothing from a CDN
+    // Scripts come only from this origin (the charting library bundled from npm), nonce'd too.
+    const srcs = [...(r.body as string).matchAll(/<script[^>]+src="([^"]+)"[^>]*>/g)];
+    expect(srcs.map((m) => m[1])).toEqual(["/vendor/uPlot.iife.min.js"]);
+    expect(srcs[0]![0]).toContain(`nonce="${nonce}"`);
     const again = await api("GET", "/admin");
     expect(again.headers.get("content-security-policy")).not.toBe(csp); // a fresh nonce per request
     expect((await api("GET", "/docs")).headers.get("content-security-policy")).toBeNull();

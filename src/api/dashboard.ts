@@ -1,10 +1,12 @@
 /**
- * `GET /admin`: the operator dashboard. One self-contained page (no framework, no CDN: dev
- * runs offline; charts are hand-drawn SVG). It logs in through POST /v1/auth/login, keeps the
+ * `GET /admin`: the operator dashboard. One page, no framework and no CDN (dev runs offline):
+ * time series are drawn by uPlot, bundled from npm and served from /vendor by Workers static
+ * assets; the small bar charts are plain SVG. It logs in through POST /v1/auth/login, keeps the
  * JWT in sessionStorage (gone with the tab) and reads the admin API with it.
  *
  * The page carries its own strict Content-Security-Policy with a per-request nonce: only its
- * own inline script and style run, and only same-origin requests are allowed. The global
+ * own nonce'd scripts (inline and /vendor) and styles run, and only same-origin requests are
+ * allowed. The global
  * secureHeaders() stays as it is for every other route.
  */
 import type { Context } from "hono";
@@ -18,7 +20,7 @@ section{background:#fff;border:1px solid #e1e4e8;border-radius:6px;padding:12px 
 table{border-collapse:collapse;width:100%;font-size:12px}td,th{border-bottom:1px solid #eee;padding:4px 6px;text-align:left}
 .bad{color:#c5221f}.ok{color:#188038}.muted{color:#6a737d}button{cursor:pointer}
 #login{max-width:320px;margin:60px auto;background:#fff;padding:20px;border:1px solid #e1e4e8;border-radius:6px;display:grid;gap:8px}
-#kpis{margin:12px 20px 0}.legend span{margin-right:12px;font-size:12px}.sw1{color:#1967d2}.sw2{color:#c5221f}.hidden{display:none}
+#kpis{margin:12px 20px 0}.legend span{margin-right:12px;font-size:12px}.sw1{color:#1967d2}.sw2{color:#c5221f}.hidden{display:none!important}
 `;
 
 const SCRIPT = `
@@ -49,27 +51,21 @@ async function call(method, path) {
   return body;
 }
 
-/** A line chart of one or more series over the same x values; y from 0 to the max. */
+/**
+ * A time-series line chart drawn by uPlot (served from /vendor, bundled from npm by
+ * scripts/vendor-assets.mjs); xs are ms timestamps.
+ */
 function lineChart(target, xs, series, yFmt) {
   target.textContent = '';
-  const W = 560, H = 160, L = 44, B = 20, T = 8;
-  const svg = svgEl('svg', { viewBox: '0 0 ' + W + ' ' + H, width: '100%', role: 'img' });
-  const max = Math.max(1e-9, ...series.flatMap((s) => s.values));
-  const x = (i) => L + (xs.length < 2 ? 0 : (i * (W - L - 8)) / (xs.length - 1));
-  const y = (v) => T + (H - T - B) * (1 - v / max);
-  for (const f of [0, 0.5, 1]) {
-    svg.appendChild(svgEl('line', { x1: L, x2: W - 8, y1: y(max * f), y2: y(max * f), stroke: '#eee' }));
-    const t = svgEl('text', { x: 2, y: y(max * f) + 4, 'font-size': 10, fill: '#6a737d' }); t.textContent = yFmt(max * f); svg.appendChild(t);
-  }
-  [0, xs.length - 1].forEach((i) => {
-    if (xs[i] === undefined) return;
-    const t = svgEl('text', { x: x(i) - (i ? 40 : 0), y: H - 4, 'font-size': 10, fill: '#6a737d' }); t.textContent = fmtTime(xs[i]); svg.appendChild(t);
-  });
-  for (const s of series) {
-    const pts = s.values.map((v, i) => x(i) + ',' + y(v)).join(' ');
-    svg.appendChild(svgEl('polyline', { points: pts, fill: 'none', stroke: s.color, 'stroke-width': 2, 'data-series': s.name }));
-  }
-  target.appendChild(svg);
+  if (!xs.length) { target.appendChild(el('p', { class: 'muted' }, 'no data in the window')); return; }
+  const opts = {
+    width: Math.max(320, target.clientWidth || 560), height: 170, legend: { show: false },
+    scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max(max, 1e-9)] } },
+    axes: [{ stroke: '#6a737d' }, { stroke: '#6a737d', size: 56, values: (u, vals) => vals.map(yFmt) }],
+    series: [{}].concat(series.map((s) => ({ label: s.name, stroke: s.color, width: 2 }))),
+  };
+  new uPlot(opts, [xs.map((x) => x / 1000)].concat(series.map((s) => s.values)), target);
+  target.setAttribute('data-series', series.map((s) => s.name).join(','));
 }
 
 /** Horizontal bars, one per label. */
@@ -171,7 +167,8 @@ export function dashboardHtml(nonce: string): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>LNMA operations</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<style nonce="${nonce}">${STYLE}</style></head><body>
+<link rel="icon" href="data:,"><link rel="stylesheet" href="/vendor/uPlot.min.css"><style nonce="${nonce}">${STYLE}</style>
+<script src="/vendor/uPlot.iife.min.js" nonce="${nonce}"></script></head><body>
 <header><h1>LN Markets automation: operations</h1><span id="status" class="muted"></span>
 <button id="refresh" type="button">Refresh</button><button id="logout" type="button" class="hidden">Log out</button></header>
 <form id="login" class="hidden"><h2>Operator login</h2>
@@ -199,7 +196,7 @@ export function dashboardHtml(nonce: string): string {
 export function dashboardResponse(c: Context): Response {
   const nonce = toBase64(crypto.getRandomValues(new Uint8Array(16)));
   c.header("content-security-policy", [
-    "default-src 'none'", `script-src 'nonce-${nonce}'`, `style-src 'nonce-${nonce}'`, "connect-src 'self'", "img-src 'self' data:",
+    "default-src 'none'", `script-src 'nonce-${nonce}'`, `style-src 'self' 'nonce-${nonce}'`, "connect-src 'self'", "img-src 'self' data:",
     "form-action 'none'", "frame-ancestors 'none'", "base-uri 'none'",
   ].join("; "));
   c.header("cache-control", "no-store");
