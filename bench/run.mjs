@@ -22,7 +22,7 @@ const log = (...m) => console.error(...m);
 const half = (x) => Math.round(x * 2) / 2;
 const stats = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
-  return { n: s.length, mean: s.reduce((a, b) => a + b, 0) / (s.length || 1), p50: percentile(s, 50), p95: percentile(s, 95), p99: percentile(s, 99), max: s[s.length - 1] };
+  return { n: s.length, min: s[0], mean: s.reduce((a, b) => a + b, 0) / (s.length || 1), p50: percentile(s, 50), p95: percentile(s, 95), p99: percentile(s, 99), max: s[s.length - 1] };
 };
 const fmt = (x, d = 0) => (Number.isFinite(x) ? x.toFixed(d) : "-");
 
@@ -166,7 +166,7 @@ function appendResults(r) {
     "",
     "| measure | N | p50 ms | p95 ms | p99 ms | max ms | other |",
     "|---|---|---|---|---|---|---|",
-    ...r.reaction.map((x) => `| reaction, stream (price tick -> add-margin at the exchange) | ${x.n} | ${fmt(x.p50)} | ${fmt(x.p95)} | ${fmt(x.p99)} | ${fmt(x.max)} | ready ${x.ready}/${x.size}, missed ${x.missed}, duplicates ${x.duplicates} |`),
+    ...r.reaction.map((x) => `| reaction, stream (price tick -> add-margin at the exchange) | ${x.n} | ${fmt(x.p50)} | ${fmt(x.p95)} | ${fmt(x.p99)} | ${fmt(x.max)} | first ${fmt(x.min)} ms, mean ${fmt(x.mean)} ms; ready ${x.ready}/${x.size}, missed ${x.missed}, duplicates ${x.duplicates} |`),
     ...(r.restReaction ? [`| reaction, REST fallback (stream silenced, 5 s monitor) | ${r.restReaction.n} | ${fmt(r.restReaction.p50)} | ${fmt(r.restReaction.p95)} | ${fmt(r.restReaction.p99)} | ${fmt(r.restReaction.max)} | missed ${r.restReaction.missed} |`] : []),
     "| original polling design, 5 s monitor (computed: uniform delay over the interval) | - | 2500 | 4750 | 4950 | 5000 | mean 2500 |",
     "| original polling design, 30 s guard (computed) | - | 15000 | 28500 | 29700 | 30000 | mean 15000 |",
@@ -250,7 +250,7 @@ async function main() {
   if (WRITE) appendResults(result);
   const table = [
     ["measure", "N", "p50", "p95", "p99", "other"],
-    ...result.reaction.map((x) => ["reaction (stream)", x.n, x.p50, x.p95, x.p99, `missed ${x.missed} dup ${x.duplicates}`]),
+    ...result.reaction.map((x) => ["reaction (stream)", x.n, x.p50, x.p95, x.p99, `first ${x.min} missed ${x.missed} dup ${x.duplicates}`]),
     ...(result.restReaction ? [["reaction (REST fallback)", result.restReaction.n, result.restReaction.p50, result.restReaction.p95, result.restReaction.p99, `missed ${result.restReaction.missed}`]] : []),
     ["polling 5 s (computed)", "-", 2500, 4750, 4950, ""],
     ["polling 30 s (computed)", "-", 15000, 28500, 29700, ""],

@@ -109,7 +109,7 @@ async function main() {
   const started = Date.now();
   const deadline = started + MINUTES * 60_000;
   const totals = { cycles: 0, steps: 0, spikes: 0, positions: 0, lost: 0, intents: 0, addMargins: 0, duplicates: 0, faultedOrders: 0, failureLogs: 0, failedRuns: 0, stoppedSchedules: 0 };
-  const stack = await startStack({ log });
+  const stack = await startStack({ log, name: "soak" });
   try {
     for (let n = 1; Date.now() < deadline && n <= 500; n++) {
       const lost = await cycle(stack, n, deadline, totals);

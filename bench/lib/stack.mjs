@@ -43,8 +43,8 @@ async function waitFor(url, label, timeoutMs = 120_000) {
 }
 
 /** Starts both workers; returns URLs and stop(). */
-export async function startStack({ log = () => {} } = {}) {
-  const state = `${OUT}/state`;
+export async function startStack({ log = () => {}, name = "bench" } = {}) {
+  const state = `${OUT}/state-${name}`;
   rmSync(state, { recursive: true, force: true });
   mkdirSync(OUT, { recursive: true });
   const simName = `lnm-sim-bench-${process.pid}`;
@@ -53,7 +53,7 @@ export async function startStack({ log = () => {} } = {}) {
     .replace(/^directory = "\.\/public"/gm, 'directory = "../../public"')
     .replace(/^migrations_dir = "(.*)"/gm, 'migrations_dir = "../../$1"')
     .replace(/^service = "lnm-sim"/gm, `service = "${simName}"`);
-  const cfgPath = `${OUT}/wrangler.bench.toml`;
+  const cfgPath = `${OUT}/wrangler.${name}.toml`;
   writeFileSync(cfgPath, cfg);
   copyFileSync(existsSync(`${ROOT}.dev.vars`) ? `${ROOT}.dev.vars` : `${ROOT}.dev.vars.example`, `${OUT}/.dev.vars`);
 
