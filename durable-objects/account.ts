@@ -310,8 +310,11 @@ export class AccountDO extends DurableObject<Env> {
             if (ev.event === "liquidation") void this.journal.notify("trade.liquidated", "critical", "Position liquidated", `Trade ${ev.trade.id} was liquidated at ${ev.trade.exitPrice}`, { tradeId: ev.trade.id });
           },
           onStateChange: (state, previous, reason) => {
-            this.market.streamOpen = state === "open";
-            this.journal.automation(state === "open" ? "info" : "warn", "stream.state", null, { state, previous, reason });
+            this.market.onStreamState(state);
+            // A quiet socket goes stale and is probed back to open: routine, not a warning.
+            // Reconnects and closes are what operators need to see.
+            const routine = state === "stale" || (state === "open" && previous === "stale");
+            this.journal.automation(routine ? "debug" : state === "open" ? "info" : "warn", "stream.state", null, { state, previous, reason });
           },
         });
         return this.stream.open();
@@ -326,7 +329,7 @@ export class AccountDO extends DurableObject<Env> {
     if (!this.stream) return;
     this.stream.close(reason);
     this.stream = null;
-    this.market.streamOpen = false;
+    this.market.onStreamState("closed");
   }
 
   /**

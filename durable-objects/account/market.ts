@@ -10,8 +10,6 @@ import type { IsolatedTradeEvent } from "../../src/lnmarkets/schemas";
 
 export type Feed = "stream" | "rest" | "none";
 
-/** A stream price older than this is not trusted (the stream client's staleness window). */
-export const STREAM_FRESH_MS = 10_000;
 /** Even with a fresh stream, positions are re-read from REST this often (missed events). */
 export const TRADES_RESYNC_MS = 60_000;
 
@@ -33,18 +31,34 @@ export class Market {
   tradesAt = 0;
   balance: number | null = null;
   balanceAt = 0;
-  /** True while the stream socket is open (set by the owner from the stream's state). */
+  /**
+   * True while the stream socket is open and healthy (set by the owner from the stream's
+   * state; the stream client turns a socket silent for 10 s "stale" and probes it).
+   */
   streamOpen = false;
+  /** When the stream last delivered a price (0: never on this socket). */
+  streamPriceAt = 0;
 
-  feed(now: number): Feed {
-    if (this.streamOpen && this.priceSource === "stream" && now - this.priceAt < STREAM_FRESH_MS) return "stream";
+  /**
+   * The exchange pushes lastPrice on change, so while the socket is healthy the last pushed
+   * price is the current one, however old; otherwise REST is the source.
+   */
+  feed(_now: number): Feed {
+    if (this.streamOpen && this.streamPriceAt > 0) return "stream";
     return this.priceAt ? "rest" : "none";
   }
 
   onStreamPrice(price: number, now: number): void {
     this.price = price;
     this.priceAt = now;
+    this.streamPriceAt = now;
     this.priceSource = "stream";
+  }
+
+  /** A stale socket is probed and may come back; a new socket must deliver a price first. */
+  onStreamState(state: "connecting" | "open" | "stale" | "closed"): void {
+    this.streamOpen = state === "open";
+    if (state === "connecting" || state === "closed") this.streamPriceAt = 0;
   }
 
   /**
