@@ -208,6 +208,36 @@ describe("feeds, breaker and the executor", () => {
     expect(positions.body.feed).toBe("stream");
   });
 
+  it("socket down -> REST fallback -> socket back: the feed in use follows, and runs go on", async () => {
+    const u = await proUser("dropfeed");
+    const acc = await simAccount(u.token);
+    cleanup.push(acc.id);
+    await acc.client.newTrade({ type: "market", side: "buy", leverage: 10, quantity: 100 });
+    await automation(u.token, acc.id, { type: "margin_guard", config: { maxAddPerTradeSats: 1_000, maxAddPerDaySats: 1_000 } });
+    await settle(acc.id);
+    const waitFor = async (what: string, ok: (st: any) => boolean) => {
+      for (let i = 0; i < 100; i++) {
+        const st = await statusOf(acc.id);
+        if (ok(st)) return st;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      throw new Error(`timed out waiting for ${what}`);
+    };
+    await waitFor("the stream feed", (st) => st.feed === "stream");
+    // The simulator drops every socket every 150 ms: the account falls back to REST.
+    await simFaults({ dropSocketsEveryMs: 150 });
+    await waitFor("the REST fallback", (st) => st.feed !== "stream");
+    await runDueNow(acc.id);
+    const down = await statusOf(acc.id);
+    expect(down.monitor.status.lastResult).toMatch(/feed rest/);
+    expect(down.monitor.status.lastError).toBeNull();
+    // Drops stop: it reconnects, re-subscribes, and the stream is the feed again.
+    await simFaults({});
+    const back = await waitFor("the stream back", (st) => st.feed === "stream");
+    expect(back.stream.counters.reconnects).toBeGreaterThanOrEqual(1);
+    expect(back.running).toBe(true);
+  }, 20_000);
+
   it("opens the breaker under an error storm and reports it; half-opens after its window", async () => {
     const u = await proUser("breaker");
     const acc = await simAccount(u.token);
