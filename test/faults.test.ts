@@ -127,6 +127,12 @@ describe("fault suite (short form)", () => {
       price = half(entry - 0.8 * (entry - worst.liquidation));
       await simPrice(price);
       console.info(JSON.stringify({ step, price, worst: { liq: worst.liquidation, entry, margin: worst.margin } }));
+      if (step === 2) {
+        // Evicted while the tick-triggered runs are in flight: memory gone, storage kept.
+        await sleep(50);
+        await abortAllDurableObjects();
+        evicted = true;
+      }
       await sleep(300); // the tick path gets its chance first
       if (step === 1) {
         // The spike: every REST answer takes 2 s, longer than the guard's 1.5 s timeout.
@@ -145,11 +151,6 @@ describe("fault suite (short form)", () => {
         unsaved = pending.map((m) => m.id);
         if (!pending.length) break;
         rounds++;
-        if (step === 2 && round === 1 && !evicted) {
-          // Evicted mid-run: memory gone, storage (schedules, intents) kept.
-          await abortAllDurableObjects();
-          evicted = true;
-        }
         // The breaker opens under the spike (every call times out), as it should; time does
         // not move here, so age its 30 s window and restart the instances to reload it.
         let aged = 0;
@@ -203,6 +204,7 @@ describe("fault suite (short form)", () => {
       expect(byClientId.size).toBe(opensDone);
     }
     expect(addMargins).toBeGreaterThanOrEqual(FLEET * 3);
+    expect(evicted).toBe(true);
 
     // Every failure is logged: the DO counts failed runs; D1 has a retry/fail job event for
     // each (the LOGS queue delivers in batches of up to 5 s).

@@ -202,7 +202,7 @@ export function percentile(sorted, p) {
 
 export function machine() {
   const cpus = os.cpus();
-  return `${cpus[0]?.model?.trim() ?? "cpu"} x${cpus.length}, ${(os.totalmem() / 2 ** 30).toFixed(1)} GB, ${os.platform()} ${os.release()}`;
+  return `${cpus[0]?.model?.trim() ?? "cpu"} x${cpus.length}, ${(os.totalmem() / 2 ** 30).toFixed(1)} GB, ${os.platform()} ${os.release()}, load avg ${os.loadavg().map((x) => x.toFixed(1)).join("/")} at start (shared machine)`;
 }
 
 export function commit() {
