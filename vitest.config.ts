@@ -94,7 +94,7 @@ export default defineConfig({
           // that moves the simulator's price does not move it under another file's feet.
           fileParallelism: false,
           include: ["test/**/*.test.ts"],
-          exclude: ["test/domain/**"],
+          exclude: ["test/domain/**", "test/scripts/**"],
           setupFiles: ["./test/setup.ts"],
         },
       },
