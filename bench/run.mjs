@@ -38,7 +38,7 @@ async function evaluationCost() {
 // --- reaction latency ----------------------------------------------------------------------
 async function resetExchange(stack, previous) {
   for (let i = 0; i < previous.length; i += 20) {
-    await Promise.all(previous.slice(i, i + 20).map((a) => http("DELETE", `${stack.platform}/v1/accounts/${a.accountId}`, undefined, a.auth)));
+    await Promise.all(previous.slice(i, i + 20).map((a) => http("DELETE", `${stack.platform}/v1/accounts/${a.accountId}`, undefined, a.auth).catch(() => null)));
   }
   await must("POST", `${stack.sim}/__sim/reset`);
   await must("POST", `${stack.sim}/__sim/price`, { price: 100_000 });
@@ -178,6 +178,7 @@ function appendResults(r) {
     `Feed ratio: ${r.feedSummary}`,
     "",
     `Not measured yet: ${r.notMeasured}`,
+    ...(r.errors.length ? ["", `Errors during this run: ${r.errors.join("; ")}`] : []),
     "",
   ];
   appendFileSync(file, lines.join("\n"));
@@ -191,41 +192,56 @@ async function main() {
   const stack = await startStack({ log });
   const result = { date, commit: commit(), machine: machine(), evaluation, reaction: [], http: [] };
   const started = Date.now();
+  result.errors = [];
+  const phase = async (name, fn) => {
+    try {
+      await fn();
+    } catch (e) {
+      log(`[bench] ${name} failed: ${e.message}`);
+      result.errors.push(`${name}: ${e.message}`);
+    }
+  };
   try {
     await must("POST", `${stack.sim}/__sim/price`, { price: 100_000 });
     log("[bench] feed…");
-    result.feed = await feed(stack);
+    result.feed = { stream: { n: 0 }, rest: { n: 0 } };
+    await phase("feed", async () => { result.feed = await feed(stack); });
     let previous = [];
     for (const n of SIZES) {
       if (Date.now() - started > 20 * 60_000) {
         log(`[bench] skipping N=${n}: over the 20 min budget`);
         break;
       }
-      await resetExchange(stack, previous);
-      log(`[bench] reaction N=${n}: seeding…`);
-      const t = Date.now();
-      const fleet = await createFleet(stack, n);
-      const ready = await waitStreams(stack, fleet);
-      log(`[bench] N=${n}: seeded in ${((Date.now() - t) / 1000).toFixed(1)} s, ${ready} streams open`);
-      const r = await reaction(stack, fleet);
-      result.reaction.push({ ...r, size: n, ready });
-      log(`[bench] N=${n}: p50 ${r.p50} ms p99 ${r.p99} ms missed ${r.missed}`);
-      previous = fleet;
+      await phase(`reaction N=${n}`, async () => {
+        await resetExchange(stack, previous);
+        previous = [];
+        log(`[bench] reaction N=${n}: seeding…`);
+        const t = Date.now();
+        const fleet = await createFleet(stack, n);
+        previous = fleet;
+        const ready = await waitStreams(stack, fleet);
+        log(`[bench] N=${n}: seeded in ${((Date.now() - t) / 1000).toFixed(1)} s, ${ready} streams open`);
+        const r = await reaction(stack, fleet);
+        result.reaction.push({ ...r, size: n, ready });
+        log(`[bench] N=${n}: first ${r.min} p50 ${r.p50} ms p99 ${r.p99} ms missed ${r.missed}`);
+      });
     }
     // HTTP API on the last fleet's first trader (one account with a guard and a trade).
     const a = previous[0];
     if (a) {
       for (const route of ["/v1/automations/status", `/v1/accounts/${a.accountId}/positions`]) {
         log(`[bench] HTTP ${route}…`);
-        result.http.push({ route: route.replace(a.accountId, ":id"), ...(await load(`${stack.platform}${route}`, a.auth)) });
+        await phase(`HTTP ${route}`, async () => { result.http.push({ route: route.replace(a.accountId, ":id"), ...(await load(`${stack.platform}${route}`, a.auth)) }); });
       }
     }
     if (REST_N > 0) {
-      await resetExchange(stack, previous);
-      log(`[bench] REST fallback reaction N=${REST_N}…`);
-      const r = await restReaction(stack, REST_N);
-      result.restReaction = r;
-      previous = r.fleet;
+      await phase("REST fallback", async () => {
+        await resetExchange(stack, previous);
+        log(`[bench] REST fallback reaction N=${REST_N}…`);
+        const r = await restReaction(stack, REST_N);
+        result.restReaction = r;
+        previous = r.fleet;
+      });
     }
   } finally {
     await stack.stop();
