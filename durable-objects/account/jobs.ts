@@ -63,7 +63,9 @@ async function marginGuard(ctx: JobContext, row: AutomationRow, config: MarginGu
   // The balance is only read when some trade is at the acting level.
   const dry = evaluateMarginGuard({ config, trades, price, balanceSats: Number.MAX_SAFE_INTEGER, state, now });
   const acting = dry.decisions.some((d) => d.action);
-  const balance = acting ? await ctx.market.refreshBalance(client, now, signal) : Number.MAX_SAFE_INTEGER;
+  // A balance read in the last 30 s (less what we added since) saves an exchange call on the
+  // critical path; the exchange still refuses an add-margin the balance cannot cover.
+  const balance = acting ? await ctx.market.balanceFor(client, now, signal) : Number.MAX_SAFE_INTEGER;
   const { decisions, nextState } = acting ? evaluateMarginGuard({ config, trades, price, balanceSats: balance, state, now }) : dry;
   // A trade counts as acted on (disarmed, cooling down) only once its order got an answer: a
   // temporary failure, a timeout or an eviction mid-order leaves it armed so the retry acts
@@ -80,13 +82,19 @@ async function marginGuard(ctx: JobContext, row: AutomationRow, config: MarginGu
     const prev = state.trades[d.tradeId]?.lastLevel ?? "ok";
     if (d.level === "ok" && !d.action) continue;
     ctx.journal.automation(d.action ? "info" : "debug", "margin_guard.decision", row.id, { tradeId: d.tradeId, risk: d.risk, level: d.level, reason: d.reason, feed, ...d.inputs, ...(d.action ? { action: d.action } : {}) }, undefined, ctx.traceId);
-    if (d.level === "warn" && prev === "ok") {
-      await ctx.journal.notify("margin.warning", "warning", "Position approaching liquidation", `Trade ${d.tradeId} risk ${(d.risk * 100).toFixed(0)} % at ${price}`, { tradeId: d.tradeId, risk: d.risk, price }, ctx.traceId);
+    // The protective order goes out first; telling the trader about it can wait a few ms.
+    const notifyLevel = async () => {
+      if (d.level === "warn" && prev === "ok") {
+        await ctx.journal.notify("margin.warning", "warning", "Position approaching liquidation", `Trade ${d.tradeId} risk ${(d.risk * 100).toFixed(0)} % at ${price}`, { tradeId: d.tradeId, risk: d.risk, price }, ctx.traceId);
+      }
+      if ((d.level === "critical" || d.level === "act") && prev !== d.level) {
+        await ctx.journal.notify("margin.critical", "critical", "Position at critical risk", `Trade ${d.tradeId} risk ${(d.risk * 100).toFixed(0)} % at ${price}; liquidation ${d.inputs.liquidation.toFixed(1)}`, { tradeId: d.tradeId, risk: d.risk, price }, ctx.traceId);
+      }
+    };
+    if (!d.action) {
+      await notifyLevel();
+      continue;
     }
-    if ((d.level === "critical" || d.level === "act") && prev !== d.level) {
-      await ctx.journal.notify("margin.critical", "critical", "Position at critical risk", `Trade ${d.tradeId} risk ${(d.risk * 100).toFixed(0)} % at ${price}; liquidation ${d.inputs.liquidation.toFixed(1)}`, { tradeId: d.tradeId, risk: d.risk, price }, ctx.traceId);
-    }
-    if (!d.action) continue;
     const t = trades.find((x) => x.id === d.tradeId)!;
     const request: IntentRequest = d.action.type === "add_margin"
       ? { action: "add_margin", tradeId: d.tradeId, amount: d.action.amountSats, marginBefore: t.margin }
@@ -94,6 +102,8 @@ async function marginGuard(ctx: JobContext, row: AutomationRow, config: MarginGu
     const res = await exec(ctx, row, runId, request, signal);
     saved.trades[d.tradeId] = nextState.trades[d.tradeId]!;
     ctx.saveState(row, saved);
+    if (res.ok && d.action.type === "add_margin" && ctx.market.balance !== null) ctx.market.balance -= d.action.amountSats;
+    await notifyLevel();
     if (res.ok) {
       actions++;
       await ctx.journal.notify("margin.action", "info", d.action.type === "add_margin" ? "Margin added" : "Position closed by Margin Guard",

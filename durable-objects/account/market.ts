@@ -12,6 +12,8 @@ export type Feed = "stream" | "rest" | "none";
 
 /** Even with a fresh stream, positions are re-read from REST this often (missed events). */
 export const TRADES_RESYNC_MS = 60_000;
+/** How long a balance read stays good enough to size an add-margin. */
+export const BALANCE_TTL_MS = 30_000;
 
 const CLOSING_EVENTS = new Set(["closed", "canceled", "liquidation", "stoploss", "takeprofit"]);
 
@@ -106,6 +108,12 @@ export class Market {
     }
     if (!fresh || now - this.tradesAt > TRADES_RESYNC_MS) this.setTrades(await client.runningTrades(opts), now);
     return fresh ? "stream" : "rest";
+  }
+
+  /** The balance, read again only when the cached one is older than {@link BALANCE_TTL_MS}. */
+  async balanceFor(client: LnMarketsRestClient, now: number, signal?: AbortSignal): Promise<number> {
+    if (this.balance !== null && now - this.balanceAt < BALANCE_TTL_MS) return this.balance;
+    return this.refreshBalance(client, now, signal);
   }
 
   async refreshBalance(client: LnMarketsRestClient, now: number, signal?: AbortSignal): Promise<number> {
