@@ -1,5 +1,5 @@
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { api } from "./helpers";
+import { api, until } from "./helpers";
 import { automation, proUser, quiesce, settle, simAccount, statusOf } from "./account-helpers";
 import { simOrders, simPrice, simReset } from "./sim-helpers";
 
@@ -11,15 +11,6 @@ beforeAll(async () => {
   await simReset();
 });
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 8_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 async function streamOpen(accountId: string) {
   await until("stream open", async () => (await statusOf(accountId)).stream.state === "open");
