@@ -41,8 +41,16 @@ async function authenticate(env: Env, token: string, ctx: { waitUntil(p: Promise
   return user ? { id: user.id, email: user.email, role: user.role, via: { kind: "jwt" } } : null;
 }
 
+/**
+ * Browsers cannot set headers on a WebSocket: an upgrade request may carry the token as
+ * `?access_token=` instead (only upgrades; request logs record the path, never the query).
+ */
+function upgradeToken(c: { req: { header(name: string): string | undefined; query(name: string): string | undefined } }): string | null {
+  return c.req.header("upgrade")?.toLowerCase() === "websocket" ? (c.req.query("access_token") ?? null) : null;
+}
+
 export const requireAuth = createMiddleware<AppEnv>(async (c, next) => {
-  const token = bearerToken(c.req.header("authorization"));
+  const token = bearerToken(c.req.header("authorization")) ?? upgradeToken(c);
   if (!token) throw new ApiError("unauthenticated", "Missing bearer token", undefined, { "www-authenticate": "Bearer" });
   const user = await authenticate(c.env, token, c.executionCtx);
   if (!user) throw new ApiError("unauthenticated", "Invalid or expired token", undefined, { "www-authenticate": "Bearer" });
