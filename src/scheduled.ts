@@ -1,10 +1,11 @@
-/** The every-minute cron: payment sweeper, watchdog, alert rules, retention. */
+/** The every-minute cron: payment sweeper, watchdog, alert rules, stuck simulations, retention. */
 import { getDb } from "./db/client";
 import { systemState } from "./db/schema";
 import { createLogger } from "./lib/logger";
 import { sweepPayments } from "./lightning/sweeper";
 import { evaluateAlertRules } from "./ops/alert-rules";
 import { loadRetention, runRetention } from "./ops/retention";
+import { sweepSimulations } from "./ops/simulation-sweeper";
 
 export async function handleScheduled(controller: ScheduledController, env: Env, _ctx: ExecutionContext): Promise<void> {
   const logger = createLogger({ level: env.LOG_LEVEL, base: { worker: "cron" } });
@@ -25,6 +26,11 @@ export async function handleScheduled(controller: ScheduledController, env: Env,
     await evaluateAlertRules(env, { now, logger }); // alert rules + watchdog (src/ops)
   } catch (e) {
     logger.error("cron.alert_rules_failed", { error: e });
+  }
+  try {
+    await sweepSimulations(env, { now, logger });
+  } catch (e) {
+    logger.error("cron.simulation_sweep_failed", { error: e });
   }
   try {
     await runRetention(env, { now, days: loadRetention(env, logger), logger });

@@ -294,3 +294,19 @@ describe("simulations", () => {
     expect(await allSteps(u.token, id)).toEqual(await allSteps(u.token, fast));
   });
 });
+
+describe("stuck simulation rows", () => {
+  it("the cron frees a slot held by a row whose DO never started, and leaves live runs alone", async () => {
+    const { env } = await import("cloudflare:workers");
+    const { sweepSimulations, STUCK_AFTER_MS } = await import("../src/ops/simulation-sweeper");
+    const { createLogger } = await import("../src/lib/logger");
+    const u = await registerUser("sim-stuck");
+    const old = Date.now() - STUCK_AFTER_MS - 1_000;
+    const ghost = `sim_${"ab".repeat(16)}`;
+    await env.DB.prepare("INSERT INTO simulations (id, user_id, scenario, status, steps, params, created_at) VALUES (?, ?, 'bull', 'running', 10, '{}', ?)").bind(ghost, u.userId, old).run();
+    const r = await sweepSimulations(env, { now: Date.now(), logger: createLogger({ level: "error" }) });
+    expect(r.fixed).toBeGreaterThanOrEqual(1);
+    const row = await env.DB.prepare("SELECT status FROM simulations WHERE id = ?").bind(ghost).first<{ status: string }>();
+    expect(row?.status).toBe("failed");
+  });
+});
