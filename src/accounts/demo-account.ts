@@ -1,6 +1,7 @@
 /**
  * Dev seed step: the demo trader's account on the simulator, with keys and a balance from
- * the simulator's control API, and one running 10x long so positions are not empty.
+ * the simulator's control API, and one running 10x long opened at 100,000 (the price the
+ * seed sets) so positions are not empty.
  * If the simulator forgot the keys (its state was reset), new keys replace them.
  */
 import { and, eq } from "drizzle-orm";
@@ -15,6 +16,7 @@ import { createAccount, updateAccount } from "./service";
 
 export const DEMO_ACCOUNT_NAME = "Demo (simulator)";
 const DEMO_BALANCE_SATS = 10_000_000;
+const DEMO_START_PRICE = 100_000;
 
 export async function seedDemoAccount(env: Env, seed: SeedResult): Promise<void> {
   const logger = createLogger({ level: env.LOG_LEVEL, base: { worker: "dev-seed" } });
@@ -47,6 +49,10 @@ export async function seedDemoAccount(env: Env, seed: SeedResult): Promise<void>
   if (!row) throw new Error("demo account missing after seeding");
   seed.demo.accountId = row.id;
   if (fresh) {
+    // The README's walk-through starts from this price; a fresh demo trade opens at it.
+    const price = await endpoints.fetch(`${controlBase}/__sim/price`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ price: DEMO_START_PRICE }) });
+    if (!price.ok) throw new Error(`simulator refused /__sim/price: ${price.status}`);
+    await price.body?.cancel();
     const client = new LnMarketsRestClient({ endpoints, credentials: await decryptAccountCredentials(env, row, db) });
     await client.newTrade({ type: "market", side: "buy", leverage: 10, quantity: 500, clientId: "demo-seed-long" });
     logger.info("dev_seed.demo_trade_opened", { accountId: row.id, accountName: row.name });
