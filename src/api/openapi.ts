@@ -37,6 +37,7 @@ export const errorResponses = {
   403: err("Authenticated but not allowed"),
   409: err("Conflict"),
   429: err("Rate or concurrency limit"),
+  503: err("An upstream (the exchange, the Lightning provider) is unavailable"),
 } as const;
 
 export const security = [{ bearer: [] as string[] }];

@@ -100,7 +100,7 @@ export const accountAutomationRoutes = router()
   )
   .openapi(
     createRoute({ method: "get", path: "/{id}/positions", tags: ["accounts"], security, summary: "Running positions, live, with risk (0 at entry, 1 at liquidation)",
-      request: { params: AccountParams }, responses: { 200: json(z.object({ price: z.number(), feed: z.string(), trades: z.array(z.unknown()) }), "Positions"), 503: errorResponses[409], ...commonErrors } }),
+      request: { params: AccountParams }, responses: { 200: json(z.object({ price: z.number(), feed: z.string(), trades: z.array(z.unknown()) }), "Positions"), 503: errorResponses[503], ...commonErrors } }),
     async (c) => {
       const { id } = c.req.valid("param");
       await getAccount(c.env, c.get("user").id, id);

@@ -7,7 +7,7 @@ import { createRoute } from "@hono/zod-openapi";
 import { getDb } from "../../db/client";
 import { listPlans } from "../../db/plans";
 import { createPayment, getPayment, listPayments, paymentView } from "../../lightning/payments";
-import { commonErrors, json, jsonBody, router, security, z } from "../openapi";
+import { commonErrors, errorResponses, json, jsonBody, router, security, z } from "../openapi";
 
 const Plan = z.object({
   id: z.string().openapi({ example: "pro" }),
@@ -44,7 +44,7 @@ const ListQuery = z.object({
   limit: z.coerce.number().int().min(1).max(100).default(20),
 });
 
-const unavailable = { 503: { content: { "application/json": { schema: z.object({ error: z.object({ code: z.string(), message: z.string() }) }) } }, description: "The Lightning provider is unavailable" } };
+const unavailable = { 503: errorResponses[503] };
 
 /** `GET /v1/plans`, mounted without authentication. */
 export const planRoutes = router().openapi(
