@@ -2,11 +2,13 @@
 // the HTTP API and the simulator's control API, measures, prints a table, appends to
 // bench/RESULTS.md and stops everything it started. Loopback only; every loop is bounded.
 //
-//   node bench/run.mjs [--n 50,100] [--rest-n 10] [--http-seconds 5] [--no-write]
+//   node bench/run.mjs [--n 100,300,1000] [--rest-n 10] [--http-seconds 5] [--queue 1000,10000] [--no-write]
 import { spawnSync } from "node:child_process";
+import { createServer } from "node:http";
 import { appendFileSync, existsSync, writeFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { build } from "esbuild";
+import { heapAfterGc } from "./lib/inspector.mjs";
 import { ROOT, commit, guardedAccount, http, machine, must, percentile, startStack, waitStreams } from "./lib/stack.mjs";
 
 const args = process.argv.slice(2);
@@ -14,7 +16,8 @@ const arg = (name, dflt) => {
   const i = args.indexOf(`--${name}`);
   return i >= 0 ? args[i + 1] : dflt;
 };
-const SIZES = arg("n", "50,100").split(",").map(Number).filter((n) => n > 0 && n <= 1000);
+const SIZES = arg("n", "100,300,1000").split(",").map(Number).filter((n) => n > 0 && n <= 1000);
+const QUEUE_COUNTS = arg("queue", "1000,10000").split(",").map(Number).filter((n) => n > 0 && n <= 10_000);
 const REST_N = Number(arg("rest-n", "10"));
 const WRITE = !args.includes("--no-write");
 const HTTP_SECONDS = Math.min(30, Number(arg("http-seconds", "5")));
@@ -64,11 +67,13 @@ async function reaction(stack, fleet, { timeoutMs = 30_000 } = {}) {
   await must("POST", `${stack.sim}/__sim/price`, { price });
   const deadline = Date.now() + timeoutMs;
   let adds = [];
+  // Only what arrived since the tick is read (the log holds every seeding order too), and
+  // not too often: the poll runs on the same two cores as the fleet it measures.
   while (Date.now() < deadline) {
-    const orders = await must("GET", `${stack.sim}/__sim/orders`);
-    adds = orders.filter((o) => keys.has(o.key) && o.route.endsWith("/add-margin") && o.status < 300 && o.at >= t0);
+    await sleep(250);
+    const orders = await must("GET", `${stack.sim}/__sim/orders?since=${t0}`);
+    adds = orders.filter((o) => keys.has(o.key) && o.route.endsWith("/add-margin") && o.status < 300);
     if (new Set(adds.map((o) => o.key)).size >= fleet.length) break;
-    await sleep(100);
   }
   const first = new Map();
   for (const o of adds) if (!first.has(o.key)) first.set(o.key, o.at - t0);
@@ -128,6 +133,57 @@ async function restReaction(stack, n) {
   return { ...r, ready, fleet };
 }
 
+// --- queues: notifications sent to delivered ---------------------------------------------
+/**
+ * One trader whose webhook channel is a receiver in this process; `count` test notifications
+ * queued through the API by 20 clients; each one timed from its 202 (in the queue) to its
+ * webhook arriving here. Throughput counts from the first request to the last delivery.
+ */
+async function queueThroughput(stack, counts, { clients = 20 } = {}) {
+  const received = new Map();
+  const server = createServer((req, res) => {
+    const id = req.headers["x-lnma-delivery"];
+    req.resume();
+    req.on("end", () => {
+      if (typeof id === "string" && !received.has(id)) received.set(id, performance.now());
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const out = [];
+  try {
+    const email = `bench-queue-${process.pid}-${Date.now()}@example.test`;
+    const { token } = await must("POST", `${stack.platform}/v1/auth/register`, { email, password: "bench-queue-password-long" });
+    const auth = { authorization: `Bearer ${token}` };
+    await must("PUT", `${stack.platform}/v1/notifications/channels`, { webhook: { url: `http://127.0.0.1:${server.address().port}/hook`, secret: "bench-webhook-secret-0123456789" } }, auth);
+    for (const count of counts) {
+      received.clear();
+      const sent = new Map();
+      let next = 0;
+      let refused = 0;
+      const t0 = performance.now();
+      await Promise.all(Array.from({ length: clients }, async () => {
+        while (next < count) {
+          next++;
+          const r = await http("POST", `${stack.platform}/v1/notifications/test`, undefined, auth).catch(() => ({ status: 0 }));
+          if (r.status === 202) sent.set(r.body.id, performance.now());
+          else refused++;
+        }
+      }));
+      const queuedIn = performance.now() - t0;
+      const deadline = Date.now() + 60_000 + count * 20;
+      while ([...sent.keys()].some((id) => !received.has(id)) && Date.now() < deadline) await sleep(250);
+      const lat = [...sent].filter(([id]) => received.has(id)).map(([id, at]) => received.get(id) - at);
+      const last = Math.max(...[...sent.keys()].map((id) => received.get(id) ?? -Infinity));
+      out.push({ count, ...stats(lat), delivered: lat.length, lost: sent.size - lat.length, refused, enqueuePerS: (sent.size / queuedIn) * 1000, perS: (lat.length / (last - t0)) * 1000 });
+      log(`[bench] queue ${count}: ${lat.length}/${sent.size} delivered, ${fmt(out.at(-1).perS)} msg/s, p99 ${fmt(out.at(-1).p99)} ms`);
+    }
+  } finally {
+    server.close();
+  }
+  return out;
+}
+
 // --- HTTP API ------------------------------------------------------------------------------
 async function load(url, headers, { clients = 50, seconds = HTTP_SECONDS, maxRequests = 20_000 } = {}) {
   const lat = [];
@@ -172,12 +228,14 @@ function appendResults(r) {
     "| original polling design, 30 s guard (computed) | - | 15000 | 28500 | 29700 | 30000 | mean 15000 |",
     `| feed: stream push to a client | ${r.feed.stream.n} | ${fmt(r.feed.stream.p50, 1)} | ${fmt(r.feed.stream.p95, 1)} | ${fmt(r.feed.stream.p99, 1)} | ${fmt(r.feed.stream.max, 1)} | mean ${fmt(r.feed.stream.mean, 2)} |`,
     `| feed: REST ticker read right after the change | ${r.feed.rest.n} | ${fmt(r.feed.rest.p50, 1)} | ${fmt(r.feed.rest.p95, 1)} | ${fmt(r.feed.rest.p99, 1)} | ${fmt(r.feed.rest.max, 1)} | mean ${fmt(r.feed.rest.mean, 2)} |`,
+    ...r.reaction.filter((x) => x.heap).map((x) => `| heap per account DO (isolate used + embedder growth / N, after GC) | ${x.size} | - | - | - | - | ${x.heap.perDoKB.toFixed(0)} KB per DO; isolate ${x.heap.usedMB.toFixed(1)} MB used, ${x.heap.embedderMB.toFixed(1)} MB embedder |`),
+    ...r.queues.map((q) => `| queue: notification sent (202) -> webhook delivered | ${q.count} | ${fmt(q.p50)} | ${fmt(q.p95)} | ${fmt(q.p99)} | ${fmt(q.max)} | ${fmt(q.perS)} msg/s delivered (enqueued at ${fmt(q.enqueuePerS)}/s by 20 clients); delivered ${q.delivered}, lost ${q.lost}, refused ${q.refused} |`),
     ...r.http.map((h) => `| HTTP ${h.route}, ${h.clients} clients | ${h.n} | ${fmt(h.p50, 1)} | ${fmt(h.p95, 1)} | ${fmt(h.p99, 1)} | ${fmt(h.max, 1)} | ${fmt(h.rps)} req/s, errors ${h.errors} |`),
     `| evaluation cost (evaluateMarginGuard + tradeRisk, ${r.evaluation.trades} trades, Node) | ${r.evaluation.ticks} | - | - | - | - | ${r.evaluation.usPerTickMedian.toFixed(2)} us/tick/account (median of ${r.evaluation.runs}; target < 20) |`,
     "",
     `Feed ratio: ${r.feedSummary}`,
     "",
-    `Not measured yet: ${r.notMeasured}`,
+    `Not measured in this run: ${r.notMeasured}.`,
     ...(r.errors.length ? ["", `Errors during this run: ${r.errors.join("; ")}`] : []),
     "",
   ];
@@ -190,7 +248,7 @@ async function main() {
   const evaluation = await evaluationCost();
   log(`[bench] ${evaluation.usPerTickMedian.toFixed(2)} us/tick/account`);
   const stack = await startStack({ log });
-  const result = { date, commit: commit(), machine: machine(), evaluation, reaction: [], http: [] };
+  const result = { date, commit: commit(), machine: machine(), evaluation, reaction: [], http: [], queues: [] };
   const started = Date.now();
   result.errors = [];
   const phase = async (name, fn) => {
@@ -217,12 +275,18 @@ async function main() {
         previous = [];
         log(`[bench] reaction N=${n}: seeding…`);
         const t = Date.now();
+        const before = await heapAfterGc(stack.inspector.platform).catch(() => null);
         const fleet = await createFleet(stack, n);
         previous = fleet;
         const ready = await waitStreams(stack, fleet);
         log(`[bench] N=${n}: seeded in ${((Date.now() - t) / 1000).toFixed(1)} s, ${ready} streams open`);
+        // Let the first runs' logs and notifications drain before the tick.
+        await sleep(5_000);
+        const after = await heapAfterGc(stack.inspector.platform).catch(() => null);
+        const heap = before && after ? { ...after, perDoKB: ((after.usedMB - before.usedMB + after.embedderMB - before.embedderMB) * 1024) / n } : null;
+        if (heap) log(`[bench] N=${n}: isolate heap ${after.usedMB.toFixed(1)} MB (+${(after.usedMB - before.usedMB).toFixed(1)}), ${heap.perDoKB.toFixed(0)} KB per account DO`);
         const r = await reaction(stack, fleet);
-        result.reaction.push({ ...r, size: n, ready });
+        result.reaction.push({ ...r, size: n, ready, heap });
         log(`[bench] N=${n}: first ${r.min} p50 ${r.p50} ms p99 ${r.p99} ms missed ${r.missed}`);
       });
     }
@@ -233,6 +297,10 @@ async function main() {
         log(`[bench] HTTP ${route}…`);
         await phase(`HTTP ${route}`, async () => { result.http.push({ route: route.replace(a.accountId, ":id"), ...(await load(`${stack.platform}${route}`, a.auth)) }); });
       }
+    }
+    if (QUEUE_COUNTS.length) {
+      log(`[bench] queues ${QUEUE_COUNTS.join(", ")}…`);
+      await phase("queues", async () => { result.queues = await queueThroughput(stack, QUEUE_COUNTS); });
     }
     if (REST_N > 0) {
       await phase("REST fallback", async () => {
@@ -258,10 +326,9 @@ async function main() {
   ].join(" ");
   const maxN = Math.max(...result.reaction.map((r) => r.size), 0);
   result.notMeasured = [
-    maxN < 1000 ? `reaction at ${[300, 1000].filter((x) => x > maxN).join(" and ")} accounts (sizes run: ${SIZES.join(", ")}; pass --n 50,100,300,1000 on a machine that can hold that many workerd sockets and DOs; one local workerd process serves every DO here, so the figures grow with N on one core)` : "",
-    "heap per account DO (workerd exposes no per-DO heap; needs the inspector's heap snapshot per isolate)",
-    "queues: notifications sent to delivered at 1,000 / 10,000 messages (the local queue simulation batches on timers; not done for lack of time)",
-  ].filter(Boolean).join("; ") + ".";
+    maxN < 1000 ? `reaction at ${[300, 1000].filter((x) => x > maxN).join(" and ")} accounts (sizes run: ${SIZES.join(", ")})` : "",
+    result.queues.length ? "" : "queues (skipped: --queue 0, or the phase failed)",
+  ].filter(Boolean).join("; ") || "nothing";
   delete result.restReaction?.fleet;
   if (WRITE) appendResults(result);
   const table = [
@@ -272,6 +339,8 @@ async function main() {
     ["polling 30 s (computed)", "-", 15000, 28500, 29700, ""],
     ["feed stream push", result.feed.stream.n, fmt(result.feed.stream.p50, 1), fmt(result.feed.stream.p95, 1), fmt(result.feed.stream.p99, 1), ""],
     ["feed REST read", result.feed.rest.n, fmt(result.feed.rest.p50, 1), fmt(result.feed.rest.p95, 1), fmt(result.feed.rest.p99, 1), ""],
+    ...result.reaction.filter((x) => x.heap).map((x) => ["heap KB per account DO", x.size, x.heap.perDoKB.toFixed(0), "", "", `isolate ${x.heap.usedMB.toFixed(1)} MB`]),
+    ...result.queues.map((q) => [`queue sent->delivered`, q.count, fmt(q.p50), fmt(q.p95), fmt(q.p99), `${fmt(q.perS)} msg/s lost ${q.lost}`]),
     ...result.http.map((h) => [`HTTP ${h.route}`, h.n, fmt(h.p50, 1), fmt(h.p95, 1), fmt(h.p99, 1), `${fmt(h.rps)} req/s err ${h.errors}`]),
     ["eval us/tick/account", evaluation.ticks, evaluation.usPerTickMedian.toFixed(2), "", "", "target < 20"],
   ];

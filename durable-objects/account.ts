@@ -51,6 +51,7 @@ export class AccountDO extends DurableObject<Env> {
   private readonly market = new Market();
   private readonly executor: Executor;
   private context: AccountContext | null = null;
+  private contextRefresh: Promise<unknown> | null = null;
   private creds: { value: LnMarketsCredentials; version: number; at: number } | null = null;
   private credCounters = { hit: 0, miss: 0, expiry: 0 };
   private restClient: { client: LnMarketsRestClient; version: number } | null = null;
@@ -104,9 +105,25 @@ export class AccountDO extends DurableObject<Env> {
     return this.context;
   }
 
+  /**
+   * The context for the order path: a cached one is used at once and, past its TTL, re-read
+   * in the background (the alarm re-reads it anyway, and every RPC that changes scope or keys
+   * forces a fresh one), so a D1 read never sits between a tick and its order.
+   */
+  private async currentContext(): Promise<AccountContext | null> {
+    if (!this.context) return this.loadContext();
+    if (Date.now() - this.context.loadedAt >= CONTEXT_TTL_MS && !this.contextRefresh) {
+      this.contextRefresh = this.loadContext(true)
+        .catch((e) => this.journal.logger.warn("context.refresh_failed", { error: e }))
+        .finally(() => (this.contextRefresh = null));
+      this.ctx.waitUntil(this.contextRefresh);
+    }
+    return this.context;
+  }
+
   /** Decrypted keys cached in memory for 10 minutes, per credential version. */
   private async credentials(): Promise<LnMarketsCredentials> {
-    const ctx = await this.loadContext();
+    const ctx = await this.currentContext();
     if (!ctx) throw new Error("account not found");
     const now = Date.now();
     if (this.creds && this.creds.version === ctx.credentialVersion && now - this.creds.at < CREDENTIALS_TTL_MS) {

@@ -295,5 +295,6 @@ describe("margin guard end to end", () => {
     expect(running[0]!.margin).toBeGreaterThan(trade.margin);
     const logs = await env.DB.prepare("SELECT COUNT(*) AS n FROM trade_logs WHERE account_id = ?").bind(acc.id).first<{ n: number }>();
     expect(logs).toBeTruthy();
-  });
+    // The monitor's own reads (trades, balance) also wait out the 1.5 s latency.
+  }, 15_000);
 });

@@ -53,6 +53,42 @@ describe("Margin Guard end to end (stream ticks)", () => {
   }, 20_000);
 });
 
+describe("Margin Guard with a stale balance", () => {
+  it("sizes from the last balance read; when the exchange refuses it, reads the balance and decides once more", async () => {
+    await simPrice(100_000);
+    const u = await proUser("stale-balance");
+    const acc = await simAccount(u.token, "Stale balance", 5_000_000);
+    cleanup.push(acc.id);
+    const g = await acc.client.newTrade({ type: "market", side: "buy", leverage: 50, quantity: 1_000 });
+    await automation(u.token, acc.id, { type: "margin_guard", config: { maxAddPerTradeSats: 2_000_000, maxAddPerDaySats: 2_000_000 } });
+    // The first runs read the balance (the monitor keeps it for the guards).
+    await settle(acc.id);
+    await streamOpen(acc.id);
+    // Behind the guard's back most of the balance goes into an unfilled limit order.
+    const before = (await acc.client.account()).balance;
+    await acc.client.newTrade({ type: "limit", side: "buy", leverage: 1, margin: before - 20_000, price: 50_000 });
+    const left = (await acc.client.account()).balance;
+
+    const since = Date.now();
+    await simPrice(Math.round((100_000 - 0.93 * (100_000 - g.liquidation)) * 2) / 2);
+    const orders = await until("refused, then decided again", async () => {
+      const o = (await simOrders(acc.keys.key)).filter((x: any) => x.at >= since && /add-margin|close/.test(x.route));
+      return o.length >= 2 ? o : undefined;
+    });
+    // The first add-margin was sized from the old balance and refused; the second fits.
+    expect(orders[0]).toMatchObject({ route: "POST /v3/futures/isolated/trade/add-margin", status: 400 });
+    expect(orders[0].body.amount).toBeGreaterThan(left);
+    expect(orders[1].status).toBe(200);
+    if (/add-margin/.test(orders[1].route)) expect(orders[1].body.amount).toBeLessThanOrEqual(left);
+    expect(orders).toHaveLength(2);
+    const logs = await until("re-read logged", async () => {
+      const r = await api("GET", `/v1/accounts/${acc.id}/logs?limit=100`, { token: u.token });
+      return r.body.data.some((l: any) => l.event === "margin_guard.balance_reread") ? r.body.data : undefined;
+    });
+    expect(logs.length).toBeGreaterThan(0);
+  }, 20_000);
+});
+
 describe("TP/SL", () => {
   it("puts TP and SL on the exchange, only when they differ, and the exchange fires the stop", async () => {
     await simPrice(100_000);

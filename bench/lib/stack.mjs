@@ -4,7 +4,7 @@
 // unique worker name, so a developer's `npm run dev` elsewhere is never picked up).
 // Everything started here is stopped by stop(), also on errors and signals.
 import { execFileSync, spawn } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createHmac } from "node:crypto";
 import { createServer } from "node:net";
 import os from "node:os";
@@ -97,6 +97,11 @@ export async function startStack({ log = () => {}, name = "bench" } = {}) {
     };
     c.stdout.on("data", keep);
     c.stderr.on("data", keep);
+    if (process.env.BENCH_LOG_DIR) {
+      const f = createWriteStream(`${process.env.BENCH_LOG_DIR}/${name}.log`);
+      c.stdout.pipe(f);
+      c.stderr.pipe(f);
+    }
     c.on("exit", (code) => {
       if (!stopped) log(`[${name}] exited ${code}: ${tail.slice(-1500)}`);
     });
@@ -117,7 +122,7 @@ export async function startStack({ log = () => {}, name = "bench" } = {}) {
     await stop();
     throw e;
   }
-  return { sim, platform, stop };
+  return { sim, platform, stop, inspector: { sim: insp1, platform: insp2 } };
 }
 
 // --- HTTP helpers (loopback only) ----------------------------------------------------------

@@ -10,7 +10,7 @@ import type { NoopConfig } from "../../src/automations/registry";
 import type { LnMarketsRestClient, NewTradeInput } from "../../src/lnmarkets/rest-client";
 import type { Executor, ExecResult, IntentRequest } from "./executor";
 import type { Journal } from "./journal";
-import type { Market } from "./market";
+import { TRADES_RESYNC_MS, type Market } from "./market";
 import type { AutomationRow } from "./storage";
 
 export interface JobContext {
@@ -46,7 +46,26 @@ async function exec(ctx: JobContext, row: AutomationRow, runId: string, request:
   return res;
 }
 
+/**
+ * The balance that sizes an add-margin is the last one read, however old (the monitor keeps it
+ * within BALANCE_TTL_MS while trades run), so the protective order is the only exchange call
+ * on the critical path. The exchange is the authority: when it refuses an add-margin for
+ * insufficient balance and the balance was not read in this run, the decision state is put
+ * back as it was (nothing landed), the balance is read and the run decides once more, under
+ * the same run id (the same clientId, which the executor may send again after a refusal).
+ */
 async function marginGuard(ctx: JobContext, row: AutomationRow, config: MarginGuardConfig, runId: string, signal: AbortSignal): Promise<JobOutcome> {
+  const first = await marginGuardOnce(ctx, row, config, runId, signal, false);
+  if (first.ok || !("staleBalance" in first)) return first;
+  ctx.journal.automation("info", "margin_guard.balance_reread", row.id, { tradeId: first.staleBalance }, undefined, ctx.traceId);
+  const client = await ctx.client();
+  await ctx.market.refreshBalance(client, ctx.now(), signal);
+  const current = ctx.automations().find((a) => a.id === row.id) ?? row;
+  const again = await marginGuardOnce(ctx, current, config, runId, signal, true);
+  return "staleBalance" in again ? { ok: false, error: "insufficient balance" } : again;
+}
+
+async function marginGuardOnce(ctx: JobContext, row: AutomationRow, config: MarginGuardConfig, runId: string, signal: AbortSignal, balanceRead: boolean): Promise<JobOutcome | { ok: false; error: string; staleBalance: string }> {
   const client = await ctx.client();
   // An earlier order whose outcome is unknown (timeout, eviction) is resolved first, and the
   // trades re-read: deciding on stale margins would add margin twice under a new clientId.
@@ -63,9 +82,9 @@ async function marginGuard(ctx: JobContext, row: AutomationRow, config: MarginGu
   // The balance is only read when some trade is at the acting level.
   const dry = evaluateMarginGuard({ config, trades, price, balanceSats: Number.MAX_SAFE_INTEGER, state, now });
   const acting = dry.decisions.some((d) => d.action);
-  // A balance read in the last 30 s (less what we added since) saves an exchange call on the
-  // critical path; the exchange still refuses an add-margin the balance cannot cover.
-  const balance = acting ? await ctx.market.balanceFor(client, now, signal) : Number.MAX_SAFE_INTEGER;
+  // The last balance read (less what we added since), read now only when there is none.
+  const balance = acting ? await ctx.market.knownBalance(client, now, signal) : Number.MAX_SAFE_INTEGER;
+  const fromCache = acting && !balanceRead && ctx.market.balanceAt < now;
   const { decisions, nextState } = acting ? evaluateMarginGuard({ config, trades, price, balanceSats: balance, state, now }) : dry;
   // A trade counts as acted on (disarmed, cooling down) only once its order got an answer: a
   // temporary failure, a timeout or an eviction mid-order leaves it armed so the retry acts
@@ -100,6 +119,10 @@ async function marginGuard(ctx: JobContext, row: AutomationRow, config: MarginGu
       ? { action: "add_margin", tradeId: d.tradeId, amount: d.action.amountSats, marginBefore: t.margin }
       : { action: "close", tradeId: d.tradeId };
     const res = await exec(ctx, row, runId, request, signal);
+    if (!res.ok && res.code === "insufficient_balance" && fromCache && actions === 0) {
+      ctx.saveState(row, state);
+      return { ok: false, error: res.message, staleBalance: d.tradeId };
+    }
     saved.trades[d.tradeId] = nextState.trades[d.tradeId]!;
     ctx.saveState(row, saved);
     if (res.ok && d.action.type === "add_margin" && ctx.market.balance !== null) ctx.market.balance -= d.action.amountSats;
@@ -207,7 +230,9 @@ async function noop(ctx: JobContext, row: AutomationRow, config: NoopConfig, sig
  */
 export async function marginMonitor(ctx: JobContext, signal: AbortSignal, alerted: Set<string>): Promise<JobOutcome> {
   const client = await ctx.client();
-  const feed = await ctx.market.refresh(client, ctx.now(), signal);
+  // The monitor re-syncs positions at half the resync age, so a run a tick triggers finds them
+  // fresh and its order is the only exchange call on its critical path.
+  const feed = await ctx.market.refresh(client, ctx.now(), signal, TRADES_RESYNC_MS / 2);
   const trades = ctx.market.runningTrades();
   if (!trades.length) return { ok: true, summary: `no running trades (feed ${feed})` };
   const report = monitorMargins(trades, ctx.market.price!);
@@ -220,6 +245,10 @@ export async function marginMonitor(ctx: JobContext, signal: AbortSignal, alerte
   }
   for (const id of [...alerted]) if (!report.critical.some((r) => r.tradeId === id)) alerted.delete(id);
   if (report.maxRisk >= 0.8) for (const g of guards) await ctx.triggerGuard(g, `monitor risk ${report.maxRisk.toFixed(3)}`);
+  // Guards size add-margins with the last balance read: keep it recent, off their critical path.
+  if (guards.length && ctx.market.balanceStale(ctx.now())) {
+    await ctx.market.refreshBalance(client, ctx.now(), signal).catch((e) => ctx.journal.logger.warn("margin_monitor.balance_failed", { error: e }));
+  }
   return { ok: true, summary: `${trades.length} trades, max risk ${report.maxRisk.toFixed(3)} (feed ${feed})` };
 }
 

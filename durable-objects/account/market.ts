@@ -97,7 +97,7 @@ export class Market {
    * Makes price and trades current enough for a run: from memory when the stream is fresh
    * (and trades were synced recently), else from REST. Returns the feed used.
    */
-  async refresh(client: LnMarketsRestClient, now: number, signal?: AbortSignal): Promise<Feed> {
+  async refresh(client: LnMarketsRestClient, now: number, signal?: AbortSignal, tradesMaxAgeMs = TRADES_RESYNC_MS): Promise<Feed> {
     const opts = signal ? { signal } : undefined;
     const fresh = this.feed(now) === "stream";
     if (!fresh) {
@@ -106,14 +106,19 @@ export class Market {
       this.priceAt = now;
       this.priceSource = "rest";
     }
-    if (!fresh || now - this.tradesAt > TRADES_RESYNC_MS) this.setTrades(await client.runningTrades(opts), now);
+    if (!fresh || now - this.tradesAt > tradesMaxAgeMs) this.setTrades(await client.runningTrades(opts), now);
     return fresh ? "stream" : "rest";
   }
 
-  /** The balance, read again only when the cached one is older than {@link BALANCE_TTL_MS}. */
-  async balanceFor(client: LnMarketsRestClient, now: number, signal?: AbortSignal): Promise<number> {
-    if (this.balance !== null && now - this.balanceAt < BALANCE_TTL_MS) return this.balance;
+  /** The last balance read, whatever its age; read from the exchange only when there is none. */
+  async knownBalance(client: LnMarketsRestClient, now: number, signal?: AbortSignal): Promise<number> {
+    if (this.balance !== null) return this.balance;
     return this.refreshBalance(client, now, signal);
+  }
+
+  /** Whether the balance is missing or older than {@link BALANCE_TTL_MS} (the monitor re-reads it). */
+  balanceStale(now: number): boolean {
+    return this.balance === null || now - this.balanceAt >= BALANCE_TTL_MS;
   }
 
   async refreshBalance(client: LnMarketsRestClient, now: number, signal?: AbortSignal): Promise<number> {

@@ -43,7 +43,7 @@ export interface ControlOps {
   stepScenario(count: number): { steps: number; price: PriceState; scenario: ScenarioState | null };
   setFaults(faults: ActiveFaults): ActiveFaults;
   faults(): ActiveFaults;
-  orders(key?: string): OrderLogEntry[];
+  orders(key?: string, since?: number): OrderLogEntry[];
   payInvoice(paymentHash: string): { paid: true; payment_hash: string };
   reset(): void;
   state(): unknown;
@@ -86,7 +86,11 @@ export function controlRoutes(ops: ControlOps) {
     .get("/faults", (c) => c.json(ops.faults()))
     .post("/faults", async (c) => c.json(ops.setFaults(normalizeFaults(await json(c, FaultsInput)))))
     .delete("/faults", (c) => c.json(ops.setFaults(normalizeFaults({}))))
-    .get("/orders", (c) => c.json(ops.orders(c.req.query("key") || undefined)))
+    .get("/orders", (c) => {
+      const since = c.req.query("since");
+      if (since !== undefined && !/^\d{1,16}$/.test(since)) throw new ApiError(400, "since must be a time in ms", "INVALID_SINCE");
+      return c.json(ops.orders(c.req.query("key") || undefined, since === undefined ? 0 : Number(since)));
+    })
     .post("/invoices/:paymentHash/pay", (c) => c.json(ops.payInvoice(c.req.param("paymentHash"))))
     .post("/reset", (c) => {
       ops.reset();

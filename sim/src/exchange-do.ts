@@ -177,8 +177,8 @@ export class ExchangeDO extends DurableObject<SimEnv> implements ControlOps {
     return this.#faults.active;
   }
 
-  orders(key?: string): OrderLogEntry[] {
-    return this.#store.orders(key);
+  orders(key?: string, since?: number): OrderLogEntry[] {
+    return this.#store.orders(key, since);
   }
 
   payInvoice(paymentHash: string): { paid: true; payment_hash: string } {

@@ -5,6 +5,7 @@
  */
 import { isControlAllowed } from "./control";
 import { EXCHANGE_NAME } from "./exchange-do";
+import { RECEIVED_AT_HEADER } from "./received-at";
 import { handleInbox, isInboxPath } from "./inbox";
 
 // Only entrypoints are exported here: every named export of an entry module is taken for one.
@@ -26,6 +27,11 @@ export default {
     }
     // Notification receivers (Telegram, email, webhooks) for dev and tests: see inbox.ts.
     if (isInboxPath(pathname)) return handleInbox(request);
-    return env.EXCHANGE.getByName(EXCHANGE_NAME).fetch(request);
+    // The order log's `at` is when a request reached the exchange's front door, before it
+    // queues for the one exchange object (a matching engine's input queue is the exchange's
+    // time, not the client's); the object records when it started on it as `handledAt`.
+    const headers = new Headers(request.headers);
+    headers.set(RECEIVED_AT_HEADER, String(Date.now()));
+    return env.EXCHANGE.getByName(EXCHANGE_NAME).fetch(new Request(request, { headers }));
   },
 } satisfies ExportedHandler<SimEnv>;

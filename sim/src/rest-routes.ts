@@ -10,6 +10,7 @@ import { authenticateRest } from "./auth";
 import { ApiError, parseJsonBody, validationError } from "./errors";
 import type { Exchange } from "./exchange";
 import type { Faults } from "./faults";
+import { RECEIVED_AT_HEADER } from "./received-at";
 import { toFuturesTrade, type TradeRecord } from "./positions";
 import type { Account, Store } from "./store";
 
@@ -92,7 +93,9 @@ export function restRoutes(sim: Sim) {
   app.onError((e) => errorResponse(e));
 
   app.use("*", async (c, next) => {
-    const at = Date.now();
+    const handledAt = Date.now();
+    const front = Number(c.req.header(RECEIVED_AT_HEADER));
+    const at = Number.isSafeInteger(front) && front > 0 && front <= handledAt ? front : handledAt;
     const raw = await c.req.text();
     c.set("raw", raw);
     const url = new URL(c.req.url);
@@ -120,7 +123,7 @@ export function restRoutes(sim: Sim) {
       res = errorResponse(e);
     }
     if (c.req.method !== "GET" && c.req.method !== "HEAD") {
-      sim.store.logOrder({ at, key, route: `${c.req.method} ${url.pathname}`, body: raw, clientId: clientIdOf(raw), status: res.status });
+      sim.store.logOrder({ at, handledAt, key, route: `${c.req.method} ${url.pathname}`, body: raw, clientId: clientIdOf(raw), status: res.status });
     }
     return res;
   });

@@ -21,6 +21,11 @@ const MIGRATIONS: string[][] = [
       paid_ms INTEGER, api_key TEXT)`,
     `CREATE TABLE kv (k TEXT PRIMARY KEY, v TEXT NOT NULL)`,
   ],
+  [
+    // `at` is when the request reached the front door; `handled_at` when the exchange started on it.
+    `ALTER TABLE orders ADD COLUMN handled_at INTEGER`,
+    `CREATE INDEX orders_at ON orders (at)`,
+  ],
 ];
 
 export interface Account {
@@ -34,7 +39,10 @@ export interface Account {
 }
 
 export interface OrderLogEntry {
+  /** When the request reached the simulator (its entry worker). */
   at: number;
+  /** When the exchange object started on it (after any queue in front of it). */
+  handledAt: number;
   key: string | null;
   route: string;
   body: unknown;
@@ -180,19 +188,21 @@ export class Store {
 
   // --- order log -------------------------------------------------------------------------
 
-  logOrder(e: { at: number; key: string | null; route: string; body: string; clientId: string | null; status: number }): void {
+  logOrder(e: { at: number; handledAt: number; key: string | null; route: string; body: string; clientId: string | null; status: number }): void {
     this.sql.exec(
-      `INSERT INTO orders (at, api_key, route, body, client_id, status) VALUES (?, ?, ?, ?, ?, ?)`,
-      e.at, e.key, e.route, e.body, e.clientId, e.status,
+      `INSERT INTO orders (at, handled_at, api_key, route, body, client_id, status) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      e.at, e.handledAt, e.key, e.route, e.body, e.clientId, e.status,
     );
   }
 
-  orders(key?: string): OrderLogEntry[] {
+  /** The order log, optionally one key's and only entries received at or after `since` (ms). */
+  orders(key?: string, since = 0): OrderLogEntry[] {
     const cursor = key
-      ? this.sql.exec<Row>(`SELECT * FROM orders WHERE api_key = ? ORDER BY seq`, key)
-      : this.sql.exec<Row>(`SELECT * FROM orders ORDER BY seq`);
+      ? this.sql.exec<Row>(`SELECT * FROM orders WHERE api_key = ? AND at >= ? ORDER BY seq`, key, since)
+      : this.sql.exec<Row>(`SELECT * FROM orders WHERE at >= ? ORDER BY seq`, since);
     return cursor.toArray().map((r) => ({
       at: Number(r.at),
+      handledAt: Number(r.handled_at ?? r.at),
       key: (r.api_key as string | null) ?? null,
       route: String(r.route),
       body: parseMaybeJson(r.body as string | null),

@@ -67,6 +67,10 @@ describe("faults", () => {
     expect((await sim("/v3/ping")).status).toBe(502);
     const log = await control<any[]>("GET", `/orders?key=${keys.key}`);
     expect(log).toEqual([expect.objectContaining({ clientId: "c1", status: 502 })]);
+    // `since` keeps only what arrived at or after that time; a bad value is a 400.
+    expect(await control<any[]>("GET", `/orders?key=${keys.key}&since=${log[0].at}`)).toHaveLength(1);
+    expect(await control<any[]>("GET", `/orders?key=${keys.key}&since=${log[0].at + 1}`)).toEqual([]);
+    expect((await sim(`/__sim/orders?since=yesterday`)).status).toBe(400);
     await control("DELETE", "/faults");
     expect((await sim("/v3/ping")).status).toBe(200);
   });

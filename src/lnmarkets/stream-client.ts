@@ -57,7 +57,7 @@ export class LnMarketsStreamClient {
   #reconnectTimer: ReturnType<typeof setTimeout> | null = null;
   #reconnectDueAt: number | null = null;
   #pingTimer: ReturnType<typeof setInterval> | null = null;
-  #healthTimer: ReturnType<typeof setInterval> | null = null;
+  #healthTimer: ReturnType<typeof setTimeout> | null = null;
   #probeInFlight = false;
   #lastError: LnMarketsError | null = null;
   #waiters: OpenWaiter[] = [];
@@ -342,13 +342,32 @@ export class LnMarketsStreamClient {
         if (gen === this.#generation && e instanceof LnMarketsError && e.code === "timeout") this.#dropAndReconnect("ping timeout");
       });
     }, this.#o.pingIntervalMs);
-    const every = this.#o.healthCheckIntervalMs ?? Math.min(1_000, Math.max(10, Math.floor(this.#o.staleAfterMs / 2)));
-    this.#healthTimer = setInterval(() => this.checkHealth(), every);
+    this.#armHealth();
+  }
+
+  /**
+   * One timer for the next moment checkHealth could change something (the socket going
+   * stale, or a stale one being dropped), re-armed after each check: a socket that keeps
+   * speaking costs one timer event per `staleAfterMs`, not one a second. A DO holds one
+   * socket per account, so at a thousand accounts this is a thousand isolate wake-ups a
+   * second fewer than a fixed 1 s interval (bench/RESULTS.md).
+   */
+  #armHealth(): void {
+    if (this.#healthTimer !== null) clearTimeout(this.#healthTimer);
+    const now = this.#now();
+    const last = this.#counters.lastMessageAt ?? now;
+    const due = last + this.#o.staleAfterMs + (this.#state === "stale" ? this.#o.requestTimeoutMs : 0);
+    const cap = this.#o.healthCheckIntervalMs ?? Infinity;
+    this.#healthTimer = setTimeout(() => {
+      this.#healthTimer = null;
+      this.checkHealth();
+      if (this.#pingTimer !== null) this.#armHealth();
+    }, Math.min(cap, Math.max(10, due - now)));
   }
 
   #stopTimers(): void {
     if (this.#pingTimer !== null) clearInterval(this.#pingTimer);
-    if (this.#healthTimer !== null) clearInterval(this.#healthTimer);
+    if (this.#healthTimer !== null) clearTimeout(this.#healthTimer);
     this.#pingTimer = null;
     this.#healthTimer = null;
   }

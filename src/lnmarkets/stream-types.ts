@@ -38,7 +38,10 @@ export interface StreamClientOptions {
   pingIntervalMs?: number;
   staleAfterMs?: number;
   requestTimeoutMs?: number;
-  /** How often the internal timer runs checkHealth; default min(1 s, staleAfterMs / 2). */
+  /**
+   * The longest wait between two health checks. By default the check runs when the socket
+   * would go stale (last message + staleAfterMs) and is re-armed after each check.
+   */
   healthCheckIntervalMs?: number;
   backoff?: BackoffPolicy;
   random?: Random;
