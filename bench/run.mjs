@@ -63,6 +63,12 @@ async function reaction(stack, fleet, { timeoutMs = 30_000 } = {}) {
   const liq = fleet[0].trade.liquidation;
   const price = half(100_000 - 0.93 * (100_000 - liq));
   const keys = new Set(fleet.map((a) => a.keys.key));
+  // CPU of both workers' processes: the background rate (alarms, pings) over a quiet
+  // window first, so what the tick itself costs can be told apart.
+  const quiet0 = stack.cpu();
+  await sleep(3_000);
+  const quiet1 = stack.cpu();
+  const background = { platform: (quiet1.platform - quiet0.platform) / 3_000, sim: (quiet1.sim - quiet0.sim) / 3_000 };
   const t0 = Date.now();
   await must("POST", `${stack.sim}/__sim/price`, { price });
   const deadline = Date.now() + timeoutMs;
@@ -76,8 +82,20 @@ async function reaction(stack, fleet, { timeoutMs = 30_000 } = {}) {
     if (new Set(adds.map((o) => o.key)).size >= fleet.length) break;
   }
   const first = new Map();
-  for (const o of adds) if (!first.has(o.key)) first.set(o.key, o.at - t0);
-  return { ...stats([...first.values()]), missed: fleet.length - first.size, duplicates: adds.length - first.size, price };
+  const handled = new Map();
+  for (const o of adds) {
+    if (!first.has(o.key)) first.set(o.key, o.at - t0);
+    if (!handled.has(o.key)) handled.set(o.key, o.handledAt - t0);
+  }
+  // What the reaction cost: CPU from the tick until 3 s after it settled, less the background.
+  await sleep(3_000);
+  const span = Date.now() - t0;
+  const c = stack.cpu();
+  const cost = (k) => (c[k] - quiet1[k] - background[k] * span) / Math.max(1, first.size);
+  return {
+    ...stats([...first.values()]), handled: stats([...handled.values()]), missed: fleet.length - first.size, duplicates: adds.length - first.size, price,
+    cpuPerAccountMs: { platform: cost("platform"), sim: cost("sim") }, backgroundCores: { platform: background.platform, sim: background.sim },
+  };
 }
 
 // --- feed: stream push versus a REST read, client side ------------------------------------
@@ -222,7 +240,7 @@ function appendResults(r) {
     "",
     "| measure | N | p50 ms | p95 ms | p99 ms | max ms | other |",
     "|---|---|---|---|---|---|---|",
-    ...r.reaction.map((x) => `| reaction, stream (price tick -> add-margin at the exchange) | ${x.n} | ${fmt(x.p50)} | ${fmt(x.p95)} | ${fmt(x.p99)} | ${fmt(x.max)} | first ${fmt(x.min)} ms, mean ${fmt(x.mean)} ms; ready ${x.ready}/${x.size}, missed ${x.missed}, duplicates ${x.duplicates} |`),
+    ...r.reaction.map((x) => `| reaction, stream (price tick -> add-margin at the exchange's front door) | ${x.n} | ${fmt(x.p50)} | ${fmt(x.p95)} | ${fmt(x.p99)} | ${fmt(x.max)} | first ${fmt(x.min)} ms, mean ${fmt(x.mean)} ms; ready ${x.ready}/${x.size}, missed ${x.missed}, duplicates ${x.duplicates}; handled by the exchange object p50 ${fmt(x.handled?.p50)} / p99 ${fmt(x.handled?.p99)} ms; CPU per reacting account ${fmt(x.cpuPerAccountMs?.platform, 1)} ms platform + ${fmt(x.cpuPerAccountMs?.sim, 1)} ms simulator; background ${fmt(x.backgroundCores?.platform * 100)} % + ${fmt(x.backgroundCores?.sim * 100)} % of a core |`),
     ...(r.restReaction ? [`| reaction, REST fallback (stream silenced, 5 s monitor) | ${r.restReaction.n} | ${fmt(r.restReaction.p50)} | ${fmt(r.restReaction.p95)} | ${fmt(r.restReaction.p99)} | ${fmt(r.restReaction.max)} | missed ${r.restReaction.missed} |`] : []),
     "| original polling design, 5 s monitor (computed: uniform delay over the interval) | - | 2500 | 4750 | 4950 | 5000 | mean 2500 |",
     "| original polling design, 30 s guard (computed) | - | 15000 | 28500 | 29700 | 30000 | mean 15000 |",
@@ -264,10 +282,15 @@ async function main() {
     log("[bench] feed…");
     result.feed = { stream: { n: 0 }, rest: { n: 0 } };
     await phase("feed", async () => { result.feed = await feed(stack); });
+    // Queues first, on a quiet platform: no fleet's alarms and logs compete with them.
+    if (QUEUE_COUNTS.length) {
+      log(`[bench] queues ${QUEUE_COUNTS.join(", ")}…`);
+      await phase("queues", async () => { result.queues = await queueThroughput(stack, QUEUE_COUNTS); });
+    }
     let previous = [];
     for (const n of SIZES) {
-      if (Date.now() - started > 20 * 60_000) {
-        log(`[bench] skipping N=${n}: over the 20 min budget`);
+      if (Date.now() - started > 40 * 60_000) {
+        log(`[bench] skipping N=${n}: over the 40 min budget`);
         break;
       }
       await phase(`reaction N=${n}`, async () => {
@@ -275,14 +298,15 @@ async function main() {
         previous = [];
         log(`[bench] reaction N=${n}: seeding…`);
         const t = Date.now();
-        const before = await heapAfterGc(stack.inspector.platform).catch(() => null);
+        const heapOrNull = () => heapAfterGc(stack.inspector.platform).catch((e) => (log(`[bench] heap: ${e.message}`), null));
+        const before = await heapOrNull();
         const fleet = await createFleet(stack, n);
         previous = fleet;
         const ready = await waitStreams(stack, fleet);
         log(`[bench] N=${n}: seeded in ${((Date.now() - t) / 1000).toFixed(1)} s, ${ready} streams open`);
         // Let the first runs' logs and notifications drain before the tick.
         await sleep(5_000);
-        const after = await heapAfterGc(stack.inspector.platform).catch(() => null);
+        const after = await heapOrNull();
         const heap = before && after ? { ...after, perDoKB: ((after.usedMB - before.usedMB + after.embedderMB - before.embedderMB) * 1024) / n } : null;
         if (heap) log(`[bench] N=${n}: isolate heap ${after.usedMB.toFixed(1)} MB (+${(after.usedMB - before.usedMB).toFixed(1)}), ${heap.perDoKB.toFixed(0)} KB per account DO`);
         const r = await reaction(stack, fleet);
@@ -297,10 +321,6 @@ async function main() {
         log(`[bench] HTTP ${route}…`);
         await phase(`HTTP ${route}`, async () => { result.http.push({ route: route.replace(a.accountId, ":id"), ...(await load(`${stack.platform}${route}`, a.auth)) }); });
       }
-    }
-    if (QUEUE_COUNTS.length) {
-      log(`[bench] queues ${QUEUE_COUNTS.join(", ")}…`);
-      await phase("queues", async () => { result.queues = await queueThroughput(stack, QUEUE_COUNTS); });
     }
     if (REST_N > 0) {
       await phase("REST fallback", async () => {

@@ -12,7 +12,8 @@ import { eq } from "drizzle-orm";
 import { decryptAccountCredentials, DECRYPTED_COUNTER } from "../src/accounts/credentials";
 import { parseAutomationConfig, parseScheduleOverride, scheduleKindOf, type AutomationType, type Issue } from "../src/automations/registry";
 import { CircuitBreaker } from "../src/domain/circuit-breaker";
-import { alarmTime, dueRows, nextAfterRun, resolveSchedule, type ScheduleOverride } from "../src/domain/schedule";
+import { monitorMargins } from "../src/domain/margin-monitor";
+import { alarmTime, dueRows, monitorSchedule, nextAfterRun, resolveSchedule, SCHEDULE_DEFAULTS, type ScheduleOverride } from "../src/domain/schedule";
 import { tradeRisk } from "../src/domain/trade";
 import { getDb } from "../src/db/client";
 import { incrementCounters } from "../src/db/counters";
@@ -229,7 +230,8 @@ export class AccountDO extends DurableObject<Env> {
     if (this.inFlight.has(row.id)) return;
     this.inFlight.add(row.id);
     const kind = row.id === MONITOR_ID ? "margin_monitor" : scheduleKindOf(row.type as AutomationType);
-    const settings = resolveSchedule(kind, row.schedule ? (JSON.parse(row.schedule) as ScheduleOverride) : null);
+    const isMonitor = row.id === MONITOR_ID;
+    const settings = isMonitor ? monitorSchedule(this.market.feed(Date.now())) : resolveSchedule(kind, row.schedule ? (JSON.parse(row.schedule) as ScheduleOverride) : null);
     // A retry keeps its run id, so the same intent gets the same clientId (reconciled first).
     const runSeq = trigger === "schedule" && row.attempts > 0 ? row.run_seq : row.run_seq + 1;
     const runId = `${trigger === "tick" ? "t" : "s"}${runSeq}`;
@@ -244,7 +246,7 @@ export class AccountDO extends DurableObject<Env> {
     let outcome: { ok: true; summary: string } | { ok: false; error: string };
     try {
       if (!gate.ok) throw new Error(`circuit breaker open: exchange calls paused for ${Math.ceil(gate.retryAfterMs / 1000)} s`);
-      const run = row.id === MONITOR_ID ? marginMonitor(this.jobContext(traceId), ac.signal, this.criticalAlerted) : this.runAutomationRow(row, runId, traceId, ac.signal);
+      const run = row.id === MONITOR_ID ? marginMonitor(this.jobContext(traceId, trigger), ac.signal, this.criticalAlerted) : this.runAutomationRow(row, runId, traceId, trigger, ac.signal);
       outcome = await Promise.race([
         run,
         new Promise<{ ok: false; error: string }>((resolve) => ac.signal.addEventListener("abort", () => resolve({ ok: false, error: `timeout: ${String((ac.signal.reason as Error)?.message ?? "aborted")}` }), { once: true })),
@@ -259,7 +261,8 @@ export class AccountDO extends DurableObject<Env> {
     const durationMs = now - started;
     const current = this.store.automation(row.id);
     if (!current) return;
-    const next = nextAfterRun(settings, current.attempts, outcome.ok ? "success" : "failure", now);
+    // The monitor's cadence follows the feed at the end of its run (the socket may have dropped).
+    const next = nextAfterRun(isMonitor ? monitorSchedule(this.market.feed(now)) : settings, current.attempts, outcome.ok ? "success" : "failure", now);
     const scheduled = trigger === "schedule" || !outcome.ok;
     this.store.updateAutomation(row.id, {
       last_run_at: now, last_duration_ms: durationMs, last_result: outcome.ok ? outcome.summary : "failure",
@@ -278,15 +281,16 @@ export class AccountDO extends DurableObject<Env> {
     }
   }
 
-  private runAutomationRow(row: AutomationRow, runId: string, traceId: string, signal: AbortSignal) {
+  private runAutomationRow(row: AutomationRow, runId: string, traceId: string, trigger: "schedule" | "tick", signal: AbortSignal) {
     const parsed = parseAutomationConfig(row.type, JSON.parse(row.config), { allowTestTypes: true });
     if (!parsed.ok) return Promise.resolve({ ok: false as const, error: `invalid stored config: ${parsed.issues[0]?.message}` });
-    return runAutomation(this.jobContext(traceId), row, parsed.value.config, runId, signal);
+    return runAutomation(this.jobContext(traceId, trigger), row, parsed.value.config, runId, signal);
   }
 
-  private jobContext(traceId: string): JobContext {
+  private jobContext(traceId: string, trigger: "schedule" | "tick"): JobContext {
     return {
       traceId,
+      trigger,
       market: this.market,
       executor: this.executor,
       journal: this.journal,
@@ -332,6 +336,7 @@ export class AccountDO extends DurableObject<Env> {
             // Reconnects and closes are what operators need to see.
             const routine = state === "stale" || (state === "open" && previous === "stale");
             this.journal.automation(routine ? "debug" : state === "open" ? "info" : "warn", "stream.state", null, { state, previous, reason });
+            if (state !== "open") this.monitorSoon();
           },
         });
         return this.stream.open();
@@ -340,6 +345,15 @@ export class AccountDO extends DurableObject<Env> {
       .finally(() => {
         this.streamStarting = false;
       });
+  }
+
+  /** Without the stream the monitor is the only detection again: due within its 5 s. */
+  private monitorSoon(): void {
+    const m = this.store.automation(MONITOR_ID);
+    const soon = Date.now() + SCHEDULE_DEFAULTS.margin_monitor.intervalMs;
+    if (m?.next_run_at == null || m.next_run_at <= soon) return;
+    this.store.updateAutomation(MONITOR_ID, { next_run_at: soon });
+    this.ctx.waitUntil(this.rearm());
   }
 
   private stopStream(reason: string): void {
@@ -370,6 +384,12 @@ export class AccountDO extends DurableObject<Env> {
       }
       // An action taken on a tick is logged at once: operators look for it right away.
       if (act) this.ctx.waitUntil(this.trigger(a, `tick ${price}`).then(() => this.journal.flush()));
+    }
+    // The monitor's check on every tick: a trade newly at critical risk alerts now, guard or not.
+    const trades = this.market.runningTrades();
+    if (trades.length && !this.inFlight.has(MONITOR_ID) && monitorMargins(trades, price).critical.some((r) => !this.criticalAlerted.has(r.tradeId))) {
+      const m = this.store.automation(MONITOR_ID);
+      if (m) this.ctx.waitUntil(this.trigger(m, `tick ${price}`).then(() => this.journal.flush()));
     }
   }
 

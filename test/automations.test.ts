@@ -1,7 +1,7 @@
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { api, until } from "./helpers";
-import { automation, proUser, quiesce, settle, simAccount, statusOf } from "./account-helpers";
-import { simOrders, simPrice, simReset } from "./sim-helpers";
+import { automation, proUser, quiesce, runDueNow, settle, simAccount, statusOf } from "./account-helpers";
+import { simFaults, simOrders, simPrice, simReset } from "./sim-helpers";
 
 const cleanup: string[] = [];
 afterEach(async () => {
@@ -50,6 +50,42 @@ describe("Margin Guard end to end (stream ticks)", () => {
     expect(adds).toHaveLength(1);
     const logs = await api("GET", `/v1/accounts/${guarded.id}/logs`, { token: u.token });
     expect(logs.status).toBe(200);
+  }, 20_000);
+});
+
+describe("the margin monitor on the stream", () => {
+  it("alerts a critical trade on the tick, with no guard and no alarm; its alarm is a 30 s backstop that a drop brings back to 5 s", async () => {
+    await simPrice(100_000);
+    const u = await proUser("monitor-tick");
+    const acc = await simAccount(u.token, "No guard");
+    cleanup.push(acc.id);
+    const t = await acc.client.newTrade({ type: "market", side: "buy", leverage: 50, quantity: 1_000 });
+    // Something enabled, so the account runs (and its monitor with it), but no guard.
+    await automation(u.token, acc.id, { type: "noop", config: {}, schedule: { intervalMs: 3_600_000 } });
+    await settle(acc.id);
+    await streamOpen(acc.id);
+    await runDueNow(acc.id);
+    const before = (await statusOf(acc.id)).monitor.status;
+    expect(before.lastResult).toMatch(/feed stream/);
+    expect(before.nextRunAt - before.lastRunAt).toBe(30_000);
+
+    await simPrice(Math.round((100_000 - 0.93 * (100_000 - t.liquidation)) * 2) / 2);
+    const logs = await until("critical logged from the tick", async () => {
+      const r = await api("GET", `/v1/accounts/${acc.id}/logs?limit=100`, { token: u.token });
+      return r.body.data.some((l: any) => l.event === "margin_monitor.critical") ? r.body.data : undefined;
+    });
+    expect(logs.find((l: any) => l.event === "margin_monitor.critical").data.guards).toBe(0);
+    // A run the tick started leaves the schedule where it was.
+    const after = (await statusOf(acc.id)).monitor.status;
+    expect(after.nextRunAt).toBe(before.nextRunAt);
+
+    // The socket drops: the monitor is the only detection again, due within 5 s.
+    await simFaults({ dropSocketsEveryMs: 200 });
+    await until("monitor due soon", async () => {
+      const m = (await statusOf(acc.id)).monitor.status;
+      return m.nextRunAt - Date.now() <= 5_000 ? m : undefined;
+    });
+    await simFaults({});
   }, 20_000);
 });
 

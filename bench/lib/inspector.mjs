@@ -46,6 +46,7 @@ export async function heapAfterGc(port) {
     await s.send("HeapProfiler.collectGarbage");
     await s.send("HeapProfiler.collectGarbage");
     const u = await s.send("Runtime.getHeapUsage");
+    await s.send("HeapProfiler.disable");
     const mb = (x) => (x ?? 0) / 2 ** 20;
     return { usedMB: mb(u.usedSize), totalMB: mb(u.totalSize), embedderMB: mb(u.embedderHeapUsedSize) };
   } finally {

@@ -1,10 +1,10 @@
 // The dev stack for benchmarks: the simulator and the platform as two `wrangler dev`
-// processes on free loopback ports, state under bench/.out/state (wiped at start), and a
+// processes on free loopback ports, state on tmpfs where there is one (else bench/.out; wiped at start), and a
 // platform config whose LNM_SIM service binding points at this run's simulator only (a
 // unique worker name, so a developer's `npm run dev` elsewhere is never picked up).
 // Everything started here is stopped by stop(), also on errors and signals.
 import { execFileSync, spawn } from "node:child_process";
-import { copyFileSync, createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { accessSync, constants, copyFileSync, createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createHmac } from "node:crypto";
 import { createServer } from "node:net";
 import os from "node:os";
@@ -42,9 +42,24 @@ async function waitFor(url, label, timeoutMs = 120_000) {
   throw new Error(`${label} did not come up at ${url} within ${timeoutMs / 1000}s`);
 }
 
+/**
+ * Where the local D1 and Durable Object SQLite files go: BENCH_STATE_DIR, else tmpfs
+ * (/dev/shm) where there is one, else bench/.out. On disk, the fsync of every DO commit
+ * (a thousand DOs each write on a tick) is a cost of this machine's disk, not of the code.
+ */
+function stateRoot() {
+  if (process.env.BENCH_STATE_DIR) return process.env.BENCH_STATE_DIR;
+  try {
+    accessSync("/dev/shm", constants.W_OK);
+    return `/dev/shm/lnma-bench-${process.pid}`;
+  } catch {
+    return OUT;
+  }
+}
+
 /** Starts both workers; returns URLs and stop(). */
 export async function startStack({ log = () => {}, name = "bench" } = {}) {
-  const state = `${OUT}/state-${name}`;
+  const state = `${stateRoot()}/state-${name}`;
   rmSync(state, { recursive: true, force: true });
   mkdirSync(OUT, { recursive: true });
   const simName = `lnm-sim-bench-${process.pid}`;
@@ -84,6 +99,8 @@ export async function startStack({ log = () => {}, name = "bench" } = {}) {
         }
       }
     }
+    // tmpfs is memory: a run leaves nothing there.
+    if (state.startsWith("/dev/shm/")) rmSync(state.replace(/\/state-[^/]+$/, ""), { recursive: true, force: true });
   };
   const onSignal = () => void stop().then(() => process.exit(130));
   process.once("SIGINT", onSignal);
@@ -122,8 +139,43 @@ export async function startStack({ log = () => {}, name = "bench" } = {}) {
     await stop();
     throw e;
   }
-  return { sim, platform, stop, inspector: { sim: insp1, platform: insp2 } };
+  const [simProc, platformProc] = children;
+  /** CPU time (ms, user + system) used so far by each worker's processes (wrangler and its workerd). */
+  const cpu = () => ({ sim: groupCpuMs(simProc.pid), platform: groupCpuMs(platformProc.pid) });
+  return { sim, platform, stop, cpu, inspector: { sim: insp1, platform: insp2 } };
 }
+
+/**
+ * CPU time of every process in a process group, from /proc (Linux; NaN elsewhere). Each
+ * `wrangler dev` runs detached, in its own group with its workerd processes.
+ */
+export function groupCpuMs(pgid) {
+  let ticks = 0;
+  try {
+    for (const pid of readdirSync("/proc")) {
+      if (!/^\d+$/.test(pid)) continue;
+      let stat;
+      try {
+        stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      } catch {
+        continue; // gone meanwhile
+      }
+      // Fields after the command name (which may hold spaces) start at its closing paren.
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (Number(f[2]) === pgid) ticks += Number(f[11]) + Number(f[12]);
+    }
+  } catch {
+    return NaN;
+  }
+  return (ticks * 1000) / CLOCK_TICKS;
+}
+const CLOCK_TICKS = (() => {
+  try {
+    return Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
 
 // --- HTTP helpers (loopback only) ----------------------------------------------------------
 

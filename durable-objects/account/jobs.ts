@@ -10,7 +10,7 @@ import type { NoopConfig } from "../../src/automations/registry";
 import type { LnMarketsRestClient, NewTradeInput } from "../../src/lnmarkets/rest-client";
 import type { Executor, ExecResult, IntentRequest } from "./executor";
 import type { Journal } from "./journal";
-import { TRADES_RESYNC_MS, type Market } from "./market";
+import type { Market } from "./market";
 import type { AutomationRow } from "./storage";
 
 export interface JobContext {
@@ -26,6 +26,8 @@ export interface JobContext {
   triggerGuard: (row: AutomationRow, reason: string) => Promise<void>;
   /** The run's trace id (the trader's last change to the automation, else the run's own). */
   traceId: string;
+  /** What started the run: its schedule, or a tick (or the monitor) crossing a threshold. */
+  trigger: "schedule" | "tick";
   /** Per-run memory (noop failures) and persisted automation state. */
   saveState: (row: AutomationRow, state: unknown) => void;
 }
@@ -73,7 +75,9 @@ async function marginGuardOnce(ctx: JobContext, row: AutomationRow, config: Marg
   if (earlier.unresolved) return { ok: false, error: `${earlier.unresolved} earlier order(s) still uncertain: reconcile failed` };
   if (earlier.found) ctx.market.tradesAt = 0;
   const now = ctx.now();
-  const feed = await ctx.market.refresh(client, now, signal);
+  // A run a tick started keeps to the stream-fed positions (the monitor re-syncs them in the
+  // background): its order is then the only exchange call on its critical path.
+  const feed = await ctx.market.refresh(client, now, signal, ctx.trigger === "tick" ? Infinity : undefined);
   const trades = ctx.market.runningTrades();
   const price = ctx.market.price!;
   if (!trades.length) return { ok: true, summary: "no running trades" };
@@ -230,9 +234,7 @@ async function noop(ctx: JobContext, row: AutomationRow, config: NoopConfig, sig
  */
 export async function marginMonitor(ctx: JobContext, signal: AbortSignal, alerted: Set<string>): Promise<JobOutcome> {
   const client = await ctx.client();
-  // The monitor re-syncs positions at half the resync age, so a run a tick triggers finds them
-  // fresh and its order is the only exchange call on its critical path.
-  const feed = await ctx.market.refresh(client, ctx.now(), signal, TRADES_RESYNC_MS / 2);
+  const feed = await ctx.market.refresh(client, ctx.now(), signal);
   const trades = ctx.market.runningTrades();
   if (!trades.length) return { ok: true, summary: `no running trades (feed ${feed})` };
   const report = monitorMargins(trades, ctx.market.price!);
@@ -246,7 +248,7 @@ export async function marginMonitor(ctx: JobContext, signal: AbortSignal, alerte
   for (const id of [...alerted]) if (!report.critical.some((r) => r.tradeId === id)) alerted.delete(id);
   if (report.maxRisk >= 0.8) for (const g of guards) await ctx.triggerGuard(g, `monitor risk ${report.maxRisk.toFixed(3)}`);
   // Guards size add-margins with the last balance read: keep it recent, off their critical path.
-  if (guards.length && ctx.market.balanceStale(ctx.now())) {
+  if (guards.length && ctx.market.balanceStale(ctx.now(), report.maxRisk)) {
     await ctx.market.refreshBalance(client, ctx.now(), signal).catch((e) => ctx.journal.logger.warn("margin_monitor.balance_failed", { error: e }));
   }
   return { ok: true, summary: `${trades.length} trades, max risk ${report.maxRisk.toFixed(3)} (feed ${feed})` };

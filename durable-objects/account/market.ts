@@ -12,8 +12,14 @@ export type Feed = "stream" | "rest" | "none";
 
 /** Even with a fresh stream, positions are re-read from REST this often (missed events). */
 export const TRADES_RESYNC_MS = 60_000;
-/** How long a balance read stays good enough to size an add-margin. */
+/**
+ * How old the balance that sizes an add-margin may get before the monitor re-reads it: 30 s
+ * once a watched trade is half-way to liquidation (an action may be near), else 5 minutes.
+ */
 export const BALANCE_TTL_MS = 30_000;
+export const BALANCE_IDLE_TTL_MS = 300_000;
+/** Risk from which a trade counts as near an action for the balance's freshness. */
+export const BALANCE_NEAR_RISK = 0.5;
 
 const CLOSING_EVENTS = new Set(["closed", "canceled", "liquidation", "stoploss", "takeprofit"]);
 
@@ -106,7 +112,7 @@ export class Market {
       this.priceAt = now;
       this.priceSource = "rest";
     }
-    if (!fresh || now - this.tradesAt > tradesMaxAgeMs) this.setTrades(await client.runningTrades(opts), now);
+    if (!fresh || this.tradesAt === 0 || now - this.tradesAt > tradesMaxAgeMs) this.setTrades(await client.runningTrades(opts), now);
     return fresh ? "stream" : "rest";
   }
 
@@ -116,9 +122,10 @@ export class Market {
     return this.refreshBalance(client, now, signal);
   }
 
-  /** Whether the balance is missing or older than {@link BALANCE_TTL_MS} (the monitor re-reads it). */
-  balanceStale(now: number): boolean {
-    return this.balance === null || now - this.balanceAt >= BALANCE_TTL_MS;
+  /** Whether the balance is missing or too old for the highest risk among the trades. */
+  balanceStale(now: number, maxRisk: number): boolean {
+    const ttl = maxRisk >= BALANCE_NEAR_RISK ? BALANCE_TTL_MS : BALANCE_IDLE_TTL_MS;
+    return this.balance === null || now - this.balanceAt >= ttl;
   }
 
   async refreshBalance(client: LnMarketsRestClient, now: number, signal?: AbortSignal): Promise<number> {

@@ -91,6 +91,19 @@ export function nextAfterRun(
   return { nextRunAt: now + settings.intervalMs, attempts: 0, kind: "exhausted" };
 }
 
+/**
+ * While the stream delivers every tick to the account (each one is checked in memory at once),
+ * the margin monitor's alarm is the backstop that re-syncs positions, the balance and the
+ * heartbeat: it runs this often. On the REST feed it is the only detection, at its 5 s.
+ */
+export const MONITOR_STREAM_INTERVAL_MS = 30_000;
+
+/** The margin monitor's schedule for the feed in use. */
+export function monitorSchedule(feed: "stream" | "rest" | "none"): ScheduleSettings {
+  const d = SCHEDULE_DEFAULTS.margin_monitor;
+  return feed === "stream" ? { ...d, intervalMs: MONITOR_STREAM_INTERVAL_MS } : { ...d };
+}
+
 /** When a run that started at `startedAt` must be aborted and counted as a failure. */
 export function runDeadline(settings: ScheduleSettings, startedAt: number): number {
   return startedAt + settings.timeoutMs;

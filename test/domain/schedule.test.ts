@@ -6,10 +6,23 @@ import {
   alarmTime,
   dueRows,
   earliestDue,
+  MONITOR_STREAM_INTERVAL_MS,
+  monitorSchedule,
   nextAfterRun,
   resolveSchedule,
   runDeadline,
 } from "../../src/domain/schedule";
+
+describe("the margin monitor's cadence", () => {
+  it("is 5 s without the stream and a 30 s backstop while the stream feeds every tick", () => {
+    expect(monitorSchedule("rest")).toEqual(SCHEDULE_DEFAULTS.margin_monitor);
+    expect(monitorSchedule("none")).toEqual(SCHEDULE_DEFAULTS.margin_monitor);
+    expect(monitorSchedule("stream")).toEqual({ ...SCHEDULE_DEFAULTS.margin_monitor, intervalMs: MONITOR_STREAM_INTERVAL_MS });
+    expect(MONITOR_STREAM_INTERVAL_MS).toBe(30_000);
+    // The defaults table is not changed by asking.
+    expect(SCHEDULE_DEFAULTS.margin_monitor.intervalMs).toBe(5_000);
+  });
+});
 
 describe("defaults and overrides", () => {
   it("matches the DESIGN.md table", () => {

@@ -173,6 +173,20 @@ describe("failures", () => {
     expect(client.counters.rpcTimeouts).toBeGreaterThanOrEqual(1);
   });
 
+  it("without an interval the health check runs when the socket would go stale, not on a fixed beat", async () => {
+    const { client, rec } = makeClient({ credentials: keys, staleAfterMs: 400, requestTimeoutMs: 300 });
+    await client.open();
+    await sim.faults({ silenceStream: true });
+    const silentSince = Date.now();
+    await waitFor(() => client.state === "stale", 3_000, "stale");
+    // Found stale at the deadline (last message + 400 ms), give or take the timer.
+    expect(Date.now() - silentSince).toBeLessThan(1_500);
+    await waitFor(() => client.counters.reconnects >= 1, 5_000, "reconnect after staleness");
+    await sim.clearFaults();
+    await waitFor(() => client.state === "open", 5_000, "open after silence");
+    expect(rec.states).toEqual(expect.arrayContaining(["open", "stale", "connecting"]));
+  });
+
   it("checkHealth(now) from an alarm reports staleness without waiting for timers", async () => {
     const { client } = makeClient({ staleAfterMs: 10_000, healthCheckIntervalMs: 60_000 });
     await client.open();
