@@ -246,7 +246,7 @@ function appendResults(r) {
     "| original polling design, 30 s guard (computed) | - | 15000 | 28500 | 29700 | 30000 | mean 15000 |",
     `| feed: stream push to a client | ${r.feed.stream.n} | ${fmt(r.feed.stream.p50, 1)} | ${fmt(r.feed.stream.p95, 1)} | ${fmt(r.feed.stream.p99, 1)} | ${fmt(r.feed.stream.max, 1)} | mean ${fmt(r.feed.stream.mean, 2)} |`,
     `| feed: REST ticker read right after the change | ${r.feed.rest.n} | ${fmt(r.feed.rest.p50, 1)} | ${fmt(r.feed.rest.p95, 1)} | ${fmt(r.feed.rest.p99, 1)} | ${fmt(r.feed.rest.max, 1)} | mean ${fmt(r.feed.rest.mean, 2)} |`,
-    ...r.reaction.filter((x) => x.heap).map((x) => `| heap per account DO (isolate used + embedder growth / N, after GC) | ${x.size} | - | - | - | - | ${x.heap.perDoKB.toFixed(0)} KB per DO; isolate ${x.heap.usedMB.toFixed(1)} MB used, ${x.heap.embedderMB.toFixed(1)} MB embedder |`),
+    ...r.reaction.filter((x) => x.heap).map((x) => `| heap per account DO (isolate used + embedder growth / N, after GC) | ${x.size} | - | - | - | - | ${x.heap.perDoKB.toFixed(0)} KB per DO; isolate ${x.heap.usedMB.toFixed(1)} MB used, ${x.heap.embedderMB.toFixed(1)} MB embedder; platform processes' resident memory +${x.heap.rssPerDoKB.toFixed(0)} KB per DO (SQLite, sockets, buffers) |`),
     ...r.queues.map((q) => `| queue: notification sent (202) -> webhook delivered | ${q.count} | ${fmt(q.p50)} | ${fmt(q.p95)} | ${fmt(q.p99)} | ${fmt(q.max)} | ${fmt(q.perS)} msg/s delivered (enqueued at ${fmt(q.enqueuePerS)}/s by 20 clients); delivered ${q.delivered}, lost ${q.lost}, refused ${q.refused} |`),
     ...r.http.map((h) => `| HTTP ${h.route}, ${h.clients} clients | ${h.n} | ${fmt(h.p50, 1)} | ${fmt(h.p95, 1)} | ${fmt(h.p99, 1)} | ${fmt(h.max, 1)} | ${fmt(h.rps)} req/s, errors ${h.errors} |`),
     `| evaluation cost (evaluateMarginGuard + tradeRisk, ${r.evaluation.trades} trades, Node) | ${r.evaluation.ticks} | - | - | - | - | ${r.evaluation.usPerTickMedian.toFixed(2)} us/tick/account (median of ${r.evaluation.runs}; target < 20) |`,
@@ -300,6 +300,7 @@ async function main() {
         const t = Date.now();
         const heapOrNull = () => heapAfterGc(stack.inspector.platform).catch((e) => (log(`[bench] heap: ${e.message}`), null));
         const before = await heapOrNull();
+        const rssBefore = stack.rss();
         const fleet = await createFleet(stack, n);
         previous = fleet;
         const ready = await waitStreams(stack, fleet);
@@ -307,7 +308,8 @@ async function main() {
         // Let the first runs' logs and notifications drain before the tick.
         await sleep(5_000);
         const after = await heapOrNull();
-        const heap = before && after ? { ...after, perDoKB: ((after.usedMB - before.usedMB + after.embedderMB - before.embedderMB) * 1024) / n } : null;
+        const rssPerDoKB = ((stack.rss() - rssBefore) * 1024) / n;
+        const heap = before && after ? { ...after, perDoKB: ((after.usedMB - before.usedMB + after.embedderMB - before.embedderMB) * 1024) / n, rssPerDoKB } : null;
         if (heap) log(`[bench] N=${n}: isolate heap ${after.usedMB.toFixed(1)} MB (+${(after.usedMB - before.usedMB).toFixed(1)}), ${heap.perDoKB.toFixed(0)} KB per account DO`);
         const r = await reaction(stack, fleet);
         result.reaction.push({ ...r, size: n, ready, heap });

@@ -34,7 +34,11 @@ import { automationView, type AutomationView } from "./account/views";
 export const MONITOR_ID = "margin_monitor";
 const CONTEXT_TTL_MS = 60_000;
 const CREDENTIALS_TTL_MS = 10 * 60_000;
-const HEARTBEAT_EVERY_MS = 15_000;
+// The watchdog calls a heartbeat stale after 120 s (ALERT_THRESHOLDS.heartbeatStaleMs): 30 s
+// leaves it four beats, and each beat is a D1 write per account.
+const HEARTBEAT_EVERY_MS = 30_000;
+// Decrypted-key cache hits are only counted to D1 this often (a miss or expiry at the next beat).
+const COUNTERS_EVERY_MS = 300_000;
 
 export type DoResult<T> = { ok: true; value: T } | { ok: false; code: "validation_error" | "not_found" | "no_account"; message: string; details?: Issue[] };
 
@@ -62,6 +66,7 @@ export class AccountDO extends DurableObject<Env> {
   private readonly inFlight = new Set<string>();
   private readonly criticalAlerted = new Set<string>();
   private lastHeartbeat = 0;
+  private lastCountersAt = 0;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -336,7 +341,9 @@ export class AccountDO extends DurableObject<Env> {
             // Reconnects and closes are what operators need to see.
             const routine = state === "stale" || (state === "open" && previous === "stale");
             this.journal.automation(routine ? "debug" : state === "open" ? "info" : "warn", "stream.state", null, { state, previous, reason });
-            if (state !== "open") this.monitorSoon();
+            // A quiet socket going stale is probed, not lost; one that is down leaves the
+            // monitor as the only detection.
+            if (state === "connecting" || state === "closed") this.monitorSoon();
           },
         });
         return this.stream.open();
@@ -372,7 +379,8 @@ export class AccountDO extends DurableObject<Env> {
     const now = Date.now();
     this.market.onStreamPrice(price, now);
     if (!this.context?.inScope) return;
-    for (const a of this.enabledAutomations()) {
+    const enabled = this.enabledAutomations();
+    for (const a of enabled) {
       if (this.inFlight.has(a.id) || a.type === "noop") continue;
       const config = this.parsedConfig(a);
       if (!config) continue;
@@ -385,9 +393,12 @@ export class AccountDO extends DurableObject<Env> {
       // An action taken on a tick is logged at once: operators look for it right away.
       if (act) this.ctx.waitUntil(this.trigger(a, `tick ${price}`).then(() => this.journal.flush()));
     }
-    // The monitor's check on every tick: a trade newly at critical risk alerts now, guard or not.
+    // The monitor's check on every tick, for an account without a guard (a guard's own
+    // evaluation above acts and alerts): a trade newly at critical risk alerts now. The
+    // monitor's run is not started beside a guard: its reads would queue with the guard's order.
     const trades = this.market.runningTrades();
-    if (trades.length && !this.inFlight.has(MONITOR_ID) && monitorMargins(trades, price).critical.some((r) => !this.criticalAlerted.has(r.tradeId))) {
+    if (trades.length && !enabled.some((a) => a.type === "margin_guard") && !this.inFlight.has(MONITOR_ID)
+      && monitorMargins(trades, price).critical.some((r) => !this.criticalAlerted.has(r.tradeId))) {
       const m = this.store.automation(MONITOR_ID);
       if (m) this.ctx.waitUntil(this.trigger(m, `tick ${price}`).then(() => this.journal.flush()));
     }
@@ -562,7 +573,8 @@ export class AccountDO extends DurableObject<Env> {
     this.lastHeartbeat = now;
     await getDb(this.env).update(exchangeAccounts).set({ lastHeartbeatAt: now, feed: this.market.feed(now) }).where(eq(exchangeAccounts.id, this.accountId)).run();
     const c = this.credCounters;
-    if (c.hit || c.miss || c.expiry) {
+    if (c.miss || c.expiry || (c.hit && now - this.lastCountersAt >= COUNTERS_EVERY_MS)) {
+      this.lastCountersAt = now;
       await incrementCounters(getDb(this.env), { [DECRYPTED_COUNTER("hit")]: c.hit, [DECRYPTED_COUNTER("miss")]: c.miss, [DECRYPTED_COUNTER("expiry")]: c.expiry });
       this.credCounters = { hit: 0, miss: 0, expiry: 0 };
     }

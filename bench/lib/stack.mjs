@@ -142,7 +142,9 @@ export async function startStack({ log = () => {}, name = "bench" } = {}) {
   const [simProc, platformProc] = children;
   /** CPU time (ms, user + system) used so far by each worker's processes (wrangler and its workerd). */
   const cpu = () => ({ sim: groupCpuMs(simProc.pid), platform: groupCpuMs(platformProc.pid) });
-  return { sim, platform, stop, cpu, inspector: { sim: insp1, platform: insp2 } };
+  /** Resident memory (MB) of the platform's processes. */
+  const rss = () => groupRssMb(platformProc.pid);
+  return { sim, platform, stop, cpu, rss, inspector: { sim: insp1, platform: insp2 } };
 }
 
 /**
@@ -150,7 +152,23 @@ export async function startStack({ log = () => {}, name = "bench" } = {}) {
  * `wrangler dev` runs detached, in its own group with its workerd processes.
  */
 export function groupCpuMs(pgid) {
-  let ticks = 0;
+  return groupSum(pgid, (stat) => {
+    // Fields after the command name (which may hold spaces) start at its closing paren.
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return ((Number(f[11]) + Number(f[12])) * 1000) / CLOCK_TICKS;
+  });
+}
+
+/** Resident memory (MB) of every process in a process group, from /proc. */
+export function groupRssMb(pgid) {
+  return groupSum(pgid, (_stat, pid) => {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return m ? Number(m[1]) / 1024 : 0;
+  });
+}
+
+function groupSum(pgid, value) {
+  let total = 0;
   try {
     for (const pid of readdirSync("/proc")) {
       if (!/^\d+$/.test(pid)) continue;
@@ -160,14 +178,18 @@ export function groupCpuMs(pgid) {
       } catch {
         continue; // gone meanwhile
       }
-      // Fields after the command name (which may hold spaces) start at its closing paren.
       const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      if (Number(f[2]) === pgid) ticks += Number(f[11]) + Number(f[12]);
+      if (Number(f[2]) !== pgid) continue;
+      try {
+        total += value(stat, pid);
+      } catch {
+        /* gone meanwhile */
+      }
     }
   } catch {
     return NaN;
   }
-  return (ticks * 1000) / CLOCK_TICKS;
+  return total;
 }
 const CLOCK_TICKS = (() => {
   try {
