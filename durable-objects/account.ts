@@ -67,6 +67,8 @@ export class AccountDO extends DurableObject<Env> {
   private readonly criticalAlerted = new Set<string>();
   private lastHeartbeat = 0;
   private lastCountersAt = 0;
+  /** The monitor's backstop time while a socket problem pulled it in (restored when it heals). */
+  private monitorPulledIn: { from: number; to: number } | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -341,9 +343,10 @@ export class AccountDO extends DurableObject<Env> {
             // Reconnects and closes are what operators need to see.
             const routine = state === "stale" || (state === "open" && previous === "stale");
             this.journal.automation(routine ? "debug" : state === "open" ? "info" : "warn", "stream.state", null, { state, previous, reason });
-            // A quiet socket going stale is probed, not lost; one that is down leaves the
-            // monitor as the only detection.
-            if (state === "connecting" || state === "closed") this.monitorSoon();
+            // Without a healthy socket the monitor is the only detection again; a quiet socket
+            // that goes stale and answers its probe puts the monitor's backstop back.
+            if (state === "open") this.monitorRelaxed();
+            else this.monitorSoon();
           },
         });
         return this.stream.open();
@@ -359,7 +362,18 @@ export class AccountDO extends DurableObject<Env> {
     const m = this.store.automation(MONITOR_ID);
     const soon = Date.now() + SCHEDULE_DEFAULTS.margin_monitor.intervalMs;
     if (m?.next_run_at == null || m.next_run_at <= soon) return;
+    this.monitorPulledIn = { from: m.next_run_at, to: soon };
     this.store.updateAutomation(MONITOR_ID, { next_run_at: soon });
+    this.ctx.waitUntil(this.rearm());
+  }
+
+  /** The socket is healthy again before the pulled-in monitor ran: its backstop time is back. */
+  private monitorRelaxed(): void {
+    const p = this.monitorPulledIn;
+    this.monitorPulledIn = null;
+    const m = p && this.store.automation(MONITOR_ID);
+    if (!p || m?.next_run_at !== p.to) return;
+    this.store.updateAutomation(MONITOR_ID, { next_run_at: p.from });
     this.ctx.waitUntil(this.rearm());
   }
 

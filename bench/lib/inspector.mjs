@@ -17,6 +17,11 @@ export async function inspect(port) {
   });
   let seq = 0;
   const pending = new Map();
+  // wrangler's proxy takes one client at a time and closes any other (1013): fail fast then.
+  ws.onclose = (ev) => {
+    for (const p of pending.values()) p.reject(new Error(`inspector closed (${ev.code} ${ev.reason})`));
+    pending.clear();
+  };
   ws.onmessage = (ev) => {
     const m = JSON.parse(String(ev.data));
     const p = m.id !== undefined && pending.get(m.id);
@@ -31,15 +36,24 @@ export async function inspect(port) {
       const timer = setTimeout(() => {
         pending.delete(id);
         reject(new Error(`inspector ${method} timed out`));
-      }, 60_000);
+      }, 20_000);
       pending.set(id, { resolve: (v) => (clearTimeout(timer), resolve(v)), reject: (e) => (clearTimeout(timer), reject(e)) });
       ws.send(JSON.stringify({ id, method, params }));
     });
   return { send, close: () => ws.close() };
 }
 
-/** The isolate's heap after a full GC: `{usedMB, totalMB, embedderMB}`. */
+/** The isolate's heap after a full GC: `{usedMB, totalMB, embedderMB}` (one retry). */
 export async function heapAfterGc(port) {
+  try {
+    return await heapOnce(port);
+  } catch {
+    await new Promise((r) => setTimeout(r, 3_000));
+    return heapOnce(port);
+  }
+}
+
+async function heapOnce(port) {
   const s = await inspect(port);
   try {
     await s.send("HeapProfiler.enable");

@@ -58,24 +58,26 @@ export async function deliverNotification(
 
   const channels = new Map((await resolveChannels(env, db, recipients.map((r) => r.userId))).map((c) => [c.userId, c]));
   const ids = recipients.map((r) => r.notificationId);
-  await db.batch(recipients.map((r) => db.insert(notifications).values({
-    id: r.notificationId, userId: r.userId, event: msg.event, severity: msg.severity, title: msg.title, body: msg.body,
-    data: msg.data ? JSON.stringify(msg.data) : null, traceId: msg.traceId ?? null, createdAt: now,
-  }).onConflictDoNothing()) as [never, ...never[]]);
-
   // Pending rows for the channels the preferences select now; rows from an earlier attempt stay.
   const fresh = recipients.flatMap((r) => {
     const ch = channels.get(r.userId);
     return ch ? selectChannels(ch, msg.event, msg.severity, msg.event === TEST_EVENT).map((channel) => ({ r, channel })) : [];
   });
-  if (fresh.length) {
-    await db.batch(fresh.map(({ r, channel }) => db.insert(notificationDeliveries).values({
+  // One D1 round trip (a batch is one transaction) writes the rows and reads them back as
+  // stored: D1 write throughput is what bounds this consumer (bench/RESULTS.md, queues).
+  const results = await db.batch([
+    ...recipients.map((r) => db.insert(notifications).values({
+      id: r.notificationId, userId: r.userId, event: msg.event, severity: msg.severity, title: msg.title, body: msg.body,
+      data: msg.data ? JSON.stringify(msg.data) : null, traceId: msg.traceId ?? null, createdAt: now,
+    }).onConflictDoNothing()),
+    ...fresh.map(({ r, channel }) => db.insert(notificationDeliveries).values({
       id: newId("ntf"), notificationId: r.notificationId, channel, status: "pending", attempts: 0, traceId: msg.traceId ?? null, updatedAt: now,
-    }).onConflictDoNothing()) as [never, ...never[]]);
-  }
-
-  const stored = new Map((await db.select().from(notifications).where(inArray(notifications.id, ids)).all()).map((n) => [n.id, n]));
-  const rows = await db.select().from(notificationDeliveries).where(inArray(notificationDeliveries.notificationId, ids)).all();
+    }).onConflictDoNothing()),
+    db.select().from(notifications).where(inArray(notifications.id, ids)),
+    db.select().from(notificationDeliveries).where(inArray(notificationDeliveries.notificationId, ids)),
+  ] as unknown as [never, ...never[]]) as unknown[];
+  const stored = new Map((results[results.length - 2] as (typeof notifications.$inferSelect)[]).map((n) => [n.id, n]));
+  const rows = results[results.length - 1] as DeliveryRow[];
   const final = attempt >= MAX_ATTEMPTS;
   const work: { row: DeliveryRow; userId: string }[] = [];
   for (const row of rows) {
