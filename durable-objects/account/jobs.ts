@@ -178,6 +178,24 @@ async function autoEntry(ctx: JobContext, row: AutomationRow, config: AutoEntryC
   return { ok: true, summary: res.ok ? "opened" : `not opened: ${res.ok === false ? res.code : ""}` };
 }
 
+// Decision state as the tick path reads it, parsed once per distinct stored string: every tick
+// of every automation would otherwise JSON-parse and zod-validate the same row again. The
+// cache is keyed by the raw text (a pure function of it) and shared read-only by the DOs of
+// an isolate; evaluations never mutate their input state.
+const parsedStates = new Map<string, unknown>();
+const PARSED_STATES_MAX = 5_000;
+
+function tickState<T>(row: AutomationRow, schema: { safeParse(v: unknown): { success: true; data: T } | { success: false } }, initial: () => T): T {
+  const raw = row.state || "{}";
+  const key = `${row.type}\u0000${raw}`;
+  if (parsedStates.has(key)) return parsedStates.get(key) as T;
+  const s = schema.safeParse(JSON.parse(raw));
+  const value = s.success ? s.data : initial();
+  if (parsedStates.size >= PARSED_STATES_MAX) parsedStates.clear();
+  parsedStates.set(key, value);
+  return value;
+}
+
 /**
  * The tick path: would this automation act at `price`? A dry evaluation in memory; when it
  * would, the caller runs it at once instead of waiting for its alarm. Auto Entry's state is
@@ -185,23 +203,20 @@ async function autoEntry(ctx: JobContext, row: AutomationRow, config: AutoEntryC
  */
 export function wouldAct(row: AutomationRow, config: unknown, market: Market, price: number, now: number, pauseEntries: boolean, saveState: (state: unknown) => void): boolean {
   const trades = market.runningTrades();
-  const state = JSON.parse(row.state || "{}");
   switch (row.type) {
     case "margin_guard": {
       if (!trades.length) return false;
-      const s = MarginGuardState.safeParse(state);
-      return evaluateMarginGuard({ config: config as MarginGuardConfig, trades, price, balanceSats: Number.MAX_SAFE_INTEGER, state: s.success ? s.data : initialMarginGuardState(), now })
+      const state = tickState(row, MarginGuardState, initialMarginGuardState);
+      return evaluateMarginGuard({ config: config as MarginGuardConfig, trades, price, balanceSats: Number.MAX_SAFE_INTEGER, state, now })
         .decisions.some((d) => d.action || (d.level !== "ok" && d.levelChanged));
     }
     case "tp_sl": {
       if (!trades.length) return false;
-      const s = TpSlState.safeParse(state);
-      return evaluateTpSl({ config: config as TpSlConfig, trades, price, state: s.success ? s.data : initialTpSlState() }).changes.length > 0;
+      return evaluateTpSl({ config: config as TpSlConfig, trades, price, state: tickState(row, TpSlState, initialTpSlState) }).changes.length > 0;
     }
     case "auto_entry": {
-      const s = AutoEntryState.safeParse(state);
       const c = config as AutoEntryConfig;
-      const r = evaluateAutoEntry({ config: c, price, now, openTrades: trades.filter((t) => t.side === c.side), state: s.success ? s.data : initialAutoEntryState(), paused: pauseEntries });
+      const r = evaluateAutoEntry({ config: c, price, now, openTrades: trades.filter((t) => t.side === c.side), state: tickState(row, AutoEntryState, initialAutoEntryState), paused: pauseEntries });
       // An open is decided (and its state written) by the run itself.
       if (r.open) return true;
       saveState(r.nextState);
