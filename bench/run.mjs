@@ -277,6 +277,8 @@ async function main() {
     }
   };
   try {
+    // The first inspector session after start-up may hang in wrangler's proxy: spend it here.
+    await heapAfterGc(stack.inspector.platform).catch(() => undefined);
     await must("POST", `${stack.sim}/__sim/price`, { price: 100_000 });
     log("[bench] feed…");
     result.feed = { stream: { n: 0 }, rest: { n: 0 } };
@@ -306,11 +308,12 @@ async function main() {
         log(`[bench] N=${n}: seeded in ${((Date.now() - t) / 1000).toFixed(1)} s, ${ready} streams open`);
         // Let the first runs' logs and notifications drain before the tick.
         await sleep(5_000);
+        const r = await reaction(stack, fleet);
+        // Memory after the tick (the inspector is kept away from the latency it would disturb).
         const after = await heapOrNull();
         const rssPerDoKB = ((stack.rss() - rssBefore) * 1024) / n;
         const heap = before && after ? { ...after, perDoKB: ((after.usedMB - before.usedMB + after.embedderMB - before.embedderMB) * 1024) / n, rssPerDoKB } : null;
-        if (heap) log(`[bench] N=${n}: isolate heap ${after.usedMB.toFixed(1)} MB (+${(after.usedMB - before.usedMB).toFixed(1)}), ${heap.perDoKB.toFixed(0)} KB per account DO`);
-        const r = await reaction(stack, fleet);
+        if (heap) log(`[bench] N=${n}: isolate heap ${after.usedMB.toFixed(1)} MB (+${(after.usedMB - before.usedMB).toFixed(1)}), ${heap.perDoKB.toFixed(0)} KB per account DO, resident +${rssPerDoKB.toFixed(0)} KB per DO`);
         result.reaction.push({ ...r, size: n, ready, heap });
         log(`[bench] N=${n}: first ${r.min} p50 ${r.p50} ms p99 ${r.p99} ms missed ${r.missed}`);
       });
