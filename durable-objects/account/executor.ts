@@ -50,6 +50,12 @@ export interface ExecutorDeps {
   client: () => Promise<LnMarketsRestClient>;
   breaker: CircuitBreaker;
   tradeLog: (entry: TradeLog) => void;
+  /**
+   * Every running-trades list a reconciliation reads: the account's view of its positions
+   * must take it, or a decision made after an uncertain add-margin landed would size a second
+   * one from the margin before it (the soak found exactly that).
+   */
+  onRunningTrades?: (trades: FuturesTrade[]) => void;
   now?: () => number;
   timeoutMs?: number;
 }
@@ -147,6 +153,7 @@ export class Executor {
       const client = await this.d.client();
       const opts = signal ? { signal } : undefined;
       const running = await client.runningTrades(opts);
+      this.d.onRunningTrades?.(running);
       switch (req.action) {
         case "open": {
           const open = await client.openTrades(opts);
