@@ -1,8 +1,8 @@
 import { env } from "cloudflare:workers";
 import { abortAllDurableObjects, runInDurableObject } from "cloudflare:test";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { api } from "./helpers";
-import { automation, proUser, quiesce, runDueNow, settle, simAccount, statusOf, stub } from "./account-helpers";
+import { api, until } from "./helpers";
+import { automation, fireAlarm, proUser, quiesce, runDueNow, settle, simAccount, statusOf, stub } from "./account-helpers";
 import { simFaults, simOrders, simPrice, simReset } from "./sim-helpers";
 
 const cleanup: string[] = [];
@@ -299,4 +299,41 @@ describe("margin guard end to end", () => {
     expect(logs).toBeTruthy();
     // The monitor's own reads (trades, balance) also wait out the 1.5 s latency.
   }, 15_000);
+
+  it("an uncertain add-margin that landed, resolved by the alarm, is not added again by the next tick", async () => {
+    await simPrice(100_000);
+    const u = await proUser("landed-late");
+    const acc = await simAccount(u.token, "Landed late", 5_000_000);
+    cleanup.push(acc.id);
+    const trade = await acc.client.newTrade({ type: "market", side: "buy", leverage: 50, quantity: 1_000 });
+    await automation(u.token, acc.id, {
+      type: "margin_guard",
+      config: { maxAddPerTradeSats: 1_000_000, maxAddPerDaySats: 1_000_000 },
+      schedule: { timeoutMs: 1_000, retryAttempts: 3, retryDelayMs: 60_000 },
+    });
+    await settle(acc.id);
+    const liq = trade.liquidation;
+    const act = Math.round((100_000 - 0.93 * (100_000 - liq)) * 2) / 2;
+    // The order outlives the run's timeout: uncertain here, landed at the exchange later.
+    await simFaults({ latencyMs: 1_500 });
+    await simPrice(act);
+    await until("the add-margin landed", async () => {
+      const t = (await acc.client.runningTrades())[0];
+      return t && t.margin > trade.margin ? t : undefined;
+    }, 8_000);
+    await simFaults({ latencyMs: 0 });
+    // The alarm's reconciliation finds it landed (not a run of the guard: its retry is 60 s away).
+    await runInDurableObject(stub(acc.id), async (_i, s) => {
+      s.storage.sql.exec("UPDATE automations SET next_run_at = ? WHERE id != 'margin_monitor' AND next_run_at IS NOT NULL", Date.now() + 600_000);
+      s.storage.sql.exec("UPDATE automations SET next_run_at = ? WHERE id = 'margin_monitor'", Date.now() - 1);
+    });
+    await fireAlarm(acc.id);
+    const adds = async () => (await simOrders(acc.keys.key)).filter((o: any) => /add-margin/.test(o.route) && o.status === 200);
+    expect(await adds()).toHaveLength(1);
+    // A further tick, still past actAt for the margin before the add but not after it: a run
+    // that decided on the old margin would add the same amount again under a new clientId.
+    await simPrice(act - 20);
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(await adds()).toHaveLength(1);
+  }, 20_000);
 });
