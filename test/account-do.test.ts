@@ -2,7 +2,7 @@ import { env } from "cloudflare:workers";
 import { abortAllDurableObjects, runInDurableObject } from "cloudflare:test";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { api, until } from "./helpers";
-import { automation, fireAlarm, proUser, quiesce, runDueNow, settle, simAccount, statusOf, stub } from "./account-helpers";
+import { automation, fireAlarm, proUser, quiesce, runDueNow, settle, simAccount, statusOf, stub, traderWithLong } from "./account-helpers";
 import { simFaults, simOrders, simPrice, simReset } from "./sim-helpers";
 
 const cleanup: string[] = [];
@@ -272,11 +272,8 @@ describe("feeds, breaker and the executor", () => {
 
 describe("margin guard end to end", () => {
   it("adds margin before liquidation; the same intent retried after a timeout lands once", async () => {
-    await simPrice(100_000);
-    const u = await proUser("guard");
-    const acc = await simAccount(u.token, "Guarded", 5_000_000);
+    const { u, acc, trade } = await traderWithLong("guard");
     cleanup.push(acc.id);
-    const trade = await acc.client.newTrade({ type: "market", side: "buy", leverage: 50, quantity: 1_000 });
     await automation(u.token, acc.id, {
       type: "margin_guard",
       config: { maxAddPerTradeSats: 1_000_000, maxAddPerDaySats: 1_000_000 },
@@ -301,11 +298,8 @@ describe("margin guard end to end", () => {
   }, 15_000);
 
   it("an uncertain add-margin that landed, resolved by the alarm, is not added again by the next tick", async () => {
-    await simPrice(100_000);
-    const u = await proUser("landed-late");
-    const acc = await simAccount(u.token, "Landed late", 5_000_000);
+    const { u, acc, trade } = await traderWithLong("landed-late");
     cleanup.push(acc.id);
-    const trade = await acc.client.newTrade({ type: "market", side: "buy", leverage: 50, quantity: 1_000 });
     await automation(u.token, acc.id, {
       type: "margin_guard",
       config: { maxAddPerTradeSats: 1_000_000, maxAddPerDaySats: 1_000_000 },

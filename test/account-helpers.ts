@@ -4,7 +4,7 @@ import { runDurableObjectAlarm } from "cloudflare:test";
 import { LnMarketsRestClient } from "../src/lnmarkets/rest-client";
 import { resolveEndpoints } from "../src/lnmarkets/transport";
 import { api, registerUser } from "./helpers";
-import { simKeys, type SimKeys } from "./sim-helpers";
+import { simKeys, simPrice, type SimKeys } from "./sim-helpers";
 
 export async function proUser(tag: string) {
   const u = await registerUser(tag);
@@ -21,6 +21,15 @@ export async function simAccount(token: string, name = "Sim", balance = 5_000_00
 }
 
 export const stub = (accountId: string) => env.ACCOUNT.getByName(accountId);
+
+/** At price 100,000: a pro trader with a simulator account and a running 50x long of 1,000 USD. */
+export async function traderWithLong(label: string, balance = 5_000_000) {
+  await simPrice(100_000);
+  const u = await proUser(label);
+  const acc = await simAccount(u.token, label, balance);
+  const trade = await acc.client.newTrade({ type: "market", side: "buy", leverage: 50, quantity: 1_000 });
+  return { u, acc, trade };
+}
 
 /** Runs the account's alarm if one is armed; returns whether it ran. */
 export async function fireAlarm(accountId: string): Promise<boolean> {

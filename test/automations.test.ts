@@ -1,6 +1,6 @@
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { api, until } from "./helpers";
-import { automation, proUser, quiesce, runDueNow, settle, simAccount, statusOf } from "./account-helpers";
+import { automation, proUser, quiesce, runDueNow, settle, simAccount, statusOf, traderWithLong } from "./account-helpers";
 import { simFaults, simOrders, simPrice, simReset } from "./sim-helpers";
 
 const cleanup: string[] = [];
@@ -55,11 +55,8 @@ describe("Margin Guard end to end (stream ticks)", () => {
 
 describe("the margin monitor on the stream", () => {
   it("alerts a critical trade on the tick, with no guard and no alarm; its alarm is a 30 s backstop that a drop brings back to 5 s", async () => {
-    await simPrice(100_000);
-    const u = await proUser("monitor-tick");
-    const acc = await simAccount(u.token, "No guard");
+    const { u, acc, trade: t } = await traderWithLong("monitor-tick");
     cleanup.push(acc.id);
-    const t = await acc.client.newTrade({ type: "market", side: "buy", leverage: 50, quantity: 1_000 });
     // Something enabled, so the account runs (and its monitor with it), but no guard.
     await automation(u.token, acc.id, { type: "noop", config: {}, schedule: { intervalMs: 3_600_000 } });
     await settle(acc.id);
@@ -91,11 +88,8 @@ describe("the margin monitor on the stream", () => {
 
 describe("Margin Guard with a stale balance", () => {
   it("sizes from the last balance read; when the exchange refuses it, reads the balance and decides once more", async () => {
-    await simPrice(100_000);
-    const u = await proUser("stale-balance");
-    const acc = await simAccount(u.token, "Stale balance", 5_000_000);
+    const { u, acc, trade: g } = await traderWithLong("stale-balance");
     cleanup.push(acc.id);
-    const g = await acc.client.newTrade({ type: "market", side: "buy", leverage: 50, quantity: 1_000 });
     await automation(u.token, acc.id, { type: "margin_guard", config: { maxAddPerTradeSats: 2_000_000, maxAddPerDaySats: 2_000_000 } });
     // The first runs read the balance (the monitor keeps it for the guards).
     await settle(acc.id);
