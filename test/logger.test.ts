@@ -17,6 +17,17 @@ describe("logger redaction", () => {
     expect(out.msg).not.toContain("lnma_0123456789abcdef");
   });
 
+  it("with thousands of accounts' keys registered, each one is still redacted wherever it appears", () => {
+    const keys = Array.from({ length: 2_000 }, (_, i) => `acct-${String(i).padStart(4, "0")}-secret-${(i * 7919).toString(36)}`);
+    for (const k of keys) registerSecret(k);
+    // Two keys sharing a prefix, one inside the other: the longer goes whole.
+    registerSecret("shared-prefix-key");
+    registerSecret("shared-prefix-key-longer");
+    const out = redact({ msg: `a ${keys[1234]} b ${keys[7]}${keys[1999]} c shared-prefix-key-longer d shared-prefix-key`, other: "no secret here" }) as any;
+    expect(out.msg).toBe(`a ${REDACTED} b ${REDACTED}${REDACTED} c ${REDACTED} d ${REDACTED}`);
+    expect(out.other).toBe("no secret here");
+  });
+
   it("writes one JSON object per line with stable keys and honours the level", () => {
     const lines: string[] = [];
     const log = createLogger({ level: "info", sink: (_l, line) => lines.push(line), now: () => 42 }).child({ accountId: "acc_1" });

@@ -20,7 +20,13 @@ const VALUE_PATTERNS: RegExp[] = [
   /lnma_[A-Za-z0-9_-]{10,}/g,
 ];
 
+const MIN_SECRET = 8;
 const registeredSecrets = new Set<string>();
+// Secrets by their first MIN_SECRET characters. An isolate can host many account DOs, each
+// registering its keys: scanning a string's positions against this index costs its length,
+// where testing every secret would cost the number of accounts for every logged string.
+const secretsByPrefix = new Map<string, string[]>();
+const SCAN_ALL_UP_TO = 16;
 
 /**
  * Register a secret value (a decrypted API secret, a passphrase…) so that it is redacted
@@ -28,13 +34,30 @@ const registeredSecrets = new Set<string>();
  * would redact ordinary words.
  */
 export function registerSecret(value: string | undefined | null): void {
-  if (value && value.length >= 8) registeredSecrets.add(value);
+  if (!value || value.length < MIN_SECRET || registeredSecrets.has(value)) return;
+  registeredSecrets.add(value);
+  const prefix = value.slice(0, MIN_SECRET);
+  const same = secretsByPrefix.get(prefix);
+  if (same) same.push(value);
+  else secretsByPrefix.set(prefix, [value]);
+}
+
+function secretsIn(s: string): string[] {
+  if (registeredSecrets.size <= SCAN_ALL_UP_TO) return [...registeredSecrets].filter((secret) => s.includes(secret));
+  const found = new Set<string>();
+  for (let i = 0; i + MIN_SECRET <= s.length; i++) {
+    const candidates = secretsByPrefix.get(s.slice(i, i + MIN_SECRET));
+    if (candidates) for (const secret of candidates) if (s.startsWith(secret, i)) found.add(secret);
+  }
+  return [...found];
 }
 
 function redactString(s: string): string {
   let out = s;
   for (const re of VALUE_PATTERNS) out = out.replace(re, REDACTED);
-  for (const secret of registeredSecrets) if (out.includes(secret)) out = out.split(secret).join(REDACTED);
+  if (registeredSecrets.size === 0 || out.length < MIN_SECRET) return out;
+  // Longest first, so a secret that contains another goes whole.
+  for (const secret of secretsIn(out).sort((a, b) => b.length - a.length)) out = out.split(secret).join(REDACTED);
   return out;
 }
 
