@@ -88,7 +88,7 @@ export class AccountDO extends DurableObject<Env> {
       client: () => this.client(),
       breaker: CircuitBreaker.fromJSON(breakerJson),
       tradeLog: (t) => this.journal.trade(t),
-      onRunningTrades: (trades) => this.market.setTrades(trades, Date.now()),
+      onRunningTrades: (trades, readStartedAt) => this.market.setTrades(trades, Date.now(), readStartedAt),
       timeoutMs: 10_000,
     });
     ctx.blockConcurrencyWhile(async () => {

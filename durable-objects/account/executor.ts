@@ -55,7 +55,7 @@ export interface ExecutorDeps {
    * must take it, or a decision made after an uncertain add-margin landed would size a second
    * one from the margin before it (the soak found exactly that).
    */
-  onRunningTrades?: (trades: FuturesTrade[]) => void;
+  onRunningTrades?: (trades: FuturesTrade[], readStartedAt: number) => void;
   now?: () => number;
   timeoutMs?: number;
 }
@@ -152,8 +152,9 @@ export class Executor {
     try {
       const client = await this.d.client();
       const opts = signal ? { signal } : undefined;
+      const readStartedAt = this.now();
       const running = await client.runningTrades(opts);
-      this.d.onRunningTrades?.(running);
+      this.d.onRunningTrades?.(running, readStartedAt);
       switch (req.action) {
         case "open": {
           const open = await client.openTrades(opts);

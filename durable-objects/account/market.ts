@@ -37,6 +37,8 @@ export class Market {
   priceSource: Feed = "none";
   trades = new Map<string, RunningTrade>();
   tradesAt = 0;
+  /** When the positions were last changed here, by an order's answer or a stream event. */
+  private changedAt = 0;
   balance: number | null = null;
   balanceAt = 0;
   /**
@@ -75,21 +77,36 @@ export class Market {
    */
   onTradeEvent(ev: IsolatedTradeEvent): "opened" | "closed" | "updated" | "ignored" {
     const id = ev.trade.id;
-    if (CLOSING_EVENTS.has(ev.event)) return this.trades.delete(id) ? "closed" : "ignored";
+    if (CLOSING_EVENTS.has(ev.event)) {
+      if (!this.trades.delete(id)) return "ignored";
+      this.changedAt = Date.now();
+      return "closed";
+    }
     if (ev.event === "filled") {
       this.tradesAt = 0;
+      this.changedAt = Date.now();
       return "opened";
     }
     if (ev.event === "funding") {
       const t = this.trades.get(id);
       if (!t) return "ignored";
       this.trades.set(id, { ...t, margin: ev.trade.margin, liquidation: ev.trade.liquidationPrice });
+      this.changedAt = Date.now();
       return "updated";
     }
     return "ignored";
   }
 
-  setTrades(list: readonly FuturesTrade[], now: number): void {
+  /**
+   * Replaces the positions with a list read from the exchange. A list whose read started
+   * (`readStartedAt`) no later than a change made here since (an order's answer, a stream
+   * event) may predate that change: it is not applied, and the next run reads again.
+   */
+  setTrades(list: readonly FuturesTrade[], now: number, readStartedAt?: number): void {
+    if (readStartedAt !== undefined && this.changedAt >= readStartedAt) {
+      this.tradesAt = 0;
+      return;
+    }
     this.trades = new Map(list.filter((t) => t.running).map((t) => [t.id, toRunningTrade(t)]));
     this.tradesAt = now;
   }
@@ -97,6 +114,7 @@ export class Market {
   upsertTrade(t: FuturesTrade): void {
     if (t.running) this.trades.set(t.id, toRunningTrade(t));
     else this.trades.delete(t.id);
+    this.changedAt = Date.now();
   }
 
   /**
@@ -112,7 +130,10 @@ export class Market {
       this.priceAt = now;
       this.priceSource = "rest";
     }
-    if (!fresh || this.tradesAt === 0 || now - this.tradesAt > tradesMaxAgeMs) this.setTrades(await client.runningTrades(opts), now);
+    if (!fresh || this.tradesAt === 0 || now - this.tradesAt > tradesMaxAgeMs) {
+      const started = Date.now();
+      this.setTrades(await client.runningTrades(opts), now, started);
+    }
     return fresh ? "stream" : "rest";
   }
 
