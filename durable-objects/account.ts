@@ -237,9 +237,10 @@ export class AccountDO extends DurableObject<Env> {
   private async runScheduled(row: AutomationRow, trigger: "schedule" | "tick" = "schedule"): Promise<void> {
     if (this.inFlight.has(row.id)) return;
     this.inFlight.add(row.id);
-    const kind = row.id === MONITOR_ID ? "margin_monitor" : scheduleKindOf(row.type as AutomationType);
     const isMonitor = row.id === MONITOR_ID;
-    const settings = isMonitor ? monitorSchedule(this.market.feed(Date.now())) : resolveSchedule(kind, row.schedule ? (JSON.parse(row.schedule) as ScheduleOverride) : null);
+    const settings = isMonitor
+      ? monitorSchedule(this.market.feed(Date.now()))
+      : resolveSchedule(scheduleKindOf(row.type as AutomationType), row.schedule ? (JSON.parse(row.schedule) as ScheduleOverride) : null);
     // A retry keeps its run id, so the same intent gets the same clientId (reconciled first).
     const runSeq = trigger === "schedule" && row.attempts > 0 ? row.run_seq : row.run_seq + 1;
     const runId = `${trigger === "tick" ? "t" : "s"}${runSeq}`;
@@ -254,7 +255,7 @@ export class AccountDO extends DurableObject<Env> {
     let outcome: { ok: true; summary: string } | { ok: false; error: string };
     try {
       if (!gate.ok) throw new Error(`circuit breaker open: exchange calls paused for ${Math.ceil(gate.retryAfterMs / 1000)} s`);
-      const run = row.id === MONITOR_ID ? marginMonitor(this.jobContext(traceId, trigger), ac.signal, this.criticalAlerted) : this.runAutomationRow(row, runId, traceId, trigger, ac.signal);
+      const run = isMonitor ? marginMonitor(this.jobContext(traceId, trigger), ac.signal, this.criticalAlerted) : this.runAutomationRow(row, runId, traceId, trigger, ac.signal);
       outcome = await Promise.race([
         run,
         new Promise<{ ok: false; error: string }>((resolve) => ac.signal.addEventListener("abort", () => resolve({ ok: false, error: `timeout: ${String((ac.signal.reason as Error)?.message ?? "aborted")}` }), { once: true })),
@@ -284,7 +285,7 @@ export class AccountDO extends DurableObject<Env> {
     }
     this.journal.job(jobId, next.kind === "retry" ? "retry" : "fail", { durationMs, traceId, error: outcome.error, metadata: { automationId: row.id, attempt: current.attempts + 1, nextRunAt: next.nextRunAt } });
     if (next.kind === "exhausted") {
-      this.journal.automation("error", "automation.run_failed", row.id === MONITOR_ID ? null : row.id, { type: row.type, attempts: current.attempts + 1, error: outcome.error }, undefined, traceId);
+      this.journal.automation("error", "automation.run_failed", isMonitor ? null : row.id, { type: row.type, attempts: current.attempts + 1, error: outcome.error }, undefined, traceId);
       await this.journal.notify("automation.failed", "warning", "An automation keeps failing", `${row.type} failed ${current.attempts + 1} times: ${outcome.error}; it continues at its next interval`, { automationId: row.id }, traceId);
     }
   }
