@@ -64,7 +64,7 @@ async function reaction(stack, fleet, { timeoutMs = 30_000 } = {}) {
   const price = half(100_000 - 0.93 * (100_000 - liq));
   const keys = new Set(fleet.map((a) => a.keys.key));
   // CPU of both workers' processes: the background rate (alarms, pings) over a quiet
-  // window first, so what the tick itself costs can be told apart.
+  // window first, reported beside what the reaction window used.
   const quiet0 = stack.cpu();
   await sleep(3_000);
   const quiet1 = stack.cpu();
@@ -93,7 +93,7 @@ async function reaction(stack, fleet, { timeoutMs = 30_000 } = {}) {
   const cost = (k) => (c[k] - quiet1[k]) / Math.max(1, first.size);
   return {
     ...stats([...first.values()]), handled: stats([...handled.values()]), missed: fleet.length - first.size, duplicates: adds.length - first.size, price,
-    cpuPerAccountMs: { platform: cost("platform"), sim: cost("sim") }, backgroundCores: { platform: background.platform, sim: background.sim },
+    cpuPerAccountMs: { platform: cost("platform"), sim: cost("sim") }, backgroundCores: background,
   };
 }
 

@@ -49,8 +49,8 @@ async function exec(ctx: JobContext, row: AutomationRow, runId: string, request:
 }
 
 /**
- * The balance that sizes an add-margin is the last one read, however old (the monitor keeps it
- * within BALANCE_TTL_MS while trades run), so the protective order is the only exchange call
+ * The balance that sizes an add-margin is the last one read, however old (the monitor re-reads
+ * it every BALANCE_TTL_MS once a trade nears action, else every BALANCE_IDLE_TTL_MS), so the protective order is the only exchange call
  * on the critical path. The exchange is the authority: when it refuses an add-margin for
  * insufficient balance and the balance was not read in this run, the decision state is put
  * back as it was (nothing landed), the balance is read and the run decides once more, under

@@ -349,8 +349,8 @@ export class LnMarketsStreamClient {
    * One timer for the next moment checkHealth could change something (the socket going
    * stale, or a stale one being dropped), re-armed after each check: a socket that keeps
    * speaking costs one timer event per `staleAfterMs`, not one a second. A DO holds one
-   * socket per account, so at a thousand accounts this is a thousand isolate wake-ups a
-   * second fewer than a fixed 1 s interval (bench/RESULTS.md).
+   * socket per account, so at a thousand accounts this is about 900 isolate wake-ups a
+   * second fewer than a fixed 1 s interval.
    */
   #armHealth(): void {
     if (this.#healthTimer !== null) clearTimeout(this.#healthTimer);
