@@ -57,7 +57,7 @@ async function persist<T>(fn: () => Promise<T>, tries = 30): Promise<T> {
   throw last;
 }
 
-const riskOf = (t: { entryPrice: number | null; price: number; liquidation: number }, price: number) => {
+const riskOf = (t: { entryPrice?: number | null | undefined; price: number; liquidation: number }, price: number) => {
   const entry = t.entryPrice ?? t.price;
   return Math.min(1, Math.max(0, (entry - price) / (entry - t.liquidation)));
 };

@@ -7,6 +7,7 @@
  */
 import { CircuitBreaker } from "../../src/domain/circuit-breaker";
 import { clientIdFor } from "../../src/domain/client-id";
+import { sameTrailingFraction } from "../../src/domain/tp-sl";
 import { isLnMarketsError, LnMarketsError } from "../../src/lnmarkets/errors";
 import type { LnMarketsRestClient, NewTradeInput } from "../../src/lnmarkets/rest-client";
 import type { FuturesTrade } from "../../src/lnmarkets/schemas";
@@ -16,7 +17,11 @@ export type IntentAction = "open" | "add_margin" | "close" | "takeprofit" | "sto
 
 export type IntentRequest =
   | { action: "open"; order: Omit<NewTradeInput, "clientId"> }
-  | { action: "add_margin"; tradeId: string; amount: number; marginBefore: number }
+  /**
+   * `fundingBefore`: the trade's `sumFundingFees` when `marginBefore` was read (absent on
+   * intents recorded before it existed).
+   */
+  | { action: "add_margin"; tradeId: string; amount: number; marginBefore: number; fundingBefore?: number }
   | { action: "close"; tradeId: string }
   | { action: "takeprofit"; tradeId: string; value: number }
   | { action: "stoploss"; tradeId: string; value: number; mode: "fixed" | "trailing" };
@@ -58,6 +63,21 @@ export interface ExecutorDeps {
   onRunningTrades?: (trades: FuturesTrade[], readStartedAt: number) => void;
   now?: () => number;
   timeoutMs?: number;
+}
+
+/**
+ * Whether an add-margin shows in the trade's margin. Funding settled since the decision moves
+ * margin too (LN Markets takes an isolated trade's funding fee from its margin, credits a
+ * received one to it; `sumFundingFees` counts what the trader paid, positive = paid): margin
+ * is compared after putting back what funding took, or a landed add after a charge would
+ * read as not landed and be sent again.
+ */
+export function addMarginLanded(
+  t: Pick<FuturesTrade, "margin"> & { sumFundingFees?: number | undefined },
+  req: { amount: number; marginBefore: number; fundingBefore?: number | undefined },
+): boolean {
+  const fundingSince = req.fundingBefore === undefined ? 0 : (t.sumFundingFees ?? req.fundingBefore) - req.fundingBefore;
+  return t.margin + fundingSince >= req.marginBefore + req.amount;
 }
 
 const tradeIdOf = (r: IntentRequest) => ("tradeId" in r ? r.tradeId : undefined);
@@ -116,6 +136,11 @@ export class Executor {
         outcome: err.uncertain ? "uncertain" : "error", errorKind: err.kind, error: `${err.code}: ${err.message}`, latencyMs: this.now() - started,
         tradeId: tradeIdOf(intent.request) ?? null,
       });
+      // A trade the exchange says is not ours (400 "You do not own this trade") or no longer
+      // runs is gone: there is nothing left to act on, as when reconciling finds it gone.
+      if (err.code === "not_found" && tradeIdOf(intent.request) !== undefined) {
+        return { ok: false, clientId, kind: "business", code: "trade_gone", message: err.message, uncertain: false };
+      }
       return { ok: false, clientId, kind: err.kind, code: err.code, message: err.message, uncertain: err.uncertain, ...(err.retryAfterMs !== undefined ? { retryAfterMs: err.retryAfterMs } : {}) };
     }
   }
@@ -164,7 +189,7 @@ export class Executor {
         }
         case "add_margin": {
           const t = running.find((x) => x.id === req.tradeId);
-          landed = t && t.margin >= req.marginBefore + req.amount ? t : t ? undefined : null;
+          landed = t && addMarginLanded(t, req) ? t : t ? undefined : null;
           break;
         }
         case "close":
@@ -173,8 +198,11 @@ export class Executor {
         case "takeprofit":
         case "stoploss": {
           const t = running.find((x) => x.id === req.tradeId);
-          const v = t ? (req.action === "takeprofit" ? t.takeprofit : t.stoploss) : undefined;
-          landed = t && Math.abs((v ?? 0) - req.value) < 0.25 ? t : t ? undefined : null;
+          // A trailing stop's value is a fraction of price, reported back as its distance.
+          const same = !t ? false
+            : req.action === "stoploss" && req.mode === "trailing" ? sameTrailingFraction(t.stoplossTrailingDistance ?? 0, req.value)
+            : Math.abs(((req.action === "takeprofit" ? t.takeprofit : t.stoploss) ?? 0) - req.value) < 0.25;
+          landed = t && same ? t : t ? undefined : null;
           break;
         }
       }

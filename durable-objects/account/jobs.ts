@@ -39,6 +39,8 @@ class RunFailure extends Error {}
 async function exec(ctx: JobContext, row: AutomationRow, runId: string, request: IntentRequest, signal: AbortSignal): Promise<ExecResult> {
   const res = await ctx.executor.execute({ automationId: row.id, runId, request, traceId: ctx.traceId }, signal);
   if (res.ok && res.trade) ctx.market.upsertTrade(res.trade);
+  // The trade is gone (closed, liquidated, or not ours): the positions are re-read next run.
+  if (!res.ok && res.code === "trade_gone") ctx.market.tradesAt = 0;
   if (!res.ok) {
     ctx.journal.automation("warn", "automation.action_failed", row.id, { action: request.action, code: res.code, kind: res.kind, uncertain: res.uncertain, clientId: res.clientId }, res.message, ctx.traceId);
     if (res.kind === "permanent") await ctx.journal.notify("automation.action_failed", "warning", "An automation could not act", `${request.action} failed: ${res.message}`, { automationId: row.id, code: res.code }, ctx.traceId);
@@ -120,7 +122,7 @@ async function marginGuardOnce(ctx: JobContext, row: AutomationRow, config: Marg
     }
     const t = trades.find((x) => x.id === d.tradeId)!;
     const request: IntentRequest = d.action.type === "add_margin"
-      ? { action: "add_margin", tradeId: d.tradeId, amount: d.action.amountSats, marginBefore: t.margin }
+      ? { action: "add_margin", tradeId: d.tradeId, amount: d.action.amountSats, marginBefore: t.margin, ...(t.sumFundingFees !== undefined ? { fundingBefore: t.sumFundingFees } : {}) }
       : { action: "close", tradeId: d.tradeId };
     const res = await exec(ctx, row, runId, request, signal);
     if (!res.ok && res.code === "insufficient_balance" && fromCache && actions === 0) {

@@ -3,7 +3,7 @@
  * it is open and fresh, and by REST (ticker, running trades) while it is down or stale
  * (DESIGN.md "HTTP fallback"). `feed` says which one is in use.
  */
-import type { RunningTrade } from "../../src/domain/trade";
+import { entryPriceOf, type RunningTrade } from "../../src/domain/trade";
 import type { LnMarketsRestClient } from "../../src/lnmarkets/rest-client";
 import type { FuturesTrade } from "../../src/lnmarkets/schemas";
 import type { IsolatedTradeEvent } from "../../src/lnmarkets/schemas";
@@ -23,11 +23,17 @@ export const BALANCE_NEAR_RISK = 0.5;
 
 const CLOSING_EVENTS = new Set(["closed", "canceled", "liquidation", "stoploss", "takeprofit"]);
 
+/**
+ * A trade as the automations see it. Entry and liquidation are the exchange's own values
+ * (a market order fills at the offer or the bid, not at the price seen when it was sent).
+ */
 export function toRunningTrade(t: FuturesTrade): RunningTrade {
   return {
-    id: t.id, side: t.side, quantity: t.quantity, entryPrice: t.entryPrice ?? t.price, margin: t.margin,
+    id: t.id, side: t.side, quantity: t.quantity, entryPrice: entryPriceOf(t), margin: t.margin,
     liquidation: t.liquidation, clientId: t.clientId ?? null, takeprofit: t.takeprofit ?? 0, stoploss: t.stoploss ?? 0,
-    stoplossTrailingDistance: t.stoplossTrailingDistance ?? 0, leverage: t.leverage,
+    stoplossTrailingDistance: t.stoplossTrailingDistance ?? 0,
+    ...(t.leverage !== undefined ? { leverage: t.leverage } : {}),
+    ...(t.sumFundingFees !== undefined ? { sumFundingFees: t.sumFundingFees } : {}),
   };
 }
 
@@ -88,10 +94,20 @@ export class Market {
       return "opened";
     }
     if (ev.event === "funding") {
+      // A settlement took the fee from the trade's margin (or credited it): margin and
+      // liquidation moved. The event's values are applied at once; without them the
+      // positions are re-read on the next run.
       const t = this.trades.get(id);
       if (!t) return "ignored";
-      this.trades.set(id, { ...t, margin: ev.trade.margin, liquidation: ev.trade.liquidationPrice });
+      const { margin, liquidationPrice, fundingFee } = ev.trade;
       this.changedAt = Date.now();
+      if (margin === undefined || liquidationPrice === undefined) {
+        this.tradesAt = 0;
+        return "updated";
+      }
+      const sumFundingFees = t.sumFundingFees !== undefined && fundingFee !== undefined ? t.sumFundingFees + fundingFee : undefined;
+      const { sumFundingFees: _, ...rest } = t;
+      this.trades.set(id, { ...rest, margin, liquidation: liquidationPrice, ...(sumFundingFees !== undefined ? { sumFundingFees } : {}) });
       return "updated";
     }
     return "ignored";

@@ -59,9 +59,13 @@ export const TpSlConfig = z
       ctx.addIssue({ code: "custom", path: ["breakEven", "offsetPercent"], message: "offsetPercent must be below triggerPercent" });
     }
     if (c.breakEven && c.stopLoss?.trailing && c.stopLoss.trailingMode === "exchange") {
-      // The exchange derives the trail distance from the stop we send; moving the stop to
-      // break-even would silently change that distance.
+      // The exchange trails the stop itself at the distance we send; moving the stop to
+      // break-even would replace that trailing stop with a fixed one.
       ctx.addIssue({ code: "custom", path: ["breakEven"], message: "breakEven needs a fixed or managed trailing stopLoss" });
+    }
+    const sl = c.stopLoss;
+    if (sl?.trailing && sl.trailingMode === "exchange" && typeof sl.percent === "number" && sl.percent < TRAILING_MIN_FRACTION * 100) {
+      ctx.addIssue({ code: "custom", path: ["stopLoss", "percent"], message: `an exchange trailing stop needs a distance of at least ${TRAILING_MIN_FRACTION * 100} %` });
     }
     c.ladder?.forEach((r, i) => {
       const prev = c.ladder?.[i - 1];
@@ -99,6 +103,40 @@ export const TRAIL_MIN_STEP_FRACTION = 0.1;
 
 export type StopMode = "fixed" | "trailing";
 
+/**
+ * LN Markets' trailing stop: `PUT /futures/isolated/trade/stoploss {id, value, mode:
+ * "trailing"}` takes `value` as the trailing distance as a fraction of the price, from 0.001 to
+ * 10, and trades report it back as `stoplossTrailingDistance` (0 when not trailing). Source:
+ * LN Markets' Python SDK (github ln-markets/sdk-python, rest/v3/models/futures_isolated.py,
+ * `UpdateStoplossParams`, `FuturesTrade`); ../shared/lnmarkets-v3.md "Trailing stop loss".
+ */
+export const TRAILING_MIN_FRACTION = 0.001;
+export const TRAILING_MAX_FRACTION = 10;
+/** Fractions are sent with this many decimals (0.01 % of the price). */
+const TRAILING_DECIMALS = 4;
+
+/**
+ * The trailing distance (fraction of price) to send for a configured stop: a percent is taken
+ * as is (2 % -> 0.02); a price distance is divided by the trade's entry price, from which every
+ * TP/SL distance is measured: a stable value, so the stop is not re-sent as the price moves.
+ * Clamped to the exchange's range.
+ */
+export function trailingFraction(d: { percent?: number | undefined; priceDistance?: number | undefined }, entryPrice: number): number {
+  const raw = d.percent !== undefined ? d.percent / 100 : (d.priceDistance ?? 0) / entryPrice;
+  const clamped = Math.min(TRAILING_MAX_FRACTION, Math.max(TRAILING_MIN_FRACTION, raw));
+  return Number(clamped.toFixed(TRAILING_DECIMALS));
+}
+
+/**
+ * Whether the distance a trade reports is the one we want. The exchange may store the fraction
+ * at a coarser precision than we send (its minimum, 0.001, hints at three decimals), so half of
+ * that step, or 1 % of the distance for large ones, is the same stop.
+ */
+export function sameTrailingFraction(held: number, wanted: number): boolean {
+  if (!(held > 0)) return false;
+  return Math.abs(held - wanted) <= Math.max(TRAILING_MIN_FRACTION / 2, wanted * 0.01) + 1e-12;
+}
+
 export interface TpSlTarget {
   tradeId: string;
   /** Price the trade should carry; null = not managed (left as the exchange holds it). */
@@ -109,6 +147,7 @@ export interface TpSlTarget {
 
 export type TpSlChange =
   | { type: "takeprofit"; tradeId: string; value: number }
+  /** `value` is a price for a fixed stop and a fraction of price for a trailing one. */
   | { type: "stoploss"; tradeId: string; value: number; mode: StopMode }
   | { type: "close"; tradeId: string; reason: "takeprofit_reached" | "stoploss_reached" | "ladder" };
 
@@ -206,12 +245,14 @@ function tradeTarget(
   const sl = config.stopLoss;
   const beLevel = config.breakEven && breakEven ? onTick(favour(t.side, t.entryPrice, (t.entryPrice * config.breakEven.offsetPercent) / 100)) : null;
   if (sl?.trailing && sl.trailingMode === "exchange") {
-    const dist = onTick(distanceOf(sl, t.entryPrice));
+    const fraction = trailingFraction(sl, t.entryPrice);
     mode = "trailing";
-    const armed = heldSl > 0 && !differs(t.stoplossTrailingDistance ?? 0, dist);
-    // Once armed the exchange moves the stop itself: report its level, send nothing.
-    stoploss = armed ? heldSl : onTick(favour(t.side, price, -dist));
-    if (!armed) out.push({ type: "stoploss", tradeId: t.id, value: stoploss, mode });
+    // Compared as fractions, both sides: the exchange reports the distance it trails by.
+    const armed = heldSl > 0 && sameTrailingFraction(t.stoplossTrailingDistance ?? 0, fraction);
+    // Once armed the exchange moves the stop itself: report its level, send nothing. Before,
+    // the target is where the exchange will put it (the fraction below the last price).
+    stoploss = armed ? heldSl : onTick(favour(t.side, price, -price * fraction));
+    if (!armed) out.push({ type: "stoploss", tradeId: t.id, value: fraction, mode });
   } else if (sl || beLevel !== null) {
     let level: number | null = null;
     let minMove = PRICE_TICK / 2;

@@ -1,6 +1,12 @@
 /**
  * The subset of LN Markets' `FuturesTrade` the automations read, and risk per trade.
  * Not strict: the exchange sends many more fields and they are simply dropped.
+ *
+ * Entry and liquidation are always the exchange's: a market buy fills at the offer and a sell
+ * at the bid (../shared/lnmarkets-v3.md "Bid, offer and last"), so neither is the price seen
+ * when the order was sent. Risk and P&L are taken at the last price, the one LN Markets
+ * triggers liquidation, take profit and stop loss on (LN Markets docs, Futures, "Price
+ * reference").
  */
 import { z } from "zod";
 import { liquidationPrice, riskOf, SATS_PER_BTC } from "./inverse";
@@ -13,6 +19,7 @@ export const RunningTrade = z.object({
   side: Side,
   /** USD. */
   quantity: z.number().positive(),
+  /** The exchange's entry price (see {@link entryPriceOf}). */
   entryPrice: z.number().positive(),
   /** Sats. */
   margin: z.number().nonnegative(),
@@ -26,8 +33,24 @@ export const RunningTrade = z.object({
   /** Price distance the exchange trails the stop by; 0 for a fixed stop. */
   stoplossTrailingDistance: z.number().nonnegative().optional(),
   leverage: z.number().positive().optional(),
+  /** Funding the trade paid so far (sats, positive = paid), as the exchange reports it. */
+  sumFundingFees: z.number().optional(),
 });
 export type RunningTrade = z.infer<typeof RunningTrade>;
+
+/**
+ * The price risk is measured from: `entryPrice`, falling back to the order `price` only while
+ * the exchange reports no entry price (null or absent).
+ *
+ * Cash-in: LN Markets' v3 SDK says nothing of how `POST /trade/cash-in` changes a trade; the
+ * simulator (sim/README.md) models the exchange moving `entryPrice` when profit is cashed in
+ * (the realised part leaves the position) while the order `price` stays. Reading `entryPrice`
+ * is right under that model and harmless under the other (entryPrice unchanged): it is what
+ * the exchange computes liquidation from. Unverified against the live exchange.
+ */
+export function entryPriceOf(t: { entryPrice?: number | null | undefined; price: number }): number {
+  return t.entryPrice ?? t.price;
+}
 
 /**
  * The liquidation price to judge risk by: the exchange's value when it is plausible (below

@@ -32,9 +32,27 @@ export type LnMarketsErrorCode =
   | "stream_closed"
   | "stream_rpc";
 
+/**
+ * Which of the exchange's order rules refused a request, when it could be told (from the
+ * answer's code, else its message). The simulator answers with the codes in upper case
+ * (STOPLOSS_BEYOND_LIQUIDATION...); the real exchange may use other codes or none, so the
+ * message patterns decide as well.
+ */
+export type ExchangeRule =
+  | "not_your_trade"
+  | "trade_not_running"
+  | "stoploss_beyond_liquidation"
+  | "takeprofit_wrong_side"
+  | "price_off_tick"
+  | "insufficient_balance"
+  | "margin_used_limit"
+  | "quantity_out_of_range"
+  | "leverage_out_of_range";
+
 export interface LnMarketsErrorInit {
   kind: LnMarketsErrorKind;
   code: LnMarketsErrorCode;
+  rule?: ExchangeRule;
   message: string;
   status?: number;
   retryAfterMs?: number;
@@ -52,6 +70,7 @@ export class LnMarketsError extends Error {
   override readonly name = "LnMarketsError";
   readonly kind: LnMarketsErrorKind;
   readonly code: LnMarketsErrorCode;
+  readonly rule: ExchangeRule | undefined;
   readonly status: number | undefined;
   readonly retryAfterMs: number | undefined;
   readonly uncertain: boolean;
@@ -63,6 +82,7 @@ export class LnMarketsError extends Error {
     super(init.message, init.cause === undefined ? undefined : { cause: init.cause });
     this.kind = init.kind;
     this.code = init.code;
+    this.rule = init.rule;
     this.status = init.status;
     this.retryAfterMs = init.retryAfterMs;
     this.uncertain = init.uncertain ?? false;
@@ -82,6 +102,7 @@ export class LnMarketsError extends Error {
       name: this.name,
       kind: this.kind,
       code: this.code,
+      rule: this.rule,
       message: this.message,
       status: this.status,
       retryAfterMs: this.retryAfterMs,
@@ -104,6 +125,52 @@ export function isLnMarketsError(e: unknown): e is LnMarketsError {
 const INSUFFICIENT = /insufficient|not enough (balance|funds|margin)|balance (is )?too low/i;
 const LIMIT =
   /limit (reached|exceeded)|exceeds? (the )?(max|maximum|limit)|too many (open|running)|max(imum)? (number|amount|quantity|leverage|margin|position|open)|(above|below) (the )?(max|min)/i;
+
+interface RuleSpec {
+  rule: ExchangeRule;
+  kind: LnMarketsErrorKind;
+  code: LnMarketsErrorCode;
+  what: string;
+  /** Codes (upper snake case) that name the rule. */
+  codes: readonly string[];
+  message: RegExp;
+}
+
+/**
+ * The exchange's refusals (../shared/lnmarkets-v3.md "Errors seen on the real API" and the
+ * futures FAQ's order rules), in the order they are tested. A trade id that is not ours
+ * answers 400 "You do not own this trade" on the real API, not 404: it reads as not found
+ * (the trade is gone or was never ours), like a trade that no longer runs. Stops and targets
+ * on the wrong side or off the 0.5 tick are wrong orders (permanent: resending cannot help);
+ * balance and size limits are business refusals (log and alert; the Margin Guard re-reads the
+ * balance once after an insufficient-balance refusal, see durable-objects/account/jobs.ts).
+ */
+const RULES: readonly RuleSpec[] = [
+  { rule: "not_your_trade", kind: "permanent", code: "not_found", what: "trade not found", codes: ["NOT_YOUR_TRADE", "TRADE_NOT_OWNED"],
+    message: /(do not|don't|does not) own (this|the) trade|not your trade|trade (does not|doesn't) belong/i },
+  { rule: "trade_not_running", kind: "permanent", code: "not_found", what: "trade not running", codes: ["TRADE_NOT_RUNNING", "TRADE_NOT_FOUND"],
+    message: /trade (is )?not (running|found|open)|no (such|running) trade|trade (is )?already closed/i },
+  { rule: "stoploss_beyond_liquidation", kind: "permanent", code: "invalid_request", what: "stop loss beyond liquidation", codes: ["STOPLOSS_BEYOND_LIQUIDATION"],
+    message: /stop ?loss.*liquidation|liquidation.*stop ?loss/i },
+  { rule: "takeprofit_wrong_side", kind: "permanent", code: "invalid_request", what: "take profit on the wrong side", codes: ["TAKEPROFIT_WRONG_SIDE"],
+    message: /take ?profit.*(wrong side|above|below|greater|higher|lower|less)/i },
+  { rule: "price_off_tick", kind: "permanent", code: "invalid_request", what: "price off the 0.5 tick", codes: ["PRICE_OFF_TICK"],
+    message: /\btick\b|multiple of 0\.5|increments? of 0\.5/i },
+  { rule: "insufficient_balance", kind: "business", code: "insufficient_balance", what: "insufficient balance", codes: ["INSUFFICIENT_BALANCE", "INSUFFICIENT_FUNDS"],
+    message: INSUFFICIENT },
+  { rule: "margin_used_limit", kind: "business", code: "limit_violation", what: "margin used limit", codes: ["MARGIN_USED_LIMIT"],
+    message: /margin used|used margin|0\.1 ?btc|10,?000,?000 sats/i },
+  { rule: "quantity_out_of_range", kind: "business", code: "limit_violation", what: "quantity out of range", codes: ["QUANTITY_OUT_OF_RANGE"],
+    message: /quantity.*(range|max|min|exceed|between|too (high|low|large|small))/i },
+  { rule: "leverage_out_of_range", kind: "business", code: "limit_violation", what: "leverage out of range", codes: ["LEVERAGE_OUT_OF_RANGE"],
+    message: /leverage.*(range|max|min|exceed|between|too (high|low))/i },
+];
+
+/** The rule an answer names: by its code first (a hint), else by its message. */
+function ruleOf(message: string, code: string | undefined): RuleSpec | undefined {
+  const upper = code?.toUpperCase();
+  return (upper ? RULES.find((r) => r.codes.includes(upper)) : undefined) ?? RULES.find((r) => r.message.test(message));
+}
 
 /** Parses `retry-after` (delta seconds or HTTP date) into milliseconds. */
 export function parseRetryAfter(value: string | null, nowMs: number): number | undefined {
@@ -193,13 +260,10 @@ export function classifyHttpError(ctx: HttpErrorContext): LnMarketsError {
   if (status === 403) {
     return new LnMarketsError({ ...base, kind: "permanent", code: "forbidden", message: msg("forbidden") });
   }
+  const rule = ruleOf(exchangeMessage, extracted.code);
+  if (rule) return new LnMarketsError({ ...base, kind: rule.kind, code: rule.code, rule: rule.rule, message: msg(rule.what) });
   if (INSUFFICIENT.test(haystack)) {
-    return new LnMarketsError({
-      ...base,
-      kind: "business",
-      code: "insufficient_balance",
-      message: msg("insufficient balance"),
-    });
+    return new LnMarketsError({ ...base, kind: "business", code: "insufficient_balance", rule: "insufficient_balance", message: msg("insufficient balance") });
   }
   if (LIMIT.test(haystack)) {
     return new LnMarketsError({ ...base, kind: "business", code: "limit_violation", message: msg("limit violated") });

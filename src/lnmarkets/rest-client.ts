@@ -13,7 +13,10 @@ import type { RateLimiter } from "./rate-limiter.js";
 import {
   Account,
   CancelAllResponse,
+  CandlesPage,
   ClosedTradesPage,
+  FundingFeesPage,
+  FundingSettlementsPage,
   FuturesTrade,
   FuturesTradeList,
   Pong,
@@ -84,6 +87,24 @@ export interface ClosedTradesInput {
   cursor?: string;
 }
 
+/** `GET /futures/isolated/funding-fees`: SDK `FuturesIsolatedGetFundingFeesInput`. */
+export interface FundingFeesInput extends ClosedTradesInput {
+  tradeId?: string;
+}
+/** `GET /futures/funding-settlements`: SDK `GetFundingSettlementsInput`. */
+export type FundingSettlementsInput = ClosedTradesInput;
+/** Candle resolutions (SDK `CandlesResolution`). */
+export type CandlesRange =
+  | "1m" | "3m" | "5m" | "10m" | "15m" | "30m" | "45m" | "1h" | "2h" | "3h" | "4h" | "1d" | "1w" | "1month" | "3months";
+/** `GET /futures/candles`: SDK `GetCandlesInput` (`from` required, ISO). */
+export interface CandlesInput {
+  from: string;
+  to?: string;
+  range?: CandlesRange;
+  limit?: number;
+  cursor?: string;
+}
+
 const DEFAULT_TIMEOUT_MS = 10_000;
 
 /**
@@ -132,6 +153,18 @@ export class LnMarketsRestClient {
     return this.#call({ method: "GET", path: "/futures/ticker", schema: Ticker, public: true }, opts);
   }
 
+  /** `GET /futures/funding-settlements?cursor&from&limit&to`: one cursor page of settlements. */
+  getFundingSettlements(input: FundingSettlementsInput = {}, opts?: CallOptions): Promise<FundingSettlementsPage> {
+    const query = { cursor: input.cursor, from: input.from, limit: input.limit, to: input.to };
+    return this.#call({ method: "GET", path: "/futures/funding-settlements", query, schema: FundingSettlementsPage, public: true }, opts);
+  }
+
+  /** `GET /futures/candles?cursor&from&limit&range&to`: one cursor page of OHLC candles. */
+  getCandles(input: CandlesInput, opts?: CallOptions): Promise<CandlesPage> {
+    const query = { cursor: input.cursor, from: input.from, limit: input.limit, range: input.range, to: input.to };
+    return this.#call({ method: "GET", path: "/futures/candles", query, schema: CandlesPage, public: true }, opts);
+  }
+
   // --- account and trades ------------------------------------------------------------------
 
   /** `GET /account`: balance (sats) and profile. Also the cheapest credential check. */
@@ -157,6 +190,23 @@ export class LnMarketsRestClient {
       { method: "GET", path: "/futures/isolated/trades/closed", query, schema: ClosedTradesPage },
       opts,
     );
+  }
+
+  /**
+   * `GET /futures/isolated/trades/canceled`: canceled limit orders. Not in the TypeScript SDK
+   * 2.0.x; listed in ../shared/lnmarkets-v3.md (LN Markets' API reference).
+   */
+  getCanceledTrades(opts?: CallOptions): Promise<FuturesTrade[]> {
+    return this.#call({ method: "GET", path: "/futures/isolated/trades/canceled", schema: FuturesTradeList }, opts);
+  }
+
+  /**
+   * `GET /futures/isolated/funding-fees?cursor&from&limit&to&tradeId`: the funding each
+   * isolated trade paid (positive) or received, one cursor page.
+   */
+  getFundingFees(input: FundingFeesInput = {}, opts?: CallOptions): Promise<FundingFeesPage> {
+    const query = { cursor: input.cursor, from: input.from, limit: input.limit, to: input.to, tradeId: input.tradeId };
+    return this.#call({ method: "GET", path: "/futures/isolated/funding-fees", query, schema: FundingFeesPage }, opts);
   }
 
   /**
@@ -206,8 +256,24 @@ export class LnMarketsRestClient {
     );
   }
 
-  /** `PUT /futures/isolated/trade/stoploss {id, value, mode?}` (mode fixed or trailing). */
+  /**
+   * `PUT /futures/isolated/trade/stoploss {id, value, mode?}`. `value` is a price for
+   * `mode: "fixed"` (the default) and the trailing distance as a fraction of price, 0.001 to
+   * 10, for `mode: "trailing"` (LN Markets' Python SDK, `UpdateStoplossParams`;
+   * ../shared/lnmarkets-v3.md). A trailing value out of that range fails locally, `permanent`.
+   */
   setStoploss(input: StoplossInput, opts?: CallOptions): Promise<FuturesTrade> {
+    if (input.mode === "trailing" && !(Number.isFinite(input.value) && input.value >= 0.001 && input.value <= 10)) {
+      return Promise.reject(
+        new LnMarketsError({
+          kind: "permanent",
+          code: "invalid_request",
+          message: `LN Markets PUT /futures/isolated/trade/stoploss: a trailing distance is a fraction of price from 0.001 to 10, got ${input.value}`,
+          method: "PUT",
+          path: "/futures/isolated/trade/stoploss",
+        }),
+      );
+    }
     const body = { id: input.id, value: input.value, mode: input.mode };
     return this.#call({ method: "PUT", path: "/futures/isolated/trade/stoploss", body, schema: FuturesTrade }, opts);
   }

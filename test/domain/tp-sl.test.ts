@@ -129,17 +129,51 @@ describe("break-even", () => {
 
 describe("trailing stop", () => {
   it("exchange mode: sets LN Markets' trailing stop once, then leaves it to the exchange", () => {
-    const c = TpSlConfig.parse({ stopLoss: { percent: 2, trailing: true } }); // distance 1000
-    expect(run(c, [long], 50_300).changes).toEqual([{ type: "stoploss", tradeId: "L", value: 49_300, mode: "trailing" }]);
-    const armed = { ...long, stoploss: 49_800, stoplossTrailingDistance: 1_000 };
+    const c = TpSlConfig.parse({ stopLoss: { percent: 2, trailing: true } }); // 0.02 of the price
+    const first = run(c, [long], 50_300);
+    expect(first.changes).toEqual([{ type: "stoploss", tradeId: "L", value: 0.02, mode: "trailing" }]);
+    // The target is where the exchange puts it: 2 % under the last price, on the tick.
+    expect(first.targets[0]?.stoploss).toBe(49_294);
+    const armed = { ...long, stoploss: 49_800, stoplossTrailingDistance: 0.02 };
     const r = run(c, [armed], 50_800);
     expect(r.changes).toEqual([]);
     expect(r.targets[0]).toEqual({ tradeId: "L", takeprofit: null, stoploss: 49_800, mode: "trailing" });
     // A fixed stop or another distance on the exchange is replaced.
     expect(run(c, [{ ...armed, stoplossTrailingDistance: 0 }], 50_800).changes).toEqual([
-      { type: "stoploss", tradeId: "L", value: 49_800, mode: "trailing" },
+      { type: "stoploss", tradeId: "L", value: 0.02, mode: "trailing" },
     ]);
-    expect(run(c, [short], 49_000).changes).toEqual([{ type: "stoploss", tradeId: "S", value: 50_000, mode: "trailing" }]);
+    expect(run(c, [{ ...armed, stoplossTrailingDistance: 0.05 }], 50_800).changes).toHaveLength(1);
+    expect(run(c, [short], 49_000).changes).toEqual([{ type: "stoploss", tradeId: "S", value: 0.02, mode: "trailing" }]);
+  });
+
+  it("exchange mode: the value sent is a fraction of price in [0.001, 10], never a price", () => {
+    const pct = TpSlConfig.parse({ stopLoss: { percent: 1.5, trailing: true } });
+    const dist = TpSlConfig.parse({ stopLoss: { priceDistance: 500, trailing: true } });
+    const tiny = TpSlConfig.parse({ stopLoss: { priceDistance: 1, trailing: true } });
+    const sent = (c: TpSlConfig) => run(c, [long], 50_300).changes[0];
+    expect(sent(pct)).toEqual({ type: "stoploss", tradeId: "L", value: 0.015, mode: "trailing" });
+    // A price distance is divided by the entry price (stable while the price moves).
+    expect(sent(dist)).toEqual({ type: "stoploss", tradeId: "L", value: 0.01, mode: "trailing" });
+    expect(sent(tiny)?.type === "stoploss" && sent(tiny)?.value).toBe(0.001);
+    // A percent under the exchange's minimum distance is refused at configuration.
+    expect(TpSlConfig.safeParse({ stopLoss: { percent: 0.05, trailing: true } }).success).toBe(false);
+    expect(TpSlConfig.safeParse({ stopLoss: { percent: 0.05, trailing: true, trailingMode: "managed" } }).success).toBe(true);
+  });
+
+  it("exchange mode: an unchanged trailing stop is never re-sent, whatever the price does", () => {
+    const c = TpSlConfig.parse({ stopLoss: { priceDistance: 750, trailing: true } });
+    let s = initialTpSlState();
+    const first = run(c, [long], 50_000, s);
+    expect(first.changes).toHaveLength(1);
+    const sent = first.changes[0] as { value: number };
+    s = first.nextState;
+    // The exchange echoes the distance, possibly at a coarser precision, and trails the stop.
+    for (const [price, reported] of [[50_400, sent.value], [51_200, 0.015], [49_700, 0.015], [53_000, sent.value]] as const) {
+      const held = { ...long, stoploss: Math.round(price * (1 - reported)), stoplossTrailingDistance: reported };
+      const r = run(c, [held], price, s);
+      expect(r.changes).toEqual([]);
+      s = r.nextState;
+    }
   });
 
   it("managed mode: follows the best price forward in steps of 10 % of the distance, never back", () => {

@@ -64,6 +64,67 @@ describe("business", () => {
   });
 });
 
+describe("the exchange's refusals (bodies as {message, code})", () => {
+  const classify = (status: number, body: unknown, opts: { method?: string; retryAfter?: string | null } = {}) =>
+    classifyHttpError({
+      status,
+      bodyText: typeof body === "string" ? body : JSON.stringify(body),
+      retryAfter: opts.retryAfter ?? null,
+      method: opts.method ?? "POST",
+      path: "/futures/isolated/trade",
+      nowMs: 0,
+    });
+
+  const cases: Array<[string, number, { message: string; code?: string }, Partial<LnMarketsError>]> = [
+    ["a foreign trade id (400, not 404) reads as not found", 400, { message: "You do not own this trade", code: "NOT_YOUR_TRADE" }, { kind: "permanent", code: "not_found", rule: "not_your_trade" }],
+    ["a trade no longer running reads as not found", 400, { message: "Trade is not running", code: "TRADE_NOT_RUNNING" }, { kind: "permanent", code: "not_found", rule: "trade_not_running" }],
+    ["a stop loss beyond liquidation", 400, { message: "Stoploss is beyond the liquidation price", code: "STOPLOSS_BEYOND_LIQUIDATION" }, { kind: "permanent", code: "invalid_request", rule: "stoploss_beyond_liquidation" }],
+    ["a take profit on the wrong side", 400, { message: "Takeprofit must be above the entry price", code: "TAKEPROFIT_WRONG_SIDE" }, { kind: "permanent", code: "invalid_request", rule: "takeprofit_wrong_side" }],
+    ["a price off the 0.5 tick", 400, { message: "Price must be a multiple of 0.5", code: "PRICE_OFF_TICK" }, { kind: "permanent", code: "invalid_request", rule: "price_off_tick" }],
+    ["a quantity out of range", 400, { message: "Quantity must be between 1 and 500000", code: "QUANTITY_OUT_OF_RANGE" }, { kind: "business", code: "limit_violation", rule: "quantity_out_of_range" }],
+    ["a leverage out of range", 400, { message: "Leverage must be between 1 and 100", code: "LEVERAGE_OUT_OF_RANGE" }, { kind: "business", code: "limit_violation", rule: "leverage_out_of_range" }],
+    ["margin used over 0.1 BTC", 400, { message: "Margin used would exceed 0.1 BTC", code: "MARGIN_USED_LIMIT" }, { kind: "business", code: "limit_violation", rule: "margin_used_limit" }],
+    ["insufficient balance", 400, { message: "Insufficient balance", code: "INSUFFICIENT_BALANCE" }, { kind: "business", code: "insufficient_balance", rule: "insufficient_balance" }],
+  ];
+
+  for (const [name, status, body, expected] of cases) {
+    it(`${name}: by code and by message alone`, () => {
+      const e = classify(status, body);
+      expect(e).toMatchObject({ ...expected, status, retryable: false });
+      // The real exchange may send another code or none: the message decides then.
+      expect(classify(status, { message: body.message })).toMatchObject(expected);
+      expect(classify(status, { message: body.message, code: "SOMETHING_ELSE" })).toMatchObject(expected);
+      expect(classify(status, body.message)).toMatchObject(expected);
+    });
+  }
+
+  it("a code alone (empty message) is enough", () => {
+    expect(classify(400, { message: "", code: "NOT_YOUR_TRADE" })).toMatchObject({ code: "not_found", rule: "not_your_trade" });
+    expect(classify(400, { message: "Bad request", code: "stoploss_beyond_liquidation" })).toMatchObject({ rule: "stoploss_beyond_liquidation" });
+  });
+
+  it("a plain validation error stays permanent invalid_request without a rule", () => {
+    const e = classify(400, { message: "leverage: Expected number", code: "VALIDATION_ERROR" });
+    expect(e).toMatchObject({ kind: "permanent", code: "invalid_request", rule: undefined });
+  });
+
+  it("429 is retryable after retry-after; 5xx and 408 retryable, uncertain for mutations", () => {
+    expect(classify(429, { message: "Too many requests", code: "RATE_LIMITED" }, { retryAfter: "3" })).toMatchObject({ kind: "temporary", code: "rate_limited", retryAfterMs: 3_000, retryable: true });
+    expect(classify(429, "")).toMatchObject({ kind: "temporary", code: "rate_limited", retryAfterMs: undefined });
+    for (const status of [500, 502, 503, 504, 408]) {
+      expect(classify(status, { message: "Internal error" })).toMatchObject({ kind: "temporary", code: "server_error", uncertain: true, retryable: true });
+      expect(classify(status, { message: "Internal error" }, { method: "GET" })).toMatchObject({ kind: "temporary", uncertain: false });
+    }
+    // A 5xx whose message happens to mention a rule is still the exchange being unwell.
+    expect(classify(503, { message: "Insufficient balance service unavailable" })).toMatchObject({ kind: "temporary" });
+  });
+
+  it("auth failures stay unauthorized/forbidden whatever the message", () => {
+    expect(classify(401, { message: "You do not own this trade" })).toMatchObject({ code: "unauthorized" });
+    expect(classify(403, { message: "Insufficient permissions" })).toMatchObject({ code: "forbidden" });
+  });
+});
+
 describe("temporary", () => {
   it("a 500 storm is temporary; GETs are certain, mutations uncertain", async () => {
     await sim.faults({ restErrorRate: 1, restErrorStatus: 500 });
