@@ -29,15 +29,45 @@ export const KeysInput = z
   .strict();
 
 export const PriceInput = z
-  .object({ price: z.number().positive().finite(), index: z.number().positive().finite().optional() })
+  .object({
+    price: z.number().positive().finite(),
+    index: z.number().positive().finite().optional(),
+    /** Bid/offer spread in USD, on the 0.5 tick; persists until changed. */
+    spread: z
+      .number()
+      .finite()
+      .min(0)
+      .max(100_000)
+      .refine((v) => Math.abs(v * 2 - Math.round(v * 2)) < 1e-9, { message: "spread must be a multiple of 0.5" })
+      .optional(),
+  })
   .strict();
+
+/** A funding rate as a fraction per period (0.0001 = 0.01 %). */
+const Rate = z.number().finite().min(-1).max(1);
+export const FundingNowInput = z.object({ rate: Rate }).strict();
+export const FundingConfigInput = z
+  .object({ rate: Rate, periodMs: z.number().int().min(1_000).max(30 * 86_400_000).optional() })
+  .strict();
+
+export interface FundingState {
+  rate: number;
+  periodMs: number;
+  periodic: boolean;
+  nextAt: string | null;
+  fundingTime: string;
+}
 
 const StepInput = z.object({ count: z.number().int().min(1).max(100_000).optional() }).strict();
 
 /** Operations the DO performs for the control API. */
 export interface ControlOps {
   createKeys(input: NewKeysInput): { key: string; secret: string; passphrase: string; accountId: string };
-  setPrice(price: number, index?: number): PriceState;
+  setPrice(price: number, index?: number, spread?: number): PriceState;
+  settleFunding(rate: number): unknown;
+  configureFunding(rate: number, periodMs?: number): FundingState;
+  disableFunding(): FundingState;
+  fundingState(): FundingState;
   startScenario(input: ScenarioInput): ScenarioState;
   stopScenario(): void;
   stepScenario(count: number): { steps: number; price: PriceState; scenario: ScenarioState | null };
@@ -70,10 +100,17 @@ export function controlRoutes(ops: ControlOps) {
   return app
     .post("/keys", async (c) => c.json(ops.createKeys(await json(c, KeysInput))))
     .post("/price", async (c) => {
-      const { price, index } = await json(c, PriceInput);
-      const p = ops.setPrice(price, index);
-      return c.json({ lastPrice: p.lastPrice, index: p.index });
+      const { price, index, spread } = await json(c, PriceInput);
+      const p = ops.setPrice(price, index, spread);
+      return c.json({ lastPrice: p.lastPrice, index: p.index, spread: p.spread, bid: p.bid, offer: p.offer });
     })
+    .post("/funding", async (c) => c.json(ops.settleFunding((await json(c, FundingNowInput)).rate)))
+    .get("/funding", (c) => c.json(ops.fundingState()))
+    .put("/funding", async (c) => {
+      const { rate, periodMs } = await json(c, FundingConfigInput);
+      return c.json(ops.configureFunding(rate, periodMs));
+    })
+    .delete("/funding", (c) => c.json(ops.disableFunding()))
     .post("/scenario", async (c) => c.json({ running: true, scenario: ops.startScenario(await json(c, ScenarioInput)) }))
     .delete("/scenario", (c) => {
       ops.stopScenario();

@@ -1,10 +1,10 @@
 /**
  * The price engine's scenario runner. A scenario is (name, seed, initial price, dropPct):
- * the same inputs give the same path (src/domain/scenarios.ts). Only that and the step index
+ * the same inputs give the same path (./random.ts, the simulator's own generator). Only that and the step index
  * are stored, so after an eviction the generator is rebuilt and fast-forwarded to where it was.
  */
 import { z } from "zod";
-import { createPriceScenario, type PriceScenario } from "../../src/domain/scenarios";
+import { pricePath, type PricePath } from "./random";
 
 export const ScenarioInput = z
   .object({
@@ -37,7 +37,7 @@ export interface ScenarioState {
 
 export class ScenarioRunner {
   #state: ScenarioState | null;
-  #gen: PriceScenario | null = null;
+  #gen: PricePath | null = null;
 
   constructor(state: ScenarioState | null) {
     this.#state = state;
@@ -87,8 +87,8 @@ export class ScenarioRunner {
     return price;
   }
 
-  #build(s: ScenarioState): PriceScenario {
-    return createPriceScenario({
+  #build(s: ScenarioState): PricePath {
+    return pricePath({
       name: s.name,
       initialPrice: s.initialPrice,
       seed: s.seed,

@@ -23,7 +23,34 @@ export class ApiError extends Error {
 }
 
 export const badRequest = (message: string, field?: string) => new ApiError(400, message, "BAD_REQUEST", field);
-export const notFound = (message = "Trade not found") => new ApiError(404, message, "NOT_FOUND");
+export const notFound = (message = "Not found") => new ApiError(404, message, "NOT_FOUND");
+
+/**
+ * The exchange's business refusals: 400 with a stable code each (listed in sim/README.md,
+ * "Errors").
+ */
+export type RefusalCode =
+  | "PRICE_OFF_TICK"
+  | "QUANTITY_OUT_OF_RANGE"
+  | "LEVERAGE_OUT_OF_RANGE"
+  | "MARGIN_OUT_OF_RANGE"
+  | "MARGIN_USED_LIMIT"
+  | "INSUFFICIENT_BALANCE"
+  | "NOT_YOUR_TRADE"
+  | "TRADE_NOT_RUNNING"
+  | "TRADE_NOT_OPEN"
+  | "TRADE_CLOSED"
+  | "TAKEPROFIT_WRONG_SIDE"
+  | "STOPLOSS_WRONG_SIDE"
+  | "STOPLOSS_BEYOND_LIQUIDATION"
+  | "TRAILING_DISTANCE_OUT_OF_RANGE"
+  | "CASH_IN_TOO_LARGE"
+  | "CASH_IN_WOULD_LIQUIDATE";
+
+export const refuse = (code: RefusalCode, message: string, field?: string) => new ApiError(400, message, code, field);
+
+/** The real API answers a trade id the caller does not own (unknown or another account's) so. */
+export const notYourTrade = () => refuse("NOT_YOUR_TRADE", "You do not own this trade");
 
 /** A 400 naming the first invalid field of a zod error. */
 export function validationError(error: z.ZodError): ApiError {

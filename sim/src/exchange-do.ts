@@ -1,7 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { Hono } from "hono";
 import { authenticateStream } from "./auth";
-import { controlRoutes, type ControlOps } from "./control";
+import { controlRoutes, type ControlOps, type FundingState } from "./control";
 import { ScenarioRunner, type ScenarioInput, type ScenarioState } from "./engine";
 import { ApiError } from "./errors";
 import { Exchange, type NewKeysInput, type PriceState } from "./exchange";
@@ -18,8 +18,9 @@ export const EXCHANGE_NAME = "exchange";
  * The whole exchange in one Durable Object (`getByName("exchange")`): one serialised state
  * machine, like a matching engine, so a price tick and an order never interleave. Requests
  * arrive as fetch (not RPC) because the signature covers the exact request bytes and the
- * stream sockets must be accepted here to hibernate. One alarm multiplexes the scenario steps
- * and the socket-drop fault; it is armed at the earliest due time, overdue included.
+ * stream sockets must be accepted here to hibernate. One alarm multiplexes the scenario steps,
+ * the periodic funding settlement and the socket-drop fault; it is armed at the earliest due
+ * time, overdue included.
  */
 export class ExchangeDO extends DurableObject<SimEnv> implements ControlOps {
   #store!: Store;
@@ -40,6 +41,7 @@ export class ExchangeDO extends DurableObject<SimEnv> implements ControlOps {
       this.#hub = new StreamHub(ctx, {
         authenticate: (params) => authenticateStream(this.#store, params),
         price: () => this.#exchange.price,
+        funding: () => ({ rate: this.#exchange.funding.rate, time: this.#exchange.nextFundingTime() }),
         silenced: () => this.#faults.active.silenceStream,
       });
       this.#app = this.#buildApp();
@@ -89,10 +91,16 @@ export class ExchangeDO extends DurableObject<SimEnv> implements ControlOps {
     const now = Date.now();
     const scenarioAt = this.#scenario.state?.nextAt ?? Infinity;
     const dropAt = this.#store.getJson<number>("dropAt") ?? Infinity;
+    const fundingAt = this.#exchange.funding.nextAt ?? Infinity;
     // A forced run (runDurableObjectAlarm in tests) counts the earliest job as due.
-    const due = Math.max(now, Math.min(scenarioAt, dropAt));
+    const due = Math.max(now, Math.min(scenarioAt, dropAt, fundingAt));
     try {
       if (scenarioAt <= due) this.#step(1);
+      if (fundingAt <= due) {
+        this.#exchange.runPeriodicFunding(now);
+        this.#hub.publishTrades(this.#exchange.drainEvents());
+        this.#hub.publishFunding();
+      }
       if (dropAt <= due) {
         this.#hub.dropAll();
         const every = this.#faults.active.dropSocketsEveryMs;
@@ -105,7 +113,11 @@ export class ExchangeDO extends DurableObject<SimEnv> implements ControlOps {
   }
 
   async #rearm(): Promise<void> {
-    const next = Math.min(this.#scenario.state?.nextAt ?? Infinity, this.#store.getJson<number>("dropAt") ?? Infinity);
+    const next = Math.min(
+      this.#scenario.state?.nextAt ?? Infinity,
+      this.#store.getJson<number>("dropAt") ?? Infinity,
+      this.#exchange.funding.nextAt ?? Infinity,
+    );
     if (Number.isFinite(next)) await this.ctx.storage.setAlarm(next);
     else await this.ctx.storage.deleteAlarm();
   }
@@ -134,9 +146,9 @@ export class ExchangeDO extends DurableObject<SimEnv> implements ControlOps {
     return this.#exchange.createKeys(input);
   }
 
-  /** Set the price, re-evaluate every position, then push price and trade events. */
-  setPrice(price: number, index?: number): PriceState {
-    const p = this.#exchange.setPrice(price, index);
+  /** Set the price (and the spread), re-evaluate every position, then push price and trade events. */
+  setPrice(price: number, index?: number, spread?: number): PriceState {
+    const p = this.#exchange.setPrice(price, index, spread);
     this.#hub.publishPrice(p);
     this.#hub.publishTrades(this.#exchange.drainEvents());
     return p;
@@ -162,6 +174,40 @@ export class ExchangeDO extends DurableObject<SimEnv> implements ControlOps {
     const steps = this.#step(count);
     void this.#rearm();
     return { steps, price: this.#exchange.price, scenario: this.#scenario.state };
+  }
+
+  /** Settle funding now at `rate` (the last price is the fixing price). */
+  settleFunding(rate: number) {
+    const r = this.#exchange.settleFunding(rate);
+    this.#hub.publishTrades(this.#exchange.drainEvents());
+    this.#hub.publishFunding();
+    return r;
+  }
+
+  /** Periodic funding at `rate` every `periodMs` (default 8 h, slots at 04:00, 12:00, 20:00 UTC). */
+  configureFunding(rate: number, periodMs?: number): FundingState {
+    this.#exchange.configureFunding(rate, periodMs);
+    void this.#rearm();
+    this.#hub.publishFunding();
+    return this.fundingState();
+  }
+
+  disableFunding(): FundingState {
+    this.#exchange.disableFunding();
+    void this.#rearm();
+    this.#hub.publishFunding();
+    return this.fundingState();
+  }
+
+  fundingState(): FundingState {
+    const f = this.#exchange.funding;
+    return {
+      rate: f.rate,
+      periodMs: f.periodMs,
+      periodic: f.nextAt !== null,
+      nextAt: f.nextAt === null ? null : new Date(f.nextAt).toISOString(),
+      fundingTime: new Date(this.#exchange.nextFundingTime()).toISOString(),
+    };
   }
 
   setFaults(faults: ActiveFaults): ActiveFaults {
@@ -203,6 +249,7 @@ export class ExchangeDO extends DurableObject<SimEnv> implements ControlOps {
     return {
       mode: this.env.SIM_MODE,
       price: this.#exchange.price,
+      funding: this.fundingState(),
       scenario: this.#scenario.state,
       faults: this.#faults.active,
       accounts: this.#store.countAccounts(),

@@ -4,7 +4,7 @@
  * the same seed and the same request sequence give the same failures.
  */
 import { z } from "zod";
-import { createRng, type Rng } from "../../src/domain/scenarios";
+import { seededRng, type Rng } from "./random";
 
 export const FaultsInput = z
   .object({
@@ -87,7 +87,7 @@ export class Faults {
 
   constructor(active: ActiveFaults = NO_FAULTS) {
     this.#active = active;
-    this.#rng = createRng(active.seed);
+    this.#rng = seededRng(active.seed);
   }
 
   get active(): ActiveFaults {
@@ -97,7 +97,7 @@ export class Faults {
   /** Replace the fault set; the RNG restarts from its seed so a test repeats exactly. */
   set(active: ActiveFaults): void {
     this.#active = active;
-    this.#rng = createRng(active.seed);
+    this.#rng = seededRng(active.seed);
     this.#windows.clear();
   }
 

@@ -1,27 +1,22 @@
 /**
  * Isolated-margin positions of the simulator: the record it stores, the `FuturesTrade` view
- * the REST API returns, and settlement. Pure (no cloudflare:* imports).
+ * the REST API returns, triggers and settlement. Pure (no cloudflare:* imports); all the
+ * maths comes from ./maths (see sim/README.md, "Maths and conventions").
  *
- * Fees: one tier, 0.1 % of the notional in sats (quantity * 1e8 / price), floored, charged at
- * the entry price when opening (`openingFee`) and at the exit price when closing
- * (`closingFee`). `maintenanceMargin` is the closing-fee reserve: an estimate of the closing fee
- * at the entry price, debited with the margin at opening and given back at settlement, where
- * the real closing fee is charged instead.
- *
- * Prices: no spread; bid = ask = lastPrice. Liquidation prices are rounded to the 0.5 tick
- * towards the entry (a long up, a short down), so the exchange liquidates a tick early rather
- * than late.
+ * Fees (../shared/lnmarkets-v3.md, FAQ notes): at opening the balance is debited margin +
+ * maintenance margin (the tier-1 opening and closing fee reserves); the opening fee, at the
+ * account's tier rate and the fill price, is taken from the maintenance margin when the order
+ * fills; at settlement the closing fee (exit price, tier rate at that time) is taken from it
+ * and the rest comes back with margin + P&L.
  */
 import {
-  liquidationPrice,
-  pnl,
-  PRICE_TICK,
-  roundToTick,
-  SATS_PER_BTC,
+  liquidatedAt,
+  pnlSats,
+  reportedLiquidation,
+  tradingFee,
+  trailingStopLevel,
   type Side,
-} from "../../src/domain/inverse";
-
-export const FEE_RATE = 0.001;
+} from "./maths";
 
 export type TradeStatus = "open" | "running" | "closed" | "canceled";
 export type CloseReason = "closed" | "stoploss" | "takeprofit" | "liquidation";
@@ -44,12 +39,18 @@ export interface TradeRecord {
   leverage: number;
   openingFee: number;
   closingFee: number;
+  /** What is left of the reserve: tier-1 opening + closing fee reserves minus fees taken. */
   maintenanceMargin: number;
   sumCashInMargin: number;
   sumCashInPl: number;
+  /** Signed: positive = paid by the trader, negative = received. Absent on older records. */
+  sumFundingFees?: number;
   takeprofit: number;
   stoploss: number;
+  /** Trailing distance as a fraction of price; 0 when the stop is fixed or absent. */
   stoplossTrailingDistance: number;
+  /** A trailing stop's best last price since it was set (highest for a long, lowest for a short). */
+  trailBest?: number | null;
   /** Realised PnL, set at settlement. */
   pl: number;
   createdAt: number;
@@ -92,35 +93,27 @@ export interface FuturesTrade {
   clientId: string | null;
 }
 
-/** Trading fee in sats for `quantity` USD at `price`. */
-export function feeFor(quantity: number, price: number): number {
-  return Math.floor(((quantity * SATS_PER_BTC) / price) * FEE_RATE);
-}
-
 /** The entry of a running trade, or the limit price of an open one. */
 export function basePrice(t: TradeRecord): number {
   return t.entryPrice ?? t.price;
 }
 
-/** Liquidation price on the tick (long rounded up, short down); 0 if a short cannot be liquidated. */
+/** The reported liquidation price (0.5 tick, towards the entry; 0 if a short cannot be liquidated). */
 export function liquidationOf(t: Pick<TradeRecord, "side" | "quantity" | "margin" | "entryPrice" | "price">): number {
-  const raw = liquidationPrice(t.side, t.quantity, t.entryPrice ?? t.price, t.margin);
-  if (!Number.isFinite(raw)) return 0;
-  return t.side === "buy"
-    ? Math.ceil(raw / PRICE_TICK - 1e-9) * PRICE_TICK
-    : Math.floor(raw / PRICE_TICK + 1e-9) * PRICE_TICK;
+  if (t.margin <= 0) return t.entryPrice ?? t.price;
+  return reportedLiquidation(t.side, t.quantity, t.entryPrice ?? t.price, t.margin);
 }
 
-/** Unrealised PnL in whole sats at `price` (0 for a trade that is not running). */
-export function unrealisedPl(t: TradeRecord, price: number): number {
+/** Unrealised PnL in whole sats at the last price (0 for a trade that is not running). */
+export function unrealisedPl(t: TradeRecord, lastPrice: number): number {
   if (t.status !== "running" || t.entryPrice === null) return 0;
-  return Math.round(pnl(t.side, t.quantity, t.entryPrice, price));
+  return pnlSats(t.side, t.quantity, t.entryPrice, lastPrice);
 }
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
-/** The REST view of a trade; `price` marks a running trade's `pl`. */
-export function toFuturesTrade(t: TradeRecord, price: number): FuturesTrade {
+/** The REST view of a trade; a running trade's `pl` is marked on the last price. */
+export function toFuturesTrade(t: TradeRecord, lastPrice: number): FuturesTrade {
   return {
     canceled: t.status === "canceled",
     closed: t.status === "closed",
@@ -138,7 +131,7 @@ export function toFuturesTrade(t: TradeRecord, price: number): FuturesTrade {
     margin: t.margin,
     open: t.status === "open",
     openingFee: t.openingFee,
-    pl: t.status === "running" ? unrealisedPl(t, price) : t.pl,
+    pl: t.status === "running" ? unrealisedPl(t, lastPrice) : t.pl,
     price: t.price,
     quantity: t.quantity,
     running: t.status === "running",
@@ -147,7 +140,7 @@ export function toFuturesTrade(t: TradeRecord, price: number): FuturesTrade {
     stoplossTrailingDistance: t.stoplossTrailingDistance,
     sumCashInMargin: t.sumCashInMargin,
     sumCashInPl: t.sumCashInPl,
-    sumFundingFees: 0,
+    sumFundingFees: t.sumFundingFees ?? 0,
     takeprofit: t.takeprofit,
     type: t.type,
     uid: t.uid,
@@ -156,48 +149,81 @@ export function toFuturesTrade(t: TradeRecord, price: number): FuturesTrade {
 }
 
 /**
- * Close a running trade at `price` for `reason`. Returns the settled record and the sats
- * credited back to the balance. A liquidation loses the whole margin; the closing fee then
- * comes out of the reserve only.
+ * Close a running trade at `exitPrice` for `reason`, with the closing fee at `feeRate`.
+ * Returns the settled record and the sats credited back to the balance.
+ * - closed / stoploss / takeprofit: credit = margin + pl + maintenanceMargin - closingFee (>= 0);
+ * - liquidation: exit at the reported liquidation price, pl = -margin, the closing fee is
+ *   taken from what is left of the maintenance margin (capped by it) and the rest returned.
  */
 export function settle(
   t: TradeRecord,
-  price: number,
+  exitPrice: number,
   reason: CloseReason,
+  feeRate: number,
   now: number,
 ): { trade: TradeRecord; credit: number } {
   const liquidated = reason === "liquidation";
-  const exitPrice = liquidated ? liquidationOf(t) || price : price;
-  const fee = feeFor(t.quantity, exitPrice);
-  const closingFee = liquidated ? Math.min(fee, t.maintenanceMargin) : fee;
-  const pl = liquidated ? -t.margin : unrealisedPl(t, exitPrice);
-  const credit = Math.max(0, t.margin + pl + t.maintenanceMargin - closingFee);
+  const exit = liquidated ? liquidationOf(t) || exitPrice : exitPrice;
+  const fee = tradingFee(t.quantity, exit, feeRate);
+  let pl: number;
+  let closingFee: number;
+  let credit: number;
+  if (liquidated) {
+    pl = -t.margin;
+    closingFee = Math.min(fee, Math.max(0, t.maintenanceMargin));
+    credit = Math.max(0, t.maintenanceMargin - closingFee);
+  } else {
+    pl = pnlSats(t.side, t.quantity, t.entryPrice!, exit);
+    closingFee = fee;
+    credit = Math.max(0, t.margin + pl + t.maintenanceMargin - closingFee);
+  }
   return {
-    trade: { ...t, status: "closed", exitPrice, closingFee, pl, closedAt: now, closeReason: reason },
+    trade: {
+      ...t,
+      status: "closed",
+      exitPrice: exit,
+      closingFee,
+      pl,
+      maintenanceMargin: Math.max(0, t.maintenanceMargin - closingFee),
+      closedAt: now,
+      closeReason: reason,
+    },
     credit,
   };
 }
 
-/** What a price does to a running trade: liquidation first, then stop loss, then take profit. */
-export function triggerAt(t: TradeRecord, price: number): Exclude<CloseReason, "closed"> | null {
+/**
+ * What the last price does to a running trade: liquidation first, then stop loss, then take
+ * profit (all on the last price: docs, Futures, "Price reference").
+ */
+export function triggerAt(t: TradeRecord, lastPrice: number): Exclude<CloseReason, "closed"> | null {
   const long = t.side === "buy";
-  const liq = liquidationOf(t);
-  if (liq > 0 && (long ? price <= liq : price >= liq)) return "liquidation";
-  if (t.stoploss > 0 && (long ? price <= t.stoploss : price >= t.stoploss)) return "stoploss";
-  if (t.takeprofit > 0 && (long ? price >= t.takeprofit : price <= t.takeprofit)) return "takeprofit";
+  if (liquidatedAt(t.side, liquidationOf(t), lastPrice)) return "liquidation";
+  if (t.stoploss > 0 && (long ? lastPrice <= t.stoploss : lastPrice >= t.stoploss)) return "stoploss";
+  if (t.takeprofit > 0 && (long ? lastPrice >= t.takeprofit : lastPrice <= t.takeprofit)) return "takeprofit";
   return null;
 }
 
-/** A trailing stop's new level at `price`, or null when it does not move (it only tightens). */
-export function trailedStop(t: TradeRecord, price: number): number | null {
-  if (!(t.stoplossTrailingDistance > 0) || t.stoploss <= 0) return null;
+/**
+ * A trailing stop after the last price `lastPrice`: the new best price and stop level, or null
+ * when nothing changes. The level only tightens.
+ */
+export function trail(t: TradeRecord, lastPrice: number): { trailBest: number; stoploss: number } | null {
+  const d = t.stoplossTrailingDistance;
+  if (!(d > 0) || t.stoploss <= 0) return null;
   const long = t.side === "buy";
-  const candidate = roundToTick(long ? price - t.stoplossTrailingDistance : price + t.stoplossTrailingDistance);
-  if (long ? candidate > t.stoploss : candidate < t.stoploss) return candidate;
-  return null;
+  const prev = t.trailBest ?? lastPrice;
+  const best = long ? Math.max(prev, lastPrice) : Math.min(prev, lastPrice);
+  const level = trailingStopLevel(t.side, best, d);
+  const tighter = long ? level > t.stoploss : level < t.stoploss;
+  if (best === prev && !tighter) return null;
+  return { trailBest: best, stoploss: tighter ? level : t.stoploss };
 }
 
-/** Whether a limit order fills at `price` (a buy at or under its price, a sell at or over). */
-export function limitFills(t: TradeRecord, price: number): boolean {
-  return t.side === "buy" ? price <= t.price : price >= t.price;
+/**
+ * Whether a limit order fills: a buy when the offer is at or under its price, a sell when the
+ * bid is at or over it. It fills at its limit price.
+ */
+export function limitFills(t: TradeRecord, bid: number, offer: number): boolean {
+  return t.side === "buy" ? offer <= t.price : bid >= t.price;
 }

@@ -5,8 +5,8 @@
  */
 import { Hono, type Context } from "hono";
 import { z } from "zod";
-import { isOnTick, MAX_LEVERAGE, MAX_QUANTITY, MIN_LEVERAGE, MIN_QUANTITY } from "../../src/domain/inverse";
 import { authenticateRest } from "./auth";
+import { candles, CANDLE_RANGES, DEFAULT_CANDLE_RANGE } from "./candles";
 import { ApiError, parseJsonBody, validationError } from "./errors";
 import type { Exchange } from "./exchange";
 import type { Faults } from "./faults";
@@ -25,21 +25,26 @@ export interface Sim {
 
 type Env = { Variables: { account: Account; raw: string } };
 
-const PUBLIC_PATHS = new Set(["/v3/ping", "/v3/time", "/v3/futures/ticker"]);
+const PUBLIC_PATHS = new Set([
+  "/v3/ping",
+  "/v3/time",
+  "/v3/futures/ticker",
+  "/v3/futures/candles",
+  "/v3/futures/funding-settlements",
+]);
 
-const onTick = (field: string) =>
-  z.number().positive().refine((v) => isOnTick(v), { message: `${field} must be a multiple of 0.5` });
-
+// Shapes only: ranges, ticks and the exchange's rules are checked by the exchange, each
+// refusal with its own code (errors.ts).
 const NewTrade = z
   .object({
     type: z.enum(["market", "limit"]),
     side: z.enum(["buy", "sell"]),
-    leverage: z.number().min(MIN_LEVERAGE).max(MAX_LEVERAGE),
-    quantity: z.number().int().min(MIN_QUANTITY).max(MAX_QUANTITY).optional(),
-    margin: z.number().int().min(1).optional(),
-    price: onTick("price").optional(),
-    takeprofit: z.union([z.literal(0), onTick("takeprofit")]).optional(),
-    stoploss: z.union([z.literal(0), onTick("stoploss")]).optional(),
+    leverage: z.number().finite(),
+    quantity: z.number().int().optional(),
+    margin: z.number().int().optional(),
+    price: z.number().finite().optional(),
+    takeprofit: z.number().finite().min(0).optional(),
+    stoploss: z.number().finite().min(0).optional(),
     clientId: z.string().min(1).max(64).optional(),
   })
   .superRefine((v, ctx) => {
@@ -56,8 +61,8 @@ const NewTrade = z
 
 const Id = z.object({ id: z.string().min(1) });
 const IdAmount = Id.extend({ amount: z.number().int().positive() });
-const IdValue = Id.extend({ value: onTick("value") });
-const Stoploss = IdValue.extend({ mode: z.enum(["fixed", "trailing"]).optional() });
+const IdValue = Id.extend({ value: z.number().finite() });
+const Stoploss = Id.extend({ value: z.number().finite().min(0), mode: z.enum(["fixed", "trailing"]).optional() });
 
 function parse<T extends z.ZodType>(schema: T, data: unknown): z.infer<T> {
   const r = schema.safeParse(data);
@@ -137,6 +142,34 @@ export function restRoutes(sim: Sim) {
       c.json(sim.store.tradesOf(c.get("account").id, "running").map(view)),
     )
     .get("/futures/isolated/trades/open", (c) => c.json(sim.store.tradesOf(c.get("account").id, "open").map(view)))
+    .get("/futures/isolated/trades/canceled", (c) =>
+      c.json(sim.store.tradesOf(c.get("account").id, "canceled").reverse().map(view)),
+    )
+    .get("/futures/funding-settlements", (c) => {
+      const q = query(c, PageQuery);
+      const rows = sim.store.settlements({ ...q, limit: q.limit + 1 });
+      const page = rows.slice(0, q.limit);
+      const last = page[page.length - 1];
+      return c.json({
+        data: page.map((r) => ({ id: r.id, time: new Date(r.time).toISOString(), fundingRate: r.rate, fixingPrice: r.fixingPrice })),
+        nextCursor: rows.length > q.limit && last ? encodePage({ t: last.time, s: last.seq }) : null,
+      });
+    })
+    .get("/futures/isolated/funding-fees", (c) => {
+      const q = query(c, FundingFeesQuery);
+      const rows = sim.store.fundingFees(c.get("account").id, { ...q, limit: q.limit + 1 });
+      const page = rows.slice(0, q.limit);
+      const last = page[page.length - 1];
+      return c.json({
+        data: page.map((r) => ({ fee: r.fee, settlementId: r.settlementId, time: new Date(r.time).toISOString(), tradeId: r.tradeId })),
+        nextCursor: rows.length > q.limit && last ? encodePage({ t: last.time, s: last.seq }) : null,
+      });
+    })
+    .get("/futures/candles", (c) => {
+      const q = query(c, CandlesQuery);
+      const r = candles({ ...q, now: Date.now() });
+      return c.json({ data: r.data, nextCursor: r.next === null ? null : encodePage({ t: r.next, s: 0 }) });
+    })
     .get("/futures/isolated/trades/closed", (c) => {
       const q = query(c, ClosedQuery);
       const rows = sim.store.finishedTrades(c.get("account").id, { ...q, limit: q.limit + 1 });
@@ -228,6 +261,57 @@ function decodeCursor(s: string): { t: number; id: string } | null {
   try {
     const v = JSON.parse(atob(s)) as { t?: unknown; id?: unknown };
     return typeof v.t === "number" && typeof v.id === "string" ? { t: v.t, id: v.id } : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Paging for the funding listings: newest first, cursor = (time, row sequence) of the last row. */
+const Cursor = z
+  .string()
+  .optional()
+  .transform((s, ctx) => {
+    if (s === undefined) return undefined;
+    const c = decodePage(s);
+    if (!c) {
+      ctx.addIssue({ code: "custom", message: "invalid cursor" });
+      return z.NEVER;
+    }
+    return c;
+  });
+
+const PageFields = {
+  from: DateParam.optional().transform((v) => v ?? 0),
+  to: DateParam.optional().transform((v) => v ?? Number.MAX_SAFE_INTEGER),
+  limit: z.coerce.number().int().min(1).max(1000).optional().transform((v) => v ?? 100),
+  cursor: Cursor,
+};
+
+const PageQuery = z.object(PageFields).transform(({ cursor, ...rest }) => (cursor ? { ...rest, after: cursor } : rest));
+
+const FundingFeesQuery = z
+  .object({ ...PageFields, tradeId: z.string().min(1).optional() })
+  .transform(({ cursor, tradeId, ...rest }) => ({ ...rest, ...(tradeId ? { tradeId } : {}), ...(cursor ? { after: cursor } : {}) }));
+
+/** `from` is required (as in the SDK); candles come oldest first. */
+const CandlesQuery = z
+  .object({
+    from: DateParam,
+    to: DateParam.optional().transform((v) => v ?? Number.MAX_SAFE_INTEGER),
+    range: z.enum(CANDLE_RANGES).optional().transform((v) => v ?? DEFAULT_CANDLE_RANGE),
+    limit: z.coerce.number().int().min(1).max(1000).optional().transform((v) => v ?? 100),
+    cursor: Cursor,
+  })
+  .transform(({ cursor, ...rest }) => (cursor ? { ...rest, cursor: cursor.t } : rest));
+
+function encodePage(p: { t: number; s: number }): string {
+  return btoa(JSON.stringify(p)).replace(/=+$/, "");
+}
+
+function decodePage(s: string): { t: number; s: number } | null {
+  try {
+    const v = JSON.parse(atob(s)) as { t?: unknown; s?: unknown };
+    return typeof v.t === "number" && typeof v.s === "number" ? { t: v.t, s: v.s } : null;
   } catch {
     return null;
   }

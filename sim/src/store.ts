@@ -26,7 +26,45 @@ const MIGRATIONS: string[][] = [
     `ALTER TABLE orders ADD COLUMN handled_at INTEGER`,
     `CREATE INDEX orders_at ON orders (at)`,
   ],
+  [
+    // Funding settlements and the fee each trade paid (+) or received (-) in them.
+    `CREATE TABLE funding_settlements (id TEXT PRIMARY KEY, time_ms INTEGER NOT NULL, rate REAL NOT NULL,
+      fixing_price REAL NOT NULL, trades INTEGER NOT NULL)`,
+    `CREATE INDEX funding_settlements_time ON funding_settlements (time_ms)`,
+    `CREATE TABLE funding_fees (seq INTEGER PRIMARY KEY AUTOINCREMENT, settlement_id TEXT NOT NULL,
+      trade_id TEXT NOT NULL, account_id TEXT NOT NULL, time_ms INTEGER NOT NULL, fee INTEGER NOT NULL)`,
+    `CREATE INDEX funding_fees_account ON funding_fees (account_id, time_ms)`,
+    // Traded volume (USD, opening and closing) per account, for the 30-day fee tier.
+    `CREATE TABLE volumes (seq INTEGER PRIMARY KEY AUTOINCREMENT, account_id TEXT NOT NULL, at INTEGER NOT NULL,
+      usd REAL NOT NULL)`,
+    `CREATE INDEX volumes_account ON volumes (account_id, at)`,
+  ],
 ];
+
+export interface FundingSettlement {
+  id: string;
+  time: number;
+  rate: number;
+  fixingPrice: number;
+  /** Trades charged or credited (fee > 0). */
+  trades: number;
+}
+
+export interface FundingFeeRow {
+  seq: number;
+  settlementId: string;
+  tradeId: string;
+  accountId: string;
+  time: number;
+  /** Signed: positive paid by the trader, negative received. */
+  fee: number;
+}
+
+/** Newest-first paging position: (time, row sequence). */
+export interface PageAfter {
+  t: number;
+  s: number;
+}
 
 export interface Account {
   id: string;
@@ -77,7 +115,7 @@ export class Store {
 
   /** Drop every row (schema kept): the clean exchange of POST /__sim/reset. */
   clear(): void {
-    for (const t of ["accounts", "trades", "orders", "invoices", "kv"]) this.sql.exec(`DELETE FROM ${t}`);
+    for (const t of ["accounts", "trades", "orders", "invoices", "kv", "funding_settlements", "funding_fees", "volumes"]) this.sql.exec(`DELETE FROM ${t}`);
   }
 
   // --- key-value -------------------------------------------------------------------------
@@ -176,6 +214,101 @@ export class Store {
           accountId, opts.from, opts.to, opts.limit,
         );
     return rows.toArray().map((r) => JSON.parse(r.data) as TradeRecord);
+  }
+
+  /** Sum of the margins of an account's open and running trades (sats). */
+  marginUsed(accountId: string): number {
+    const r = this.sql
+      .exec<{ m: number | null }>(
+        `SELECT SUM(json_extract(data, '$.margin')) AS m FROM trades WHERE account_id = ? AND status IN ('open', 'running')`,
+        accountId,
+      )
+      .one();
+    return Number(r.m ?? 0);
+  }
+
+  /** Every running trade of every account, oldest first (what a funding settlement charges). */
+  runningTrades(): TradeRecord[] {
+    return this.sql
+      .exec<{ data: string }>(`SELECT data FROM trades WHERE status = 'running' ORDER BY rowid`)
+      .toArray()
+      .map((r) => JSON.parse(r.data) as TradeRecord);
+  }
+
+  // --- volume ------------------------------------------------------------------------------
+
+  addVolume(accountId: string, at: number, usd: number): void {
+    this.sql.exec(`INSERT INTO volumes (account_id, at, usd) VALUES (?, ?, ?)`, accountId, at, usd);
+  }
+
+  /** USD traded (opening + closing) by an account since `since` (ms). */
+  volumeSince(accountId: string, since: number): number {
+    const r = this.sql
+      .exec<{ v: number | null }>(`SELECT SUM(usd) AS v FROM volumes WHERE account_id = ? AND at >= ?`, accountId, since)
+      .one();
+    return Number(r.v ?? 0);
+  }
+
+  // --- funding -----------------------------------------------------------------------------
+
+  insertSettlement(s: FundingSettlement): void {
+    this.sql.exec(
+      `INSERT INTO funding_settlements (id, time_ms, rate, fixing_price, trades) VALUES (?, ?, ?, ?, ?)`,
+      s.id, s.time, s.rate, s.fixingPrice, s.trades,
+    );
+  }
+
+  insertFundingFee(f: Omit<FundingFeeRow, "seq">): void {
+    this.sql.exec(
+      `INSERT INTO funding_fees (settlement_id, trade_id, account_id, time_ms, fee) VALUES (?, ?, ?, ?, ?)`,
+      f.settlementId, f.tradeId, f.accountId, f.time, f.fee,
+    );
+  }
+
+  /** Settlements newest first, time in [from, to], after the cursor position. */
+  settlements(opts: { from: number; to: number; limit: number; after?: PageAfter }): Array<FundingSettlement & { seq: number }> {
+    const a = opts.after;
+    const rows = this.sql
+      .exec<Row>(
+        `SELECT rowid AS seq, * FROM funding_settlements WHERE time_ms BETWEEN ? AND ?
+           AND (? IS NULL OR time_ms < ? OR (time_ms = ? AND rowid < ?))
+         ORDER BY time_ms DESC, rowid DESC LIMIT ?`,
+        opts.from, opts.to, a ? a.t : null, a?.t ?? 0, a?.t ?? 0, a?.s ?? 0, opts.limit,
+      )
+      .toArray();
+    return rows.map((r) => ({
+      seq: Number(r.seq),
+      id: String(r.id),
+      time: Number(r.time_ms),
+      rate: Number(r.rate),
+      fixingPrice: Number(r.fixing_price),
+      trades: Number(r.trades),
+    }));
+  }
+
+  /** An account's funding fees newest first, optionally one trade's, after the cursor position. */
+  fundingFees(
+    accountId: string,
+    opts: { tradeId?: string; from: number; to: number; limit: number; after?: PageAfter },
+  ): FundingFeeRow[] {
+    const a = opts.after;
+    const rows = this.sql
+      .exec<Row>(
+        `SELECT * FROM funding_fees WHERE account_id = ? AND (? IS NULL OR trade_id = ?) AND time_ms BETWEEN ? AND ?
+           AND (? IS NULL OR time_ms < ? OR (time_ms = ? AND seq < ?))
+         ORDER BY time_ms DESC, seq DESC LIMIT ?`,
+        accountId, opts.tradeId ?? null, opts.tradeId ?? "", opts.from, opts.to,
+        a ? a.t : null, a?.t ?? 0, a?.t ?? 0, a?.s ?? 0, opts.limit,
+      )
+      .toArray();
+    return rows.map((r) => ({
+      seq: Number(r.seq),
+      settlementId: String(r.settlement_id),
+      tradeId: String(r.trade_id),
+      accountId: String(r.account_id),
+      time: Number(r.time_ms),
+      fee: Number(r.fee),
+    }));
   }
 
   countTradesByStatus(): Record<string, number> {

@@ -5,12 +5,15 @@
  * Method names, params and result shapes follow @ln-markets/sdk src/stream/v1.
  */
 import type { PriceState, TradeEvent } from "./exchange";
-import type { TradeRecord } from "./positions";
+import { MAX_QUANTITY, MIN_QUANTITY } from "./maths";
+import { liquidationOf, type TradeRecord } from "./positions";
 
 export const TOPIC = {
   lastPrice: "futures/inverse/btc_usd/lastPrice",
   index: "futures/inverse/btc_usd/index",
   ticker: "futures/inverse/btc_usd/ticker",
+  buckets: "futures/inverse/btc_usd/buckets",
+  funding: "futures/inverse/btc_usd/funding",
   trades: "futures/inverse/btc_usd/isolated/trades",
 } as const;
 
@@ -55,9 +58,16 @@ interface SocketState {
 
 type AuthResult = { ok: true; accountId: string; apiKey: string } | { ok: false; message: string };
 
+/** The funding the public topics report: the current rate and the next settlement (ms). */
+export interface FundingView {
+  rate: number;
+  time: number;
+}
+
 export interface StreamDeps {
   authenticate(params: Record<string, unknown>): Promise<AuthResult>;
   price(): PriceState;
+  funding(): FundingView;
   silenced(): boolean;
 }
 
@@ -207,17 +217,27 @@ export class StreamHub {
 
   /** The current price right after a subscribe, so a client has a value before the next tick. */
   #snapshot(ws: WebSocket, topics: string[]): void {
-    const frames = priceFrames(this.deps.price());
+    const frames = priceFrames(this.deps.price(), this.deps.funding());
+    frames.set(TOPIC.funding, fundingFrame(this.deps.funding()));
     for (const t of topics) {
       const frame = frames.get(t);
       if (frame) safeSend(ws, frame);
     }
   }
 
-  /** Push lastPrice, index and ticker to their subscribers. */
+  /** Push lastPrice, index, ticker and buckets (bid/offer) to their subscribers. */
   publishPrice(p: PriceState): void {
+    this.#publish(priceFrames(p, this.deps.funding()));
+  }
+
+  /** Push the funding topic (after a settlement or a change of rate or schedule). */
+  publishFunding(): void {
+    const f = this.deps.funding();
+    this.#publish(new Map([[TOPIC.funding, fundingFrame(f)], [TOPIC.ticker, tickerFrame(this.deps.price(), f)]]));
+  }
+
+  #publish(frames: Map<string, string>): void {
     if (this.deps.silenced()) return;
-    const frames = priceFrames(p);
     for (const ws of this.ctx.getWebSockets("stream")) {
       for (const t of this.#state(ws).topics) {
         const frame = frames.get(t);
@@ -259,19 +279,41 @@ function push(topic: string, data: unknown): string {
   return JSON.stringify({ jsonrpc: "2.0", method: "subscription", params: { topic, data } });
 }
 
-function priceFrames(p: PriceState): Map<string, string> {
+/** One bucket for all sizes: the simulator's spread does not depend on size. */
+function buckets(p: PriceState) {
+  return [{ minSize: MIN_QUANTITY, maxSize: MAX_QUANTITY, askPrice: p.offer, bidPrice: p.bid }];
+}
+
+/**
+ * The ticker push: the SDK's FuturesTickerData (`time, lastPrice, index, funding {rate, time}`)
+ * plus the REST ticker's `prices` (bid/offer, field names of the SDK's GetTickerOutput and
+ * FuturesBucketData), so a stream client sees the spread without a REST call.
+ */
+function tickerFrame(p: PriceState, f: FundingView): string {
+  return push(TOPIC.ticker, {
+    time: p.time,
+    lastPrice: p.lastPrice,
+    index: p.index,
+    funding: { rate: f.rate, time: f.time },
+    prices: buckets(p),
+  });
+}
+
+function fundingFrame(f: FundingView): string {
+  return push(TOPIC.funding, { pair: "btc_usd", current: { rate: f.rate, time: f.time } });
+}
+
+function priceFrames(p: PriceState, f: FundingView): Map<string, string> {
   return new Map([
     [TOPIC.lastPrice, push(TOPIC.lastPrice, { time: p.time, lastPrice: p.lastPrice })],
     [TOPIC.index, push(TOPIC.index, { time: p.time, index: p.index })],
-    [
-      TOPIC.ticker,
-      push(TOPIC.ticker, { time: p.time, lastPrice: p.lastPrice, index: p.index, funding: { rate: 0, time: null } }),
-    ],
+    [TOPIC.ticker, tickerFrame(p, f)],
+    [TOPIC.buckets, push(TOPIC.buckets, { time: p.time, buckets: buckets(p) })],
   ]);
 }
 
 /** The `trade` object of each event, exactly the SDK's IsolatedTrade* payload for it. */
-function eventTrade({ event, trade: t }: TradeEvent): Record<string, unknown> {
+function eventTrade({ event, trade: t, fundingFee, fundedAt }: TradeEvent): Record<string, unknown> {
   const closedAt = t.closedAt ?? Date.now();
   switch (event) {
     case "open":
@@ -290,6 +332,16 @@ function eventTrade({ event, trade: t }: TradeEvent): Record<string, unknown> {
       };
     case "canceled":
       return { id: t.id, closedAt, clientId: t.clientId };
+    case "funding":
+      // IsolatedTradeFunding; fundingFee signed as sumFundingFees (positive paid by the trader).
+      return {
+        id: t.id,
+        margin: t.margin,
+        liquidationPrice: liquidationOf(t),
+        fundingFee: fundingFee ?? 0,
+        fundedAt: fundedAt ?? Date.now(),
+        clientId: t.clientId,
+      };
     case "liquidation":
       return { id: t.id, closedAt, closingFee: t.closingFee, exitPrice: t.exitPrice, clientId: t.clientId };
     case "closed":

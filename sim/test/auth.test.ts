@@ -39,15 +39,17 @@ describe("the official SDK against the simulator", () => {
       quantity: 100,
       clientId: "sdk-1",
     });
-    expect(trade).toMatchObject({ running: true, quantity: 100, clientId: "sdk-1", entryPrice: 50_000 });
+    // A market buy fills at the offer: last 50,000 + half the default 5 USD spread.
+    expect(trade).toMatchObject({ running: true, quantity: 100, clientId: "sdk-1", entryPrice: 50_002.5 });
 
     const withTp = await client.futures.isolated.updateTakeprofit({ id: trade.id, value: 60_000 });
     expect(withTp.takeprofit).toBe(60_000);
     const withoutTp = await client.futures.isolated.removeTakeprofit({ id: trade.id });
     expect(withoutTp.takeprofit).toBe(0);
 
-    const trailing = await client.futures.isolated.updateStoploss({ id: trade.id, value: 45_000, mode: "trailing" });
-    expect(trailing).toMatchObject({ stoploss: 45_000, stoplossTrailingDistance: 5_000 });
+    // Trailing: value is a distance as a fraction of price (5 % under the last price).
+    const trailing = await client.futures.isolated.updateStoploss({ id: trade.id, value: 0.05, mode: "trailing" });
+    expect(trailing).toMatchObject({ stoploss: 47_500, stoplossTrailingDistance: 0.05 });
     expect((await client.futures.isolated.removeStoploss({ id: trade.id })).stoploss).toBe(0);
     expect(await client.futures.getTicker()).toMatchObject({ lastPrice: 50_000 });
 
@@ -59,7 +61,8 @@ describe("the official SDK against the simulator", () => {
     const running = await client.futures.isolated.getRunningTrades();
     expect(running.map((t) => t.id)).toEqual([trade.id]);
     const closed = await client.futures.isolated.close({ id: trade.id });
-    expect(closed).toMatchObject({ closed: true, running: false, exitPrice: 50_000 });
+    // Closed by hand: a long sells at the bid.
+    expect(closed).toMatchObject({ closed: true, running: false, exitPrice: 49_997.5 });
     const page = await client.futures.isolated.getClosedTrades({ limit: 10 });
     expect(page.data.map((t) => t.id).sort()).toEqual([trade.id, limit.id].sort());
     expect(page.nextCursor).toBeNull();

@@ -114,8 +114,8 @@ describe("private trade events", () => {
       pair: "btc_usd",
       event: "filled",
       trade: {
-        id: t.id, side: "buy", type: "market", quantity: 1000, margin: 200_000, leverage: 10, price: 50_000,
-        openingFee: 2000, createdAt: expect.any(Number), clientId: "alice-1",
+        id: t.id, side: "buy", type: "market", quantity: 1000, margin: 199_990, leverage: 10, price: 50_002.5,
+        openingFee: 1999, createdAt: expect.any(Number), clientId: "alice-1",
       },
     });
 
@@ -124,11 +124,11 @@ describe("private trade events", () => {
     expect(liq).toEqual({
       pair: "btc_usd",
       event: "liquidation",
-      trade: { id: t.id, closedAt: expect.any(Number), closingFee: 2000, exitPrice: 45_455, clientId: "alice-1" },
+      trade: { id: t.id, closedAt: expect.any(Number), closingFee: 2199, exitPrice: 45_457, clientId: "alice-1" },
     });
     expect(await ok(alice, "GET", "/futures/isolated/trades/running")).toEqual([]);
     const { data } = await ok(alice, "GET", "/futures/isolated/trades/closed");
-    expect(data[0]).toMatchObject({ id: t.id, closed: true, pl: -200_000, exitPrice: 45_455 });
+    expect(data[0]).toMatchObject({ id: t.id, closed: true, pl: -199_990, exitPrice: 45_457 });
 
     // The same tick reached bob's and the anonymous socket (lastPrice), but no private event did.
     await b.waitForPush(LAST_PRICE_TOPIC, (d) => d.lastPrice === 45_000);
@@ -147,7 +147,8 @@ describe("private trade events", () => {
     await setPrice(48_900);
     const sl = await s.waitForPush(TRADES_TOPIC, (d) => d.event === "stoploss");
     expect(sl.trade).toMatchObject({ id: t.id, exitPrice: 48_900, clientId: null });
-    expect(sl.trade.pl).toBe(Math.round(500 * 1e8 * (1 / 50_000 - 1 / 48_900)));
+    // Filled at the offer (50,002.5); triggered and closed at the last price.
+    expect(sl.trade.pl).toBe(Math.round(500 * 1e8 * (1 / 50_002.5 - 1 / 48_900)));
     const closed = (await ok(k, "GET", "/futures/isolated/trades/closed")).data[0];
     expect(closed).toMatchObject({ id: t.id, exitPrice: 48_900, pl: sl.trade.pl, closingFee: sl.trade.closingFee });
 
@@ -160,7 +161,8 @@ describe("private trade events", () => {
 
     const m = await ok(k, "POST", "/futures/isolated/trade", { type: "market", side: "sell", leverage: 5, quantity: 100, takeprofit: 45_000 });
     await ok(k, "POST", "/futures/isolated/trade/close", { id: m.id });
-    expect((await s.waitForPush(TRADES_TOPIC, (d) => d.event === "closed")).trade).toMatchObject({ id: m.id, exitPrice: 48_900 });
+    // Closed by hand: a short buys back at the offer.
+    expect((await s.waitForPush(TRADES_TOPIC, (d) => d.event === "closed")).trade).toMatchObject({ id: m.id, exitPrice: 48_902.5 });
     await ok(k, "POST", "/futures/isolated/trade", { type: "market", side: "sell", leverage: 5, quantity: 100, takeprofit: 45_000 });
     await setPrice(44_000);
     expect((await s.waitForPush(TRADES_TOPIC, (d) => d.event === "takeprofit")).trade.exitPrice).toBe(44_000);
