@@ -9,14 +9,13 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { eq } from "drizzle-orm";
-import { decryptAccountCredentials, DECRYPTED_COUNTER } from "../src/accounts/credentials";
+import { decryptAccountCredentials } from "../src/accounts/credentials";
 import { parseAutomationConfig, parseScheduleOverride, scheduleKindOf, type AutomationType, type Issue } from "../src/automations/registry";
 import { CircuitBreaker } from "../src/domain/circuit-breaker";
 import { monitorMargins } from "../src/domain/margin-monitor";
 import { alarmTime, dueRows, monitorSchedule, nextAfterRun, resolveSchedule, SCHEDULE_DEFAULTS, type ScheduleOverride } from "../src/domain/schedule";
 import { tradeRisk } from "../src/domain/trade";
 import { getDb } from "../src/db/client";
-import { incrementCounters } from "../src/db/counters";
 import { exchangeAccounts } from "../src/db/schema";
 import { newId } from "../src/lib/ids";
 import { LnMarketsRestClient, type LnMarketsCredentials } from "../src/lnmarkets/rest-client";
@@ -24,6 +23,7 @@ import { TokenBucketLimiter } from "../src/lnmarkets/rate-limiter";
 import { LnMarketsStreamClient } from "../src/lnmarkets/stream-client";
 import { resolveEndpoints } from "../src/lnmarkets/transport";
 import { loadAccountContext, type AccountContext } from "./account/context";
+import { flushAccountCounters } from "./account/counters";
 import { Executor } from "./account/executor";
 import { marginMonitor, runAutomation, wouldAct, type JobContext } from "./account/jobs";
 import { Journal } from "./account/journal";
@@ -241,8 +241,9 @@ export class AccountDO extends DurableObject<Env> {
     const settings = isMonitor
       ? monitorSchedule(this.market.feed(Date.now()))
       : resolveSchedule(scheduleKindOf(row.type as AutomationType), row.schedule ? (JSON.parse(row.schedule) as ScheduleOverride) : null);
-    // A retry keeps its run id, so the same intent gets the same clientId (reconciled first).
-    const runSeq = trigger === "schedule" && row.attempts > 0 ? row.run_seq : row.run_seq + 1;
+    // Every run, a retry included, decides anew: a new run id, so new clientIds. What an earlier
+    // run sent is reconciled before this one decides (Executor.settle), never taken for its own.
+    const runSeq = row.run_seq + 1;
     const runId = `${trigger === "tick" ? "t" : "s"}${runSeq}`;
     const jobId = `${this.accountId}:${row.id}:${runId}:${row.attempts + 1}`;
     const traceId = row.trace_id ?? jobId;
@@ -588,10 +589,8 @@ export class AccountDO extends DurableObject<Env> {
     if (!force && now - this.lastHeartbeat < HEARTBEAT_EVERY_MS) return;
     this.lastHeartbeat = now;
     await getDb(this.env).update(exchangeAccounts).set({ lastHeartbeatAt: now, feed: this.market.feed(now) }).where(eq(exchangeAccounts.id, this.accountId)).run();
-    const c = this.credCounters;
-    if (c.miss || c.expiry || (c.hit && now - this.lastCountersAt >= COUNTERS_EVERY_MS)) {
+    if (await flushAccountCounters(this.env, this.credCounters, now, this.lastCountersAt, COUNTERS_EVERY_MS)) {
       this.lastCountersAt = now;
-      await incrementCounters(getDb(this.env), { [DECRYPTED_COUNTER("hit")]: c.hit, [DECRYPTED_COUNTER("miss")]: c.miss, [DECRYPTED_COUNTER("expiry")]: c.expiry });
       this.credCounters = { hit: 0, miss: 0, expiry: 0 };
     }
   }

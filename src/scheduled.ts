@@ -1,11 +1,13 @@
 /** The every-minute cron: payment sweeper, watchdog, alert rules, stuck simulations, retention. */
 import { getDb } from "./db/client";
+import { incrementCounters } from "./db/counters";
 import { systemState } from "./db/schema";
 import { createLogger } from "./lib/logger";
 import { sweepPayments } from "./lightning/sweeper";
 import { evaluateAlertRules } from "./ops/alert-rules";
 import { loadRetention, runRetention } from "./ops/retention";
 import { sweepSimulations } from "./ops/simulation-sweeper";
+import { restoreDriftCounters, takeDriftCounters } from "./lnmarkets/drift";
 
 export async function handleScheduled(controller: ScheduledController, env: Env, _ctx: ExecutionContext): Promise<void> {
   const logger = createLogger({ level: env.LOG_LEVEL, base: { worker: "cron" } });
@@ -31,6 +33,15 @@ export async function handleScheduled(controller: ScheduledController, env: Env,
     await sweepSimulations(env, { now, logger });
   } catch (e) {
     logger.error("cron.simulation_sweep_failed", { error: e });
+  }
+  // Schema drifts this isolate saw (credential checks read /account here); account DOs flush
+  // their own at their heartbeat.
+  const drift = takeDriftCounters();
+  try {
+    if (Object.keys(drift).length) await incrementCounters(getDb(env), drift);
+  } catch (e) {
+    restoreDriftCounters(drift);
+    logger.error("cron.drift_counters_failed", { error: e });
   }
   try {
     await runRetention(env, { now, days: loadRetention(env, logger), logger });

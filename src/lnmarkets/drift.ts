@@ -60,6 +60,14 @@ export function takeDriftCounters(): Record<string, number> {
   return out;
 }
 
+/** Puts back counter deltas that could not be written (they go with the next flush). */
+export function restoreDriftCounters(deltas: Record<string, number>): void {
+  for (const [name, n] of Object.entries(deltas)) {
+    const key = name.slice(DRIFT_COUNTER_PREFIX.length);
+    pending.set(key, (pending.get(key) ?? 0) + n);
+  }
+}
+
 /** The schema and field of every drift seen in this isolate (tests, status). */
 export function driftsSeen(): { schema: string; field: string }[] {
   return [...seen].map((k) => {

@@ -3,6 +3,7 @@
  * the last N minutes) are gauges, not counters: retention and the moving window make them go
  * down, and a counter that decreases would read as a reset to Prometheus.
  */
+import { DRIFT_COUNTER_PREFIX } from "../lnmarkets/drift";
 import type { OpsMetrics } from "./metrics";
 
 /** The Content-Type Prometheus expects for format 0.0.4. */
@@ -59,6 +60,16 @@ export function toPrometheus(m: OpsMetrics): string {
     duration.push({ suffix: "_sum", labels: { worker: w.worker }, value: w.durationSumMs });
     duration.push({ suffix: "_count", labels: { worker: w.worker }, value: w.durationCount });
   }
+  // Schema drift counters (`lnm_schema_drift:<schema>:<field>`) get their own labelled family.
+  const drift: Family["samples"] = [];
+  const counters: Family["samples"] = [];
+  for (const [name, value] of Object.entries(m.counters)) {
+    if (name.startsWith(DRIFT_COUNTER_PREFIX)) {
+      const rest = name.slice(DRIFT_COUNTER_PREFIX.length);
+      const i = rest.indexOf(":");
+      drift.push({ labels: { schema: i < 0 ? rest : rest.slice(0, i), field: i < 0 ? "" : rest.slice(i + 1) }, value });
+    } else counters.push({ labels: { name }, value });
+  }
   const families: Family[] = [
     { name: "lnma_jobs", type: "gauge", help: `Job events by worker and event type (${win})`, samples: jobs },
     { name: "lnma_jobs_per_minute", type: "gauge", help: `Jobs finished (complete or fail) per minute by worker (${win})`, samples: perMinute },
@@ -73,7 +84,10 @@ export function toPrometheus(m: OpsMetrics): string {
       samples: Object.entries(m.accounts.feeds).map(([feed, n]) => ({ labels: { feed }, value: n })) },
     { name: "lnma_alerts_open", type: "gauge", help: "Operator alerts currently open", samples: [{ value: m.alerts.open }] },
     { name: "lnma_platform_counter_total", type: "counter", help: "Platform counters (cache hits, misses, expiries…) by name",
-      samples: Object.entries(m.counters).map(([name, value]) => ({ labels: { name }, value })) },
+      samples: counters },
+    { name: "lnma_schema_drift_total", type: "counter",
+      help: "LN Markets answers that differ from the SDK's types (a field missing or of another type), by schema and field; counted once per field per isolate",
+      samples: drift },
   ];
   return render(families);
 }

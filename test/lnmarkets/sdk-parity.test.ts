@@ -63,7 +63,11 @@ type Call = {
   name: string;
   sdk: (c: ReturnType<typeof createHttpClient>) => Promise<unknown>;
   ours: (c: LnMarketsRestClient) => Promise<unknown>;
-  replayStatus?: number;
+  /**
+   * Routes the simulator may not serve yet (issue 18 adds them): the answer may be an error;
+   * the bytes sent are still compared.
+   */
+  answerMayFail?: boolean;
 };
 
 const calls = (): Call[] => [
@@ -85,6 +89,24 @@ const calls = (): Call[] => [
   { name: "DELETE stop loss with query", sdk: (c) => c.futures.isolated.removeStoploss({ id: tradeId }), ours: (c) => c.removeStoploss({ id: tradeId }) },
   { name: "DELETE take profit with query", sdk: (c) => c.futures.isolated.removeTakeprofit({ id: tradeId }), ours: (c) => c.removeTakeprofit({ id: tradeId }) },
   { name: "POST cancel all (no body)", sdk: (c) => c.futures.isolated.cancelAll(), ours: (c) => c.cancelAll() },
+  {
+    name: "GET isolated funding fees with query",
+    sdk: (c) => c.futures.isolated.getFundingFees({ tradeId, limit: 10, from: "2026-01-01T00:00:00.000Z" }),
+    ours: (c) => c.getFundingFees({ tradeId, limit: 10, from: "2026-01-01T00:00:00.000Z" }),
+    answerMayFail: true,
+  },
+  {
+    name: "GET funding settlements with query",
+    sdk: (c) => c.futures.getFundingSettlements({ limit: 3, to: "2026-02-01T00:00:00.000Z" }),
+    ours: (c) => c.getFundingSettlements({ limit: 3, to: "2026-02-01T00:00:00.000Z" }),
+    answerMayFail: true,
+  },
+  {
+    name: "GET candles with query",
+    sdk: (c) => c.futures.getCandles({ from: "2026-01-01T00:00:00.000Z", range: "1h", limit: 24 }),
+    ours: (c) => c.getCandles({ from: "2026-01-01T00:00:00.000Z", range: "1h", limit: 24 }),
+    answerMayFail: true,
+  },
 ];
 
 describe("our requests are the SDK's requests", () => {
@@ -101,7 +123,8 @@ describe("our requests are the SDK's requests", () => {
         return replay(c);
       });
       const sdk = createHttpClient({ key: keys.key, secret: keys.secret, passphrase: keys.passphrase });
-      await call.sdk(sdk);
+      const tolerate = (p: Promise<unknown>) => (call.answerMayFail ? p.catch(() => undefined) : p);
+      await tolerate(call.sdk(sdk));
       vi.unstubAllGlobals();
 
       const oursSeen: Captured[] = [];
@@ -111,7 +134,7 @@ describe("our requests are the SDK's requests", () => {
         return replay(c);
       };
       const ours = new LnMarketsRestClient({ endpoints: { restBase: "https://api.lnmarkets.com/v3", fetch: ourFetch }, credentials: keys });
-      await call.ours(ours);
+      await tolerate(call.ours(ours));
 
       expect(sdkSeen).toHaveLength(1);
       expect(oursSeen).toHaveLength(1);
