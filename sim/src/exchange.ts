@@ -416,6 +416,9 @@ export class Exchange {
 
   addMargin(acc: Account, id: string, amount: number): TradeRecord {
     const t = this.#running(acc, id);
+    if (amount > (this.store.accountById(acc.id)?.balance ?? 0)) {
+      throw new ApiError(400, "Insufficient balance", "INSUFFICIENT_BALANCE");
+    }
     const margin = t.margin + amount;
     const leverage = impliedLeverage(t.quantity, margin, t.entryPrice!);
     if (leverage < MIN_LEVERAGE) throw refuse("LEVERAGE_OUT_OF_RANGE", `amount: leverage would fall under ${MIN_LEVERAGE}`, "amount");

@@ -25,7 +25,8 @@ export async function control<T = unknown>(method: string, path: string, body?: 
 export type Keys = Credentials & { accountId: string };
 
 export const newKeys = (balance = 10_000_000) => control<Keys>("POST", "/keys", { balance });
-export const setPrice = (price: number) => control<{ lastPrice: number; index: number }>("POST", "/price", { price });
+export const setPrice = (price: number, spread?: number) =>
+  control<{ lastPrice: number; index: number; spread: number; bid: number; offer: number }>("POST", "/price", spread === undefined ? { price } : { price, spread });
 
 /** A signed REST call as the SDK makes it (JSON body string signed and sent byte for byte). */
 export async function rest(
