@@ -69,6 +69,7 @@ export class SimulationDO extends DurableObject<Env> {
         position: params.position,
         automations: params.automations,
         freeBalanceSats: params.freeBalanceSats,
+        ...(params.spread !== undefined ? { spread: params.spread } : {}),
         // The simulated clock starts at 0, not wall time: the same seed gives the same results.
         startMs: 0,
         stepMs: params.stepMs,

@@ -92,6 +92,22 @@ describe("simulations", () => {
     expect(Object.keys(doc.body.paths)).toEqual(expect.arrayContaining(["/v1/simulations", "/v1/simulations/{id}", "/v1/simulations/{id}/results"]));
   });
 
+  it("fills at the spread: 5 USD by default, or the one given", async () => {
+    const u = await registerUser("sim-spread");
+    const body = { scenario: "sideways", initialPrice: 50_000, steps: 1, seed: 1, position: { side: "buy", quantity: 100, leverage: 10 } };
+    const entry = async (extra: Record<string, unknown>) => {
+      const id = await start(u.token, { ...body, ...extra });
+      await waitDone(u.token, id);
+      return runInDurableObject(env.SIMULATION.getByName(id), async (_i, state) => {
+        const row = state.storage.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = 'state'").toArray()[0];
+        return (JSON.parse(row!.value) as { trades: { entryPrice: number }[] }).trades[0]?.entryPrice;
+      });
+    };
+    expect(await entry({})).toBe(50_002.5);
+    expect(await entry({ spread: 0 })).toBe(50_000);
+    expect(await entry({ spread: 20 })).toBe(50_010);
+  });
+
   it("a guarded 50x long survives the crash that liquidates the unguarded one", async () => {
     const u = await registerUser("sim-guard");
     const bare = await start(u.token, crash50x);
@@ -220,6 +236,9 @@ describe("simulations", () => {
       [{ ...ok, automations: { tpSl: {} } }, "automations.tpSl"],
       [{ ...ok, automations: { autoEntry: { side: "buy", quantity: 1, leverage: 2 } } }, "automations.autoEntry.condition"],
       [{ ...ok, automations: { other: {} } }, "automations"],
+      [{ ...ok, spread: -1 }, "spread"],
+      [{ ...ok, spread: 2.3 }, "spread"],
+      [{ ...ok, spread: "5" }, "spread"],
     ];
     for (const [body, field] of cases) {
       const r = await api("POST", "/v1/simulations", { token: u.token, body });

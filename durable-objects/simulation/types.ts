@@ -20,6 +20,8 @@ export interface SimulationParams {
   prices?: number[];
   dropPct?: number;
   freeBalanceSats?: number;
+  /** Offer minus bid, USD (default 5, as the simulator's). */
+  spread?: number;
 }
 
 /** The summary of the domain plus wall-clock time spent. */

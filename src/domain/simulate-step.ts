@@ -3,6 +3,12 @@
  * profit, trailing stops at the new price), then the automations react exactly as they do
  * live (Margin Guard, TP/SL, Auto Entry, same pure functions), with LN Markets' fee model.
  * Deterministic: the same state and price always give the same next state and record.
+ *
+ * Prices: the scenario gives the last price. As on the exchange, market orders fill at the
+ * spread (a buy at the offer, last + spread/2 rounded up to the 0.5 tick; a sell at the bid,
+ * last - spread/2 rounded down), a close fills on the opposite side, while P&L, liquidation,
+ * take profit and stop loss are judged on the last price (../shared/lnmarkets-v3.md "Bid,
+ * offer and last"; LN Markets docs, Futures, "Price reference").
  */
 import {
   PRICE_TICK,
@@ -23,6 +29,21 @@ import { tradeRisk, type RunningTrade } from "./trade";
 export const FEE_RATE = 0.001;
 /** Free balance beside the position when the caller gives none: 0.01 BTC. */
 export const DEFAULT_FREE_BALANCE_SATS = 1_000_000;
+/** Offer minus bid when the caller gives none: the simulator's default (sim/README.md). */
+export const DEFAULT_SPREAD_USD = 5;
+
+const ceilTick = (p: number) => Math.ceil(p / PRICE_TICK - 1e-9) * PRICE_TICK;
+const floorTick = (p: number) => Math.floor(p / PRICE_TICK + 1e-9) * PRICE_TICK;
+
+/**
+ * Where a market order fills: buying at the offer (last + spread/2, up to the tick), selling
+ * at the bid (last - spread/2, down to the tick, never below one tick).
+ */
+export function marketFill(side: Side, last: number, spread: number): number {
+  return side === "buy" ? ceilTick(last + spread / 2) : Math.max(PRICE_TICK, floorTick(last - spread / 2));
+}
+
+const opposite = (side: Side): Side => (side === "buy" ? "sell" : "buy");
 
 /** Fee in sats for `quantity` USD at `price`. */
 export function feeFor(quantity: number, price: number): number {
@@ -51,6 +72,8 @@ export interface SimAutomations {
 
 export interface SimState {
   step: number;
+  /** Offer minus bid, USD; absent on runs saved before it existed (filled at the last price). */
+  spread?: number;
   startMs: number;
   stepMs: number;
   balanceSats: number;
@@ -112,6 +135,8 @@ export interface CreateSimulationInput {
   /** Simulated clock: step n happens at startMs + n * stepMs. */
   startMs?: number;
   stepMs?: number;
+  /** Offer minus bid in USD (default {@link DEFAULT_SPREAD_USD}). */
+  spread?: number;
 }
 
 /** Quantity and margin of an order given by one of them, as the exchange sizes it. */
@@ -120,7 +145,9 @@ function sizeOf(size: { quantity?: number; margin?: number }, price: number, lev
   return { quantity, margin: size.margin ?? marginFor(quantity, price, leverage) };
 }
 
-function openTrade(state: SimState, side: Side, leverage: number, price: number, size: { quantity?: number; margin?: number }): SimTrade | null {
+/** Opens a market order at `last`: it fills at the offer (buy) or the bid (sell). */
+function openTrade(state: SimState, side: Side, leverage: number, last: number, size: { quantity?: number; margin?: number }): SimTrade | null {
+  const price = marketFill(side, last, state.spread ?? 0);
   const { quantity, margin } = sizeOf(size, price, leverage);
   if (quantity < 1 || margin < 1) return null;
   const fee = feeFor(quantity, price);
@@ -154,6 +181,7 @@ export function createSimulation(input: CreateSimulationInput): SimState {
     step: 0,
     startMs: input.startMs ?? 0,
     stepMs: input.stepMs ?? 100,
+    spread: input.spread ?? DEFAULT_SPREAD_USD,
     balanceSats: free,
     trades: [],
     nextTradeId: 1,
@@ -167,16 +195,19 @@ export function createSimulation(input: CreateSimulationInput): SimState {
   };
   const price = roundToTick(input.initialPrice);
   if (!(Number.isFinite(price) && price > 0)) throw new RangeError("initialPrice must be positive and finite");
+  if (!(Number.isFinite(state.spread) && state.spread! >= 0)) throw new RangeError("spread must be a non-negative number");
   const p = input.position;
   if (p) {
     const size = p.quantity !== undefined ? { quantity: p.quantity } : { margin: p.margin ?? 0 };
-    const { quantity, margin } = sizeOf(size, price, p.leverage);
+    const fill = marketFill(p.side, price, state.spread!);
+    const { quantity, margin } = sizeOf(size, fill, p.leverage);
     // The wallet holds the free balance plus what opening the position costs.
-    state.balanceSats += margin + feeFor(quantity, price);
+    state.balanceSats += margin + feeFor(quantity, fill);
     if (!openTrade(state, p.side, p.leverage, price, size)) throw new RangeError("position too small to open");
   }
-  // Equity before the opening fee: the fee shows as the first loss in PnL.
-  state.initialEquitySats = equityAt(state, price) + state.feesSats;
+  // What the wallet held before opening: the opening fee and the spread paid (the position is
+  // worth less at the last price than it cost at the offer) show as the first loss in PnL.
+  state.initialEquitySats = state.balanceSats + state.trades.reduce((sum, t) => sum + t.margin, 0) + state.feesSats;
   return state;
 }
 
@@ -187,13 +218,20 @@ export function equityAt(state: SimState, price: number): number {
   return Math.round(e);
 }
 
-function closeTrade(state: SimState, t: SimTrade, price: number): number {
+/** Closes at market: the exit fills on the opposite side of the spread from `last`. */
+function closeTrade(state: SimState, t: SimTrade, last: number): number {
+  const price = marketFill(opposite(t.side), last, state.spread ?? 0);
   const fee = feeFor(t.quantity, price);
   const realised = Math.round(pnl(t.side, t.quantity, t.entryPrice, price));
   state.balanceSats += Math.max(0, t.margin + realised - fee);
   state.feesSats += fee;
   state.trades = state.trades.filter((x) => x.id !== t.id);
   return realised - fee;
+}
+
+/** A trailing stop's level at `price`: `fraction` of it behind, on the tick. */
+function trailingLevel(side: Side, price: number, fraction: number): number {
+  return Math.max(PRICE_TICK, roundToTick(side === "buy" ? price * (1 - fraction) : price * (1 + fraction)));
 }
 
 function exchangeSide(state: SimState, price: number, actions: SimAction[]): void {
@@ -208,7 +246,8 @@ function exchangeSide(state: SimState, price: number, actions: SimAction[]): voi
     } else if (t.takeprofit > 0 && (long ? price >= t.takeprofit : price <= t.takeprofit)) {
       actions.push({ type: "takeprofit_hit", tradeId: t.id, amountSats: closeTrade(state, t, price) });
     } else if (t.stoplossTrailingDistance > 0 && t.stoploss > 0) {
-      const trailed = roundToTick(long ? price - t.stoplossTrailingDistance : price + t.stoplossTrailingDistance);
+      // The trailing distance is a fraction of price, as on LN Markets (tp-sl.ts).
+      const trailed = trailingLevel(t.side, price, t.stoplossTrailingDistance);
       if (long ? trailed > t.stoploss : trailed < t.stoploss) t.stoploss = trailed;
     }
   }
@@ -246,9 +285,11 @@ function automationsSide(state: SimState, price: number, now: number, actions: S
         t.takeprofit = ch.value;
         actions.push({ type: "set_takeprofit", tradeId: t.id, value: ch.value });
       } else {
-        t.stoploss = ch.value;
-        t.stoplossTrailingDistance = ch.mode === "trailing" ? roundToTick(Math.abs(price - ch.value)) : 0;
-        actions.push({ type: "set_stoploss", tradeId: t.id, value: ch.value, reason: ch.mode });
+        // A trailing stop's value is its distance as a fraction of price: the level starts
+        // that far from the last price.
+        t.stoplossTrailingDistance = ch.mode === "trailing" ? ch.value : 0;
+        t.stoploss = ch.mode === "trailing" ? trailingLevel(t.side, price, ch.value) : ch.value;
+        actions.push({ type: "set_stoploss", tradeId: t.id, value: t.stoploss, reason: ch.mode });
       }
     }
   }

@@ -4,9 +4,11 @@ import { MarginGuardConfig } from "../../src/domain/margin-guard";
 import {
   accumulateSummary,
   createSimulation,
+  DEFAULT_SPREAD_USD,
   equityAt,
   feeFor,
   initialSummary,
+  marketFill,
   simulateStep,
   type SimState,
   type StepRecord,
@@ -15,8 +17,9 @@ import { runSimulation } from "../../src/domain/simulation-run";
 import { TpSlConfig } from "../../src/domain/tp-sl";
 
 // 10x long of 100 USD at 50,000: margin 20,000 sats, opening fee floor(200,000 * 0.001) = 200.
+// The maths tests fill at the last price (spread 0); "fills at the spread" tests the spread.
 const tenX = (automations = {}) =>
-  createSimulation({ initialPrice: 50_000, position: { side: "buy", quantity: 100, leverage: 10 }, automations, startMs: 0, stepMs: 100 });
+  createSimulation({ initialPrice: 50_000, position: { side: "buy", quantity: 100, leverage: 10 }, automations, startMs: 0, stepMs: 100, spread: 0 });
 
 function steps(state: SimState, prices: number[]): { state: SimState; records: StepRecord[] } {
   const records: StepRecord[] = [];
@@ -40,7 +43,7 @@ describe("createSimulation", () => {
   });
 
   it("sizes from margin and refuses a position too small to open", () => {
-    const s = createSimulation({ initialPrice: 50_000, position: { side: "sell", margin: 20_000, leverage: 10 } });
+    const s = createSimulation({ initialPrice: 50_000, position: { side: "sell", margin: 20_000, leverage: 10 }, spread: 0 });
     expect(s.trades[0]).toMatchObject({ quantity: 100, margin: 20_000, liquidation: 55_555.5 });
     expect(() => createSimulation({ initialPrice: 50_000, position: { side: "buy", margin: 10, leverage: 1 } })).toThrow(RangeError);
     expect(() => createSimulation({ initialPrice: 0 })).toThrow(RangeError);
@@ -112,14 +115,15 @@ describe("simulateStep", () => {
   it("an exchange trailing stop follows the price up", () => {
     const s0 = tenX({ tp_sl: TpSlConfig.parse({ stopLoss: { priceDistance: 1_000, trailing: true } }) });
     const { state, records } = steps(s0, [50_000, 51_500, 51_000]);
+    // 1,000 USD from a 50,000 entry is 0.02 of the price, the unit LN Markets trails by.
     expect(records[0]!.actions).toEqual([{ type: "set_stoploss", tradeId: "sim-1", value: 49_000, reason: "trailing" }]);
-    expect(state.trades[0]).toMatchObject({ stoploss: 50_500, stoplossTrailingDistance: 1_000 });
+    expect(state.trades[0]).toMatchObject({ stoploss: 50_470, stoplossTrailingDistance: 0.02 });
     expect(records[2]!.actions).toEqual([]);
   });
 
   it("auto entry opens with its fee, and is refused when the balance cannot pay", () => {
     const entry = AutoEntryConfig.parse({ condition: { type: "price_below", level: 49_000 }, side: "buy", quantity: 100, leverage: 10, maxOpenTrades: 5, cooldownMs: 0 });
-    const s0 = createSimulation({ initialPrice: 50_000, automations: { auto_entry: entry }, freeBalanceSats: 25_000 });
+    const s0 = createSimulation({ initialPrice: 50_000, automations: { auto_entry: entry }, freeBalanceSats: 25_000, spread: 0 });
     const { state, records } = steps(s0, [49_500, 49_000, 50_000, 48_500]);
     // 100 USD at 49,000 and 10x: margin floor(20408.16) = 20408, fee 204.
     expect(records[1]!.actions).toEqual([{ type: "open", tradeId: "sim-1", amountSats: 20_408, reason: "auto_entry" }]);
@@ -169,6 +173,53 @@ describe("summary", () => {
   });
 });
 
+describe("fills at the spread", () => {
+  it("a market buy opens at the offer, a sell at the bid, rounded away from the last price to the tick", () => {
+    expect(marketFill("buy", 50_000, 5)).toBe(50_002.5);
+    expect(marketFill("sell", 50_000, 5)).toBe(49_997.5);
+    expect(marketFill("buy", 50_000, 3)).toBe(50_001.5);
+    expect(marketFill("buy", 50_000, 2)).toBe(50_001);
+    expect(marketFill("buy", 50_000.5, 1.5)).toBe(50_001.5);
+    expect(marketFill("sell", 50_000.5, 1.5)).toBe(49_999.5);
+    expect(marketFill("sell", 50_000, 0)).toBe(50_000);
+  });
+
+  it("defaults to a 5 USD spread: the long's entry and liquidation come from the offer", () => {
+    expect(DEFAULT_SPREAD_USD).toBe(5);
+    const s = createSimulation({ initialPrice: 50_000, position: { side: "buy", quantity: 100, leverage: 10 } });
+    const t = s.trades[0]!;
+    expect(t.entryPrice).toBe(50_002.5);
+    // 100 USD at 50,002.5 and 10x: margin floor(19999.0) = 19,999 sats.
+    expect(t.margin).toBe(19_999);
+    expect(t.liquidation).toBeGreaterThan(45_455);
+    // At the last price the position is already down the half spread and the fee.
+    const r = simulateStep(s, 50_000);
+    expect(r.record.pnlSats).toBeLessThan(-feeFor(100, 50_002.5));
+  });
+
+  it("a short opens at the bid; a close fills at the offer; triggers use the last price", () => {
+    const tp = TpSlConfig.parse({ takeProfit: { priceDistance: 1_000 } });
+    const s0 = createSimulation({ initialPrice: 50_000, position: { side: "sell", quantity: 100, leverage: 10 }, automations: { tp_sl: tp }, spread: 10 });
+    expect(s0.trades[0]!.entryPrice).toBe(49_995);
+    // Take profit 1,000 under entry (48,995) fires when the LAST price reaches it, although the
+    // offer (48,995 + 5) is still above it; the close buys back at that offer.
+    const { records } = steps(s0, [49_500, 48_995]);
+    expect(records[0]!.actions).toEqual([{ type: "set_takeprofit", tradeId: "sim-1", value: 48_995 }]);
+    expect(records[1]!.actions.map((a) => a.type)).toEqual(["takeprofit_hit"]);
+    const exit = 49_000;
+    const expected = Math.round(100 * 1e8 * (1 / exit - 1 / 49_995)) - feeFor(100, exit);
+    expect(records[1]!.actions[0]!.amountSats).toBe(expected);
+  });
+
+  it("a liquidation triggers on the last price, not the bid", () => {
+    const s0 = createSimulation({ initialPrice: 50_000, position: { side: "buy", quantity: 100, leverage: 10 }, spread: 100 });
+    const L = s0.trades[0]!.liquidation;
+    // The bid (last - 50) is under the liquidation price, the last is not: no liquidation.
+    expect(simulateStep(s0, L + 10).record.actions).toEqual([]);
+    expect(simulateStep(s0, L).record.actions.map((a) => a.type)).toEqual(["liquidation"]);
+  });
+});
+
 describe("runSimulation: crash", () => {
   // 50x: liquidation ~2 % under entry. A crash step moves ~0.45 %: the guard acts at 0.7 so the
   // window between acting and liquidation (0.6 % of price) is wider than one step.
@@ -190,7 +241,8 @@ describe("runSimulation: crash", () => {
     const bare = runSimulation(base);
     const guarded = runSimulation({ ...base, automations: { margin_guard: guard } });
     expect(bare.summary.liquidated).toBe(true);
-    expect(bare.summary.finalPnlSats).toBe(-(20_000 + 1_000)); // margin and opening fee lost
+    // Margin and opening fee lost: 1,000 USD bought at the offer, 100,002.5 (spread 5).
+    expect(bare.summary.finalPnlSats).toBe(-(19_999 + 999));
     expect(guarded.summary.liquidated).toBe(false);
     expect(guarded.summary.actionsByType.add_margin).toBeGreaterThan(0);
     expect(guarded.state.trades).toHaveLength(1);

@@ -47,6 +47,8 @@ const CreateSimulation = z.strictObject({
   prices: z.array(z.number().positive().max(100_000_000)).min(1).max(100_000).optional(),
   dropPct: z.number().gt(0).lt(100).optional(),
   freeBalanceSats: z.number().int().min(0).max(2_100_000_000_000_000).optional(),
+  // Offer minus bid in USD: market orders fill at the spread, triggers use the last price.
+  spread: z.number().min(0).max(10_000).multipleOf(0.5).optional().openapi({ description: "Offer minus bid in USD, a multiple of 0.5 (default 5)" }),
 }).superRefine((b, ctx) => {
   if (b.scenario === "replay" && !b.prices) ctx.addIssue({ code: "custom", path: ["prices"], message: "replay needs prices" });
   if (b.scenario !== "replay" && b.prices) ctx.addIssue({ code: "custom", path: ["prices"], message: "prices are only for replay" });
@@ -128,6 +130,7 @@ export const simulationRoutes = router()
         id, userId: user.id, scenario: body.scenario, automations, position: body.position, initialPrice: body.initialPrice,
         steps: body.steps, stepMs: body.stepMs, seed: body.seed ?? (crypto.getRandomValues(new Uint32Array(1))[0]!), speed: body.speed,
         prices: body.prices, dropPct: body.dropPct, freeBalanceSats: body.freeBalanceSats,
+        ...(body.spread !== undefined ? { spread: body.spread } : {}),
       };
       // D1 keeps the parameters for listing; the prices (up to 100k numbers) stay in the DO only.
       const { prices, userId: _owner, ...stored } = params;
