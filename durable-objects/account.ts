@@ -563,7 +563,7 @@ export class AccountDO extends DurableObject<Env> {
   }
 
   /** Live positions with risk: from the stream when fresh, else REST. */
-  async positions(): Promise<DoResult<{ price: number; feed: string; trades: unknown[] }>> {
+  async positions(): Promise<DoResult<{ price: number; bid: number | null; offer: number | null; feed: string; trades: unknown[] }>> {
     const ctx = await this.loadContext();
     if (!ctx) return { ok: false, code: "no_account", message: "Account not found" };
     const client = await this.client();
@@ -573,7 +573,7 @@ export class AccountDO extends DurableObject<Env> {
       const risk = tradeRisk(t, price);
       return { ...t, risk, riskLevel: risk >= 0.9 ? "critical" : risk >= 0.8 ? "warn" : "ok" };
     });
-    return { ok: true, value: { price, feed, trades } };
+    return { ok: true, value: { price, bid: this.market.bid, offer: this.market.offer, feed, trades } };
   }
 
   /** Watchdog: wake up, re-read scope, re-arm the alarm and reopen the socket. */

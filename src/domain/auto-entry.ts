@@ -29,7 +29,11 @@ export const AutoEntryConfig = z
     /** Sats; give this or `quantity`. */
     margin: z.number().int().positive().optional(),
     leverage: z.number().min(MIN_LEVERAGE).max(MAX_LEVERAGE),
-    /** Initial TP/SL, measured from the price at entry. */
+    /**
+     * Initial TP/SL, measured from the last price the entry was decided at: the fill (at the
+     * offer for a buy, the bid for a sell) is only known from the trade the exchange reports,
+     * from which a TP/SL automation then measures.
+     */
     takeprofit: TakeProfitConfig.optional(),
     stoploss: TakeProfitConfig.optional(),
     maxOpenTrades: z.number().int().min(1).max(50).default(1),

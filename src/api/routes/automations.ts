@@ -100,7 +100,11 @@ export const accountAutomationRoutes = router()
   )
   .openapi(
     createRoute({ method: "get", path: "/{id}/positions", tags: ["accounts"], security, summary: "Running positions, live, with risk (0 at entry, 1 at liquidation)",
-      request: { params: AccountParams }, responses: { 200: json(z.object({ price: z.number(), feed: z.string(), trades: z.array(z.unknown()) }), "Positions"), 503: errorResponses[503], ...commonErrors } }),
+      request: { params: AccountParams }, responses: { 200: json(z.object({
+        price: z.number().openapi({ description: "Last price: risk, P&L and triggers are judged on it" }),
+        bid: z.number().nullable().optional().openapi({ description: "Where a market sell fills (last REST ticker)" }),
+        offer: z.number().nullable().optional().openapi({ description: "Where a market buy fills (last REST ticker)" }),
+        feed: z.string(), trades: z.array(z.unknown()) }), "Positions"), 503: errorResponses[503], ...commonErrors } }),
     async (c) => {
       const { id } = c.req.valid("param");
       await getAccount(c.env, c.get("user").id, id);
