@@ -83,9 +83,11 @@ describe("account and isolated trades", () => {
   it("stop loss fixed, trailing and removed", async () => {
     const c = client();
     expect((await c.setStoploss({ id: running.id, value: 95_000 })).stoploss).toBe(95_000);
-    const trailing = await c.setStoploss({ id: running.id, value: 95_000, mode: "trailing" });
-    expect(trailing.stoploss).toBe(95_000);
-    expect(trailing.stoplossTrailingDistance).toBeGreaterThan(0);
+    // A trailing stop's value is its distance as a fraction of price (issue 18): 5 % here.
+    const trailing = await c.setStoploss({ id: running.id, value: 0.05, mode: "trailing" });
+    expect(trailing.stoplossTrailingDistance).toBeCloseTo(0.05, 6);
+    expect(trailing.stoploss).toBeGreaterThan(94_000);
+    expect(trailing.stoploss).toBeLessThan(96_000);
     expect((await c.removeStoploss({ id: running.id })).stoploss).toBe(0);
   });
 
