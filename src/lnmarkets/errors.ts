@@ -42,10 +42,14 @@ export type ExchangeRule =
   | "not_your_trade"
   | "trade_not_running"
   | "stoploss_beyond_liquidation"
+  | "stoploss_wrong_side"
   | "takeprofit_wrong_side"
+  | "trailing_distance_out_of_range"
   | "price_off_tick"
+  | "cash_in_refused"
   | "insufficient_balance"
   | "margin_used_limit"
+  | "margin_out_of_range"
   | "quantity_out_of_range"
   | "leverage_out_of_range";
 
@@ -148,22 +152,30 @@ interface RuleSpec {
 const RULES: readonly RuleSpec[] = [
   { rule: "not_your_trade", kind: "permanent", code: "not_found", what: "trade not found", codes: ["NOT_YOUR_TRADE", "TRADE_NOT_OWNED"],
     message: /(do not|don't|does not) own (this|the) trade|not your trade|trade (does not|doesn't) belong/i },
-  { rule: "trade_not_running", kind: "permanent", code: "not_found", what: "trade not running", codes: ["TRADE_NOT_RUNNING", "TRADE_NOT_FOUND"],
-    message: /trade (is )?not (running|found|open)|no (such|running) trade|trade (is )?already closed/i },
+  { rule: "trade_not_running", kind: "permanent", code: "not_found", what: "trade not running", codes: ["TRADE_NOT_RUNNING", "TRADE_NOT_FOUND", "TRADE_NOT_OPEN", "TRADE_CLOSED"],
+    message: /trade (is )?not (open or running|running|found|open)|no (such|running) trade|trade (is )?already closed/i },
   { rule: "stoploss_beyond_liquidation", kind: "permanent", code: "invalid_request", what: "stop loss beyond liquidation", codes: ["STOPLOSS_BEYOND_LIQUIDATION"],
     message: /stop ?loss.*liquidation|liquidation.*stop ?loss/i },
+  { rule: "stoploss_wrong_side", kind: "permanent", code: "invalid_request", what: "stop loss on the wrong side", codes: ["STOPLOSS_WRONG_SIDE"],
+    message: /stop ?loss.*(wrong side|must be (above|below))/i },
+  { rule: "trailing_distance_out_of_range", kind: "permanent", code: "invalid_request", what: "trailing distance out of range", codes: ["TRAILING_DISTANCE_OUT_OF_RANGE"],
+    message: /trailing.*(distance|stop).*(range|between)|(range|between).*trailing/i },
   { rule: "takeprofit_wrong_side", kind: "permanent", code: "invalid_request", what: "take profit on the wrong side", codes: ["TAKEPROFIT_WRONG_SIDE"],
     message: /take ?profit.*(wrong side|above|below|greater|higher|lower|less)/i },
   { rule: "price_off_tick", kind: "permanent", code: "invalid_request", what: "price off the 0.5 tick", codes: ["PRICE_OFF_TICK"],
     message: /\btick\b|multiple of 0\.5|increments? of 0\.5/i },
+  { rule: "cash_in_refused", kind: "permanent", code: "invalid_request", what: "cash-in refused", codes: ["CASH_IN_TOO_LARGE", "CASH_IN_WOULD_LIQUIDATE"],
+    message: /cash-?in would liquidate|exceeds the available profit/i },
   { rule: "insufficient_balance", kind: "business", code: "insufficient_balance", what: "insufficient balance", codes: ["INSUFFICIENT_BALANCE", "INSUFFICIENT_FUNDS"],
     message: INSUFFICIENT },
   { rule: "margin_used_limit", kind: "business", code: "limit_violation", what: "margin used limit", codes: ["MARGIN_USED_LIMIT"],
     message: /margin used|used margin|0\.1 ?btc|10,?000,?000 sats/i },
+  { rule: "margin_out_of_range", kind: "business", code: "limit_violation", what: "margin out of range", codes: ["MARGIN_OUT_OF_RANGE"],
+    message: /margin must be at least|margin .* buys .* quantity must be/i },
   { rule: "quantity_out_of_range", kind: "business", code: "limit_violation", what: "quantity out of range", codes: ["QUANTITY_OUT_OF_RANGE"],
     message: /quantity.*(range|max|min|exceed|between|too (high|low|large|small))/i },
   { rule: "leverage_out_of_range", kind: "business", code: "limit_violation", what: "leverage out of range", codes: ["LEVERAGE_OUT_OF_RANGE"],
-    message: /leverage.*(range|max|min|exceed|between|too (high|low))/i },
+    message: /leverage.*(range|max|min|exceed|between|too (high|low)|fall under)/i },
 ];
 
 /** The rule an answer names: by its code first (a hint), else by its message. */

@@ -84,6 +84,11 @@ describe("the exchange's refusals (bodies as {message, code})", () => {
     ["a quantity out of range", 400, { message: "Quantity must be between 1 and 500000", code: "QUANTITY_OUT_OF_RANGE" }, { kind: "business", code: "limit_violation", rule: "quantity_out_of_range" }],
     ["a leverage out of range", 400, { message: "Leverage must be between 1 and 100", code: "LEVERAGE_OUT_OF_RANGE" }, { kind: "business", code: "limit_violation", rule: "leverage_out_of_range" }],
     ["margin used over 0.1 BTC", 400, { message: "Margin used would exceed 0.1 BTC", code: "MARGIN_USED_LIMIT" }, { kind: "business", code: "limit_violation", rule: "margin_used_limit" }],
+    ["a stop loss on the wrong side of the bid", 400, { message: "stoploss must be below the bid 99997.5", code: "STOPLOSS_WRONG_SIDE" }, { kind: "permanent", code: "invalid_request", rule: "stoploss_wrong_side" }],
+    ["a trailing distance out of range", 400, { message: "value must be between 0.001 and 10 for a trailing stop (a fraction of price)", code: "TRAILING_DISTANCE_OUT_OF_RANGE" }, { kind: "permanent", code: "invalid_request", rule: "trailing_distance_out_of_range" }],
+    ["a closed trade", 400, { message: "Trade is not open or running", code: "TRADE_CLOSED" }, { kind: "permanent", code: "not_found", rule: "trade_not_running" }],
+    ["a margin that buys too little", 400, { message: "margin must be at least 1 sat", code: "MARGIN_OUT_OF_RANGE" }, { kind: "business", code: "limit_violation", rule: "margin_out_of_range" }],
+    ["a cash-in that would liquidate", 400, { message: "amount: cash-in would liquidate the trade", code: "CASH_IN_WOULD_LIQUIDATE" }, { kind: "permanent", code: "invalid_request", rule: "cash_in_refused" }],
     ["insufficient balance", 400, { message: "Insufficient balance", code: "INSUFFICIENT_BALANCE" }, { kind: "business", code: "insufficient_balance", rule: "insufficient_balance" }],
   ];
 
