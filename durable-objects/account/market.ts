@@ -5,8 +5,7 @@
  */
 import { entryPriceOf, type RunningTrade } from "../../src/domain/trade";
 import type { LnMarketsRestClient } from "../../src/lnmarkets/rest-client";
-import type { FuturesTrade } from "../../src/lnmarkets/schemas";
-import type { IsolatedTradeEvent } from "../../src/lnmarkets/schemas";
+import { bidOffer, type FuturesTrade, type IsolatedTradeEvent } from "../../src/lnmarkets/schemas";
 
 export type Feed = "stream" | "rest" | "none";
 
@@ -38,7 +37,17 @@ export function toRunningTrade(t: FuturesTrade): RunningTrade {
 }
 
 export class Market {
+  /**
+   * The last price: risk, P&L and every trigger are judged on it, as LN Markets triggers
+   * liquidation, take profit and stop loss on it (docs, Futures, "Price reference").
+   */
   price: number | null = null;
+  /**
+   * Bid and offer from the last REST ticker (null until read or when not quoted): where a
+   * market sell or buy would fill, shown beside the positions; never used for risk.
+   */
+  bid: number | null = null;
+  offer: number | null = null;
   priceAt = 0;
   priceSource: Feed = "none";
   trades = new Map<string, RunningTrade>();
@@ -143,6 +152,7 @@ export class Market {
     if (!fresh) {
       const ticker = await client.ticker(opts);
       this.price = ticker.lastPrice;
+      ({ bid: this.bid, offer: this.offer } = bidOffer(ticker));
       this.priceAt = now;
       this.priceSource = "rest";
     }
