@@ -46,7 +46,7 @@ async function cycle(stack, n, deadline, totals) {
     fleet.push(await guardedAccount(stack, { guard: GUARD }));
   }
   for (const a of fleet) {
-    await must("PATCH", `${stack.platform}/v1/accounts/${a.accountId}/automations/${a.automationId}`, { schedule: { timeoutMs: 1_500, retryAttempts: 3, retryDelayMs: 1_000 } }, a.auth);
+    await must("PATCH", `${stack.platform}/v1/accounts/${a.accountId}/automations/${a.automationId}`, { schedule: { timeoutMs: 12_000, retryAttempts: 3, retryDelayMs: 1_000 } }, a.auth);
   }
   await waitStreams(stack, fleet, 60_000);
   let seed = n * 100;

@@ -4,9 +4,21 @@
  * classes with their handling (the breaker itself is fed by every REST call of the account,
  * see AccountDO.client), and reconciliation after an uncertain outcome before any
  * retry. An intent is recorded before it is sent, so an evicted DO finds it on restart.
+ *
+ * Exactly once, as far as it goes (README "Automations"): every decision is an intent with a
+ * clientId of its own (a retried run decides again under a new run id), recorded before it is
+ * sent. An order call lives at most REQUEST_TIMEOUT_MS on our side, and every run timeout is
+ * longer (src/domain/schedule.ts). No order goes out for a trade while an earlier intent on
+ * that trade, of any automation, is unresolved: it is reconciled first, and it counts as not
+ * landed only when the exchange does not show it at a read that started REQUEST_TIMEOUT_MS +
+ * RUN_TIMEOUT_MARGIN_MS after it was sent; until then it is "in flight" and blocks. A done
+ * intent is reported done (`already_done`) only for the very request it recorded. Limits: an
+ * exchange that applies a request later than that window after we sent it, and add-margin
+ * (which carries no clientId at LN Markets) being inferred from the trade's margin.
  */
 import { CircuitBreaker } from "../../src/domain/circuit-breaker";
 import { clientIdFor } from "../../src/domain/client-id";
+import { REQUEST_TIMEOUT_MS, RUN_TIMEOUT_MARGIN_MS } from "../../src/domain/schedule";
 import { sameTrailingFraction } from "../../src/domain/tp-sl";
 import { isLnMarketsError, LnMarketsError } from "../../src/lnmarkets/errors";
 import type { LnMarketsRestClient, NewTradeInput } from "../../src/lnmarkets/rest-client";
@@ -31,7 +43,15 @@ export interface Intent {
   runId: string;
   request: IntentRequest;
   traceId?: string | null;
+  /** The run's second decision and later (after re-reading the balance): a new clientId each. */
+  decision?: number;
 }
+
+/** Orders that protect a position: an open breaker does not hold them back (the rate limit does). */
+export const PROTECTIVE_ACTIONS: ReadonlySet<IntentAction> = new Set(["add_margin", "close", "stoploss"]);
+
+/** How long after it was sent an order may still land: before that, "not seen" is not "not landed". */
+export const ORDER_LANDING_WINDOW_MS = REQUEST_TIMEOUT_MS + RUN_TIMEOUT_MARGIN_MS;
 
 export type ExecResult =
   | { ok: true; clientId: string; trade: FuturesTrade | null; reconciled: boolean; skipped?: "already_done" }
@@ -93,7 +113,7 @@ export class Executor {
   }
 
   clientIdOf(intent: Intent): string {
-    return clientIdFor({ automationId: intent.automationId, runId: intent.runId, action: intent.request.action, tradeId: tradeIdOf(intent.request) });
+    return clientIdFor({ automationId: intent.automationId, runId: intent.runId, action: intent.request.action, tradeId: tradeIdOf(intent.request), decision: intent.decision });
   }
 
   /**
@@ -105,21 +125,35 @@ export class Executor {
     const clientId = this.clientIdOf(intent);
     const now = this.now();
     const existing = this.d.store.intent(clientId);
-    if (existing?.status === "done") return { ok: true, clientId, trade: existing.result ? JSON.parse(existing.result) : null, reconciled: false, skipped: "already_done" };
+    if (existing?.status === "done") {
+      // Done means the exchange answered it or showed it landed: success for this decision
+      // only if it is this very request (a clientId reused for another decision sent nothing).
+      if (existing.request !== JSON.stringify(intent.request)) {
+        return { ok: false, clientId, kind: "permanent", code: "client_id_reused", message: "this clientId was used by another decision: nothing sent", uncertain: false };
+      }
+      return { ok: true, clientId, trade: existing.result ? JSON.parse(existing.result) : null, reconciled: false, skipped: "already_done" };
+    }
     if (existing && (existing.status === "uncertain" || existing.status === "pending")) {
       const landed = await this.reconcile(existing, signal);
       // Only an intent the exchange shows did not land may be sent again.
       if (landed.ok || landed.code !== "not_landed") return landed;
     }
+    // Never a second order on a trade while an earlier one on it may still land.
+    const tradeId = tradeIdOf(intent.request);
+    if (tradeId !== undefined) {
+      const blocking = await this.settleTrade(tradeId, clientId, signal);
+      if (blocking) return { ok: false, clientId, kind: "temporary", code: "in_flight", message: `an earlier order on trade ${tradeId} may still land (${blocking})`, uncertain: false };
+    }
     // The run took the breaker's probe already; an order only checks that it is not open.
-    if (this.d.breaker.stateAt(now) === "open") {
+    // Protective orders go out anyway: the rate limit still holds them (in the REST client).
+    if (this.d.breaker.stateAt(now) === "open" && !PROTECTIVE_ACTIONS.has(intent.request.action)) {
       return { ok: false, clientId, kind: "temporary", code: "breaker_open", message: "circuit breaker open: exchange calls paused", uncertain: false };
     }
     const attempts = (existing?.attempts ?? 0) + 1;
     this.d.store.upsertIntent({
       client_id: clientId, automation_id: intent.automationId, run_id: intent.runId, action: intent.request.action,
       trade_id: tradeIdOf(intent.request) ?? null, request: JSON.stringify(intent.request), status: "pending", attempts,
-      result: null, error: null, created_at: existing?.created_at ?? now, updated_at: now,
+      result: null, error: null, created_at: existing?.created_at ?? now, updated_at: now, settles_at: now + ORDER_LANDING_WINDOW_MS,
     });
     const started = this.now();
     try {
@@ -131,6 +165,10 @@ export class Executor {
       const err = isLnMarketsError(e) ? e : new LnMarketsError({ kind: "temporary", code: "network", message: e instanceof Error ? e.message : String(e), uncertain: true });
       const status = err.uncertain ? "uncertain" : "failed";
       this.d.store.setIntentStatus(clientId, status, { error: `${err.code}: ${err.message}` });
+      // An answer (a 500, a 503) means the exchange is done with the request: whether it was
+      // applied is for reconciliation, but it will not land later. No answer (timeout,
+      // network, abort) or a gateway's 502/504/408 leaves it in flight for its window.
+      if (err.status !== undefined && ![408, 502, 504].includes(err.status)) this.d.store.setIntentSettlesAt(clientId, this.now());
       this.d.tradeLog({
         automationId: intent.automationId, traceId: intent.traceId ?? null, clientId, action: intent.request.action, request: intent.request,
         outcome: err.uncertain ? "uncertain" : "error", errorKind: err.kind, error: `${err.code}: ${err.message}`, latencyMs: this.now() - started,
@@ -146,18 +184,30 @@ export class Executor {
   }
 
   /**
-   * Reconciles one automation's unresolved intents before it decides again: a decision made
-   * on trades that an uncertain order may already have changed would send a second order
-   * under a new clientId. Returns how many there were and how many are still unknown.
+   * Reconciles the account's unresolved intents, every automation's, before a run decides
+   * again: a decision made on trades that an uncertain order (a guard's add-margin, a TP/SL's
+   * close, an entry's open) may already have changed would send a second order under a new
+   * clientId. Returns how many there were and how many are still unknown (in flight or not
+   * reconcilable): the caller must not decide while any is.
    */
-  async settle(automationId: string, signal?: AbortSignal): Promise<{ found: number; unresolved: number }> {
-    const rows = this.d.store.unresolvedIntents().filter((r) => r.automation_id === automationId);
+  async settle(_automationId?: string, signal?: AbortSignal): Promise<{ found: number; unresolved: number }> {
+    const rows = this.d.store.unresolvedIntents();
     let unresolved = 0;
     for (const row of rows) {
       const r = await this.reconcile(row, signal);
-      if (!r.ok && r.code === "reconcile_failed") unresolved++;
+      if (!r.ok && (r.code === "reconcile_failed" || r.code === "in_flight")) unresolved++;
     }
     return { found: rows.length, unresolved };
+  }
+
+  /** Reconciles other unresolved intents on `tradeId`; returns why one still blocks, if one does. */
+  private async settleTrade(tradeId: string, except: string, signal?: AbortSignal): Promise<string | null> {
+    for (const row of this.d.store.unresolvedIntents()) {
+      if (row.trade_id !== tradeId || row.client_id === except) continue;
+      const r = await this.reconcile(row, signal);
+      if (!r.ok && (r.code === "reconcile_failed" || r.code === "in_flight")) return `${row.action} ${row.client_id}: ${r.code}`;
+    }
+    return null;
   }
 
   /** Resolves every intent left pending or uncertain (after a timeout or an eviction). */
@@ -173,6 +223,7 @@ export class Executor {
   private async reconcile(row: IntentRow, signal?: AbortSignal): Promise<ExecResult> {
     const req = JSON.parse(row.request) as IntentRequest;
     const fail = (message: string): ExecResult => ({ ok: false, clientId: row.client_id, kind: "temporary", code: "reconcile_failed", message, uncertain: true });
+    const checkedAt = this.now();
     let landed: FuturesTrade | null | undefined;
     try {
       const client = await this.d.client();
@@ -218,13 +269,36 @@ export class Executor {
       if (status === "failed") return { ok: false, clientId: row.client_id, kind: "business", code: "trade_gone", message: "the trade is no longer running", uncertain: false };
       return { ok: true, clientId: row.client_id, trade: landed, reconciled: true };
     }
+    // Not seen yet, but it may still land: its request is unanswered and within its window.
+    const settlesAt = row.settles_at ?? row.updated_at + ORDER_LANDING_WINDOW_MS;
+    if (checkedAt < settlesAt) {
+      return { ok: false, clientId: row.client_id, kind: "temporary", code: "in_flight", message: `may still land for ${settlesAt - checkedAt} ms`, uncertain: true };
+    }
     // It did not land: the intent may be sent (again).
     this.d.store.setIntentStatus(row.client_id, "failed", { error: "reconciled: not landed" });
     return { ok: false, clientId: row.client_id, kind: "temporary", code: "not_landed", message: "not landed", uncertain: false };
   }
 
+  /**
+   * One deadline for the whole order call, the limiter's wait and a waited-out 429 included:
+   * the request's lifetime on our side is REQUEST_TIMEOUT_MS, whatever the caller's signal.
+   */
   private async send(client: LnMarketsRestClient, req: IntentRequest, clientId: string, signal?: AbortSignal): Promise<FuturesTrade | null> {
-    const opts = { ...(signal ? { signal } : {}), ...(this.d.timeoutMs ? { timeoutMs: this.d.timeoutMs } : {}) };
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(new Error(`order call over ${REQUEST_TIMEOUT_MS} ms`)), REQUEST_TIMEOUT_MS);
+    const onAbort = () => deadline.abort(signal?.reason);
+    if (signal?.aborted) onAbort();
+    else signal?.addEventListener("abort", onAbort, { once: true });
+    try {
+      return await this.sendOnce(client, req, clientId, deadline.signal);
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", onAbort);
+    }
+  }
+
+  private async sendOnce(client: LnMarketsRestClient, req: IntentRequest, clientId: string, signal: AbortSignal): Promise<FuturesTrade | null> {
+    const opts = { signal, timeoutMs: Math.min(this.d.timeoutMs ?? REQUEST_TIMEOUT_MS, REQUEST_TIMEOUT_MS) };
     switch (req.action) {
       case "open":
         return client.newTrade({ ...req.order, clientId } as NewTradeInput, opts);

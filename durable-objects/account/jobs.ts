@@ -36,8 +36,8 @@ export type JobOutcome = { ok: true; summary: string } | { ok: false; error: str
 
 class RunFailure extends Error {}
 
-async function exec(ctx: JobContext, row: AutomationRow, runId: string, request: IntentRequest, signal: AbortSignal): Promise<ExecResult> {
-  const res = await ctx.executor.execute({ automationId: row.id, runId, request, traceId: ctx.traceId }, signal);
+async function exec(ctx: JobContext, row: AutomationRow, runId: string, request: IntentRequest, signal: AbortSignal, decision = 0): Promise<ExecResult> {
+  const res = await ctx.executor.execute({ automationId: row.id, runId, request, traceId: ctx.traceId, ...(decision ? { decision } : {}) }, signal);
   if (res.ok && res.trade) ctx.market.upsertTrade(res.trade);
   // The trade is gone (closed, liquidated, or not ours): the positions are re-read next run.
   if (!res.ok && res.code === "trade_gone") ctx.market.tradesAt = 0;
@@ -51,12 +51,27 @@ async function exec(ctx: JobContext, row: AutomationRow, runId: string, request:
 }
 
 /**
+ * Before any run decides, every unresolved intent of the account (any automation's) is
+ * reconciled, and the positions re-read when there was one: a decision made on trades an
+ * earlier order may have changed would send a second order under a new clientId. While one
+ * may still land (in flight) or cannot be reconciled, the run does not decide: it fails and
+ * is retried with backoff. Returns the reason not to decide, if any.
+ */
+async function settleFirst(ctx: JobContext, signal: AbortSignal): Promise<string | null> {
+  const earlier = await ctx.executor.settle(undefined, signal);
+  if (earlier.unresolved) return `${earlier.unresolved} earlier order(s) may still land or could not be reconciled: not deciding yet`;
+  if (earlier.found) ctx.market.tradesAt = 0;
+  return null;
+}
+
+/**
  * The balance that sizes an add-margin is the last one read, however old (the monitor re-reads
  * it every BALANCE_TTL_MS once a trade nears action, else every BALANCE_IDLE_TTL_MS), so the protective order is the only exchange call
  * on the critical path. The exchange is the authority: when it refuses an add-margin for
  * insufficient balance and the balance was not read in this run, the decision state is put
- * back as it was (nothing landed), the balance is read and the run decides once more, under
- * the same run id (the same clientId, which the executor may send again after a refusal).
+ * back as it was (nothing landed), the balance is read and the run decides once more: a new
+ * decision, so a new clientId (decision 1). A close or an alert for want of balance
+ * (onInsufficient) is likewise only decided on a balance read in this run.
  */
 async function marginGuard(ctx: JobContext, row: AutomationRow, config: MarginGuardConfig, runId: string, signal: AbortSignal): Promise<JobOutcome> {
   const first = await marginGuardOnce(ctx, row, config, runId, signal, false);
@@ -65,17 +80,16 @@ async function marginGuard(ctx: JobContext, row: AutomationRow, config: MarginGu
   const client = await ctx.client();
   await ctx.market.refreshBalance(client, ctx.now(), signal);
   const current = ctx.automations().find((a) => a.id === row.id) ?? row;
-  const again = await marginGuardOnce(ctx, current, config, runId, signal, true);
+  const again = await marginGuardOnce(ctx, current, config, runId, signal, true, 1);
   return "staleBalance" in again ? { ok: false, error: "insufficient balance" } : again;
 }
 
-async function marginGuardOnce(ctx: JobContext, row: AutomationRow, config: MarginGuardConfig, runId: string, signal: AbortSignal, balanceRead: boolean): Promise<JobOutcome | { ok: false; error: string; staleBalance: string }> {
+async function marginGuardOnce(ctx: JobContext, row: AutomationRow, config: MarginGuardConfig, runId: string, signal: AbortSignal, balanceRead: boolean, decision = 0): Promise<JobOutcome | { ok: false; error: string; staleBalance: string }> {
   const client = await ctx.client();
   // An earlier order whose outcome is unknown (timeout, eviction) is resolved first, and the
   // trades re-read: deciding on stale margins would add margin twice under a new clientId.
-  const earlier = await ctx.executor.settle(row.id, signal);
-  if (earlier.unresolved) return { ok: false, error: `${earlier.unresolved} earlier order(s) still uncertain: reconcile failed` };
-  if (earlier.found) ctx.market.tradesAt = 0;
+  const blocked = await settleFirst(ctx, signal);
+  if (blocked) return { ok: false, error: blocked };
   const now = ctx.now();
   // A run a tick started keeps to the stream-fed positions (the monitor re-syncs them in the
   // background): its order is then the only exchange call on its critical path.
@@ -92,6 +106,10 @@ async function marginGuardOnce(ctx: JobContext, row: AutomationRow, config: Marg
   const balance = acting ? await ctx.market.knownBalance(client, now, signal) : Number.MAX_SAFE_INTEGER;
   const fromCache = acting && !balanceRead && ctx.market.balanceAt < now;
   const { decisions, nextState } = acting ? evaluateMarginGuard({ config, trades, price, balanceSats: balance, state, now }) : dry;
+  // No close and no "cannot add enough" alert on a balance this run did not read: re-read it
+  // and decide again (the trader's money is at stake on a possibly stale number).
+  const short = decisions.find((d) => d.reason === "close_insufficient" || d.reason === "close_capped" || d.alert === "insufficient");
+  if (short && fromCache) return { ok: false, error: "balance to re-read", staleBalance: short.tradeId };
   // A trade counts as acted on (disarmed, cooling down) only once its order got an answer: a
   // temporary failure, a timeout or an eviction mid-order leaves it armed so the retry acts
   // at once instead of cooling down for cooldownMs. Caps keep counting the attempt.
@@ -116,15 +134,23 @@ async function marginGuardOnce(ctx: JobContext, row: AutomationRow, config: Marg
         await ctx.journal.notify("margin.critical", "critical", "Position at critical risk", `Trade ${d.tradeId} risk ${(d.risk * 100).toFixed(0)} % at ${price}; liquidation ${d.inputs.liquidation.toFixed(1)}`, { tradeId: d.tradeId, risk: d.risk, price }, ctx.traceId);
       }
     };
+    // The caps or the balance cannot save it, and the trader chose an alert over a close.
+    const alertShort = async () => {
+      if (!d.alert) return;
+      await ctx.journal.notify("margin.insufficient", "critical", "Margin Guard cannot add enough margin",
+        `Trade ${d.tradeId} risk ${(d.risk * 100).toFixed(0)} % at ${price}: ${d.alert === "capped" ? "the guard's caps are reached" : "the balance is too low"}; needed ${d.inputs.neededSats ?? "?"} sats, allowed ${d.inputs.allowedSats ?? 0}. The position is not closed (onInsufficient: alert).`,
+        { tradeId: d.tradeId, risk: d.risk, price, reason: d.reason, neededSats: d.inputs.neededSats, allowedSats: d.inputs.allowedSats }, ctx.traceId);
+    };
     if (!d.action) {
       await notifyLevel();
+      await alertShort();
       continue;
     }
     const t = trades.find((x) => x.id === d.tradeId)!;
     const request: IntentRequest = d.action.type === "add_margin"
       ? { action: "add_margin", tradeId: d.tradeId, amount: d.action.amountSats, marginBefore: t.margin, ...(t.sumFundingFees !== undefined ? { fundingBefore: t.sumFundingFees } : {}) }
       : { action: "close", tradeId: d.tradeId };
-    const res = await exec(ctx, row, runId, request, signal);
+    const res = await exec(ctx, row, runId, request, signal, decision);
     if (!res.ok && res.code === "insufficient_balance" && fromCache && actions === 0) {
       ctx.saveState(row, state);
       return { ok: false, error: res.message, staleBalance: d.tradeId };
@@ -133,6 +159,7 @@ async function marginGuardOnce(ctx: JobContext, row: AutomationRow, config: Marg
     ctx.saveState(row, saved);
     if (res.ok && d.action.type === "add_margin" && ctx.market.balance !== null) ctx.market.balance -= d.action.amountSats;
     await notifyLevel();
+    await alertShort();
     if (res.ok) {
       actions++;
       await ctx.journal.notify("margin.action", "info", d.action.type === "add_margin" ? "Margin added" : "Position closed by Margin Guard",
@@ -145,6 +172,8 @@ async function marginGuardOnce(ctx: JobContext, row: AutomationRow, config: Marg
 
 async function tpSl(ctx: JobContext, row: AutomationRow, config: TpSlConfig, runId: string, signal: AbortSignal): Promise<JobOutcome> {
   const client = await ctx.client();
+  const blocked = await settleFirst(ctx, signal);
+  if (blocked) return { ok: false, error: blocked };
   const feed = await ctx.market.refresh(client, ctx.now(), signal);
   const trades = ctx.market.runningTrades();
   if (!trades.length) return { ok: true, summary: "no running trades" };
@@ -163,6 +192,8 @@ async function tpSl(ctx: JobContext, row: AutomationRow, config: TpSlConfig, run
 
 async function autoEntry(ctx: JobContext, row: AutomationRow, config: AutoEntryConfig, runId: string, signal: AbortSignal): Promise<JobOutcome> {
   const client = await ctx.client();
+  const blocked = await settleFirst(ctx, signal);
+  if (blocked) return { ok: false, error: blocked };
   const now = ctx.now();
   const feed = await ctx.market.refresh(client, now, signal);
   const price = ctx.market.price!;

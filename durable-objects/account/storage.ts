@@ -25,6 +25,9 @@ const MIGRATIONS: string[] = [
   // The trace id of the trader's last change to an automation: its runs carry it, so one
   // action can be followed from the API to the exchange order and the notification.
   `ALTER TABLE automations ADD COLUMN trace_id TEXT;`,
+  // Until when an order the exchange does not show may still land (its request sent and not
+  // answered): before it, "not seen" is not "not landed".
+  `ALTER TABLE intents ADD COLUMN settles_at INTEGER;`,
 ];
 
 export function migrate(sql: SqlStorage): void {
@@ -68,6 +71,11 @@ export type IntentRow = {
   error: string | null;
   created_at: number;
   updated_at: number;
+  /**
+   * Until when the order may still land unseen: sent + the landing window, or the time of
+   * the exchange's answer. Null on rows written before the column existed.
+   */
+  settles_at?: number | null;
 };
 
 /** Typed helpers over the DO's SqlStorage. Synchronous: DO SQLite calls are. */
@@ -118,11 +126,24 @@ export class AccountStore {
 
   upsertIntent(r: Omit<IntentRow, "attempts"> & { attempts?: number }): void {
     this.sql.exec(
-      `INSERT INTO intents (client_id, automation_id, run_id, action, trade_id, request, status, attempts, result, error, created_at, updated_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT(client_id) DO UPDATE SET status = excluded.status, attempts = excluded.attempts, result = excluded.result, error = excluded.error, updated_at = excluded.updated_at`,
-      r.client_id, r.automation_id, r.run_id, r.action, r.trade_id, r.request, r.status, r.attempts ?? 0, r.result, r.error, r.created_at, r.updated_at,
+      `INSERT INTO intents (client_id, automation_id, run_id, action, trade_id, request, status, attempts, result, error, created_at, updated_at, settles_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT(client_id) DO UPDATE SET status = excluded.status, attempts = excluded.attempts, result = excluded.result, error = excluded.error, updated_at = excluded.updated_at, settles_at = excluded.settles_at`,
+      r.client_id, r.automation_id, r.run_id, r.action, r.trade_id, r.request, r.status, r.attempts ?? 0, r.result, r.error, r.created_at, r.updated_at, r.settles_at ?? null,
     );
+  }
+
+  /** The exchange answered the request (even with an error): it will not land later unseen. */
+  setIntentSettlesAt(clientId: string, at: number): void {
+    this.sql.exec("UPDATE intents SET settles_at = MIN(COALESCE(settles_at, ?), ?) WHERE client_id = ?", at, at, clientId);
+  }
+
+  /**
+   * Deletes everything but the intents still unresolved (pending or uncertain): those stay
+   * until reconciled, even when the account's automations are gone.
+   */
+  keepOnlyUnresolvedIntents(): void {
+    this.sql.exec("DELETE FROM intents WHERE status NOT IN ('pending', 'uncertain')");
   }
 
   setIntentStatus(clientId: string, status: IntentStatus, fields: { result?: string | null; error?: string | null; attempts?: number } = {}): void {

@@ -38,16 +38,25 @@ export interface ClientIdInput {
   action: string;
   /** The trade acted on; absent for an open. */
   tradeId?: string | undefined;
+  /**
+   * Which decision of the run this is, when a run decides more than once (e.g. again after
+   * re-reading a refused balance): a new decision is a new order, so it gets a new id.
+   */
+  decision?: number | undefined;
 }
 
 /**
  * Deterministic idempotency id for one intent. Two seeds of cyrb53 give ~106 bits, so a
  * collision between two intents of one account (which could make reconciliation skip an
- * order) is negligible.
+ * order) is negligible. One id per decision: the AccountDO gives every run, retries
+ * included, a new run id, so a retried run never meets the id of an earlier decision.
  */
-export function clientIdFor({ automationId, runId, action, tradeId }: ClientIdInput): string {
-  // JSON framing keeps ("a:b","c") and ("a","b:c") apart.
-  const key = JSON.stringify([automationId, runId, action, tradeId ?? null]);
+export function clientIdFor({ automationId, runId, action, tradeId, decision }: ClientIdInput): string {
+  // JSON framing keeps ("a:b","c") and ("a","b:c") apart. A first decision keeps the ids
+  // of before `decision` existed.
+  const parts: unknown[] = [automationId, runId, action, tradeId ?? null];
+  if (decision !== undefined && decision > 0) parts.push(decision);
+  const key = JSON.stringify(parts);
   const hash =
     cyrb53(key, 1).toString(36).padStart(11, "0") + cyrb53(key, 2).toString(36).padStart(11, "0");
   const prefix = action.toLowerCase().replace(/[^a-z0-9]/g, "").slice(0, MAX_ACTION_PREFIX) || "x";

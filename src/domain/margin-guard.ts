@@ -23,6 +23,12 @@ export const MarginGuardConfig = z
     warnAt: ratio.default(DEFAULT_WARN_AT),
     actAt: z.number().gt(0).max(1).default(DEFAULT_ACT_AT),
     action: z.enum(["add_margin", "close"]).default("add_margin"),
+    /**
+     * With action add_margin, what to do when the caps or the balance cannot bring risk back
+     * under actAt: "alert" (default) adds what is allowed, if anything, and alerts critical;
+     * "close" closes the position instead (after the balance was re-read).
+     */
+    onInsufficient: z.enum(["alert", "close"]).default("alert"),
     targetRisk: ratio.default(0.5),
     /** Lifetime sats this guard may add to one trade. Required for add_margin. */
     maxAddPerTradeSats: sats.optional(),
@@ -83,7 +89,9 @@ export type GuardReason =
   | "add_margin_partial"
   | "close_configured"
   | "close_capped"
-  | "close_insufficient";
+  | "close_insufficient"
+  | "alert_capped"
+  | "alert_insufficient";
 
 export interface GuardDecision {
   tradeId: string;
@@ -94,6 +102,12 @@ export interface GuardDecision {
   levelChanged: boolean;
   action?: GuardAction;
   reason: GuardReason;
+  /**
+   * The caps or the balance cannot save the trade and the trader chose to be told rather than
+   * closed (onInsufficient "alert"): the caller alerts critical. Set with or without a partial
+   * add-margin.
+   */
+  alert?: "capped" | "insufficient";
   /** What led to the decision, for the automation log. */
   inputs: {
     price: number;
@@ -139,8 +153,10 @@ function matches(filter: TradeFilter | undefined, t: RunningTrade): boolean {
  * re-arms once its risk falls under warnAt, e.g. after margin was added.
  *
  * add_margin adds what reaches `targetRisk`, capped by the per-trade cap, the day's cap and
- * the balance; if the affordable amount cannot even bring risk under `actAt` it closes
- * instead: margin that does not save the trade would only be lost with it.
+ * the balance. If the affordable amount cannot even bring risk under `actAt`, the trader's
+ * `onInsufficient` decides: "close" closes (margin that does not save the trade would only
+ * be lost with it), "alert" (default) adds what is allowed and sets `alert`; with nothing
+ * allowed it only alerts. A close is never a surprise.
  * @throws RangeError on a price that is not positive and finite.
  */
 export function evaluateMarginGuard(input: MarginGuardInput): {
@@ -182,9 +198,10 @@ export function evaluateMarginGuard(input: MarginGuardInput): {
       byId.set(t.id, { ...base, reason: "cooling_down" });
     } else {
       const d = decideAction(t, price, config, balance, config.maxAddPerDaySats === undefined ? 0 : config.maxAddPerDaySats - addedToday, prev.addedSats);
-      byId.set(t.id, { ...base, action: d.action, reason: d.reason, inputs: { ...inputs, ...d.inputs } });
+      byId.set(t.id, { ...base, ...(d.action ? { action: d.action } : {}), ...(d.alert ? { alert: d.alert } : {}), reason: d.reason, inputs: { ...inputs, ...d.inputs } });
+      // An alert alone counts as the crossing's action too: one alert per crossing (or cooldown).
       next = { ...next, armed: false, lastActionAt: now, lastActionPrice: price };
-      if (d.action.type === "add_margin") {
+      if (d.action?.type === "add_margin") {
         balance -= d.action.amountSats;
         addedToday += d.action.amountSats;
         next = { ...next, addedSats: prev.addedSats + d.action.amountSats };
@@ -207,7 +224,7 @@ function decideAction(
   balance: number,
   dayLeft: number,
   addedToTrade: number,
-): { action: GuardAction; reason: GuardReason; inputs: Partial<GuardDecision["inputs"]> } {
+): { action?: GuardAction; alert?: "capped" | "insufficient"; reason: GuardReason; inputs: Partial<GuardDecision["inputs"]> } {
   if (config.action === "close") return { action: { type: "close" }, reason: "close_configured", inputs: {} };
   const eff = effectiveMargin(t);
   // eff is fractional: the epsilon stops float dust (18096.0000001) costing an extra sat.
@@ -221,8 +238,10 @@ function decideAction(
       : tradeRisk(t, price);
   const inputs = { neededSats: needed, allowedSats: allowed, riskAfter };
   if (amount <= 0 || riskAfter >= config.actAt) {
-    const reason = balance < capLeft ? "close_insufficient" : "close_capped";
-    return { action: { type: "close" }, reason, inputs };
+    const short: "insufficient" | "capped" = balance < capLeft ? "insufficient" : "capped";
+    if (config.onInsufficient === "close") return { action: { type: "close" }, reason: `close_${short}`, inputs };
+    const alert = { alert: short, reason: `alert_${short}` as const, inputs };
+    return amount > 0 ? { ...alert, action: { type: "add_margin", amountSats: amount } } : alert;
   }
   return {
     action: { type: "add_margin", amountSats: amount },

@@ -5,6 +5,7 @@
  * that was due while the DO was evicted must still run).
  */
 import { z } from "zod";
+import { exponentialDelay, type Random } from "./backoff";
 
 export const ScheduleKind = z.enum(["margin_guard", "tp_sl", "auto_entry", "margin_monitor"]);
 export type ScheduleKind = z.infer<typeof ScheduleKind>;
@@ -18,21 +19,41 @@ export const ScheduleSettings = z.object({
 });
 export type ScheduleSettings = z.infer<typeof ScheduleSettings>;
 
-/** The defaults table of DESIGN.md. */
+/**
+ * How long one exchange request may live on our side: the REST client's per-request timeout,
+ * and the executor's deadline for a whole order call (rate-limiter wait and one 429 retry
+ * included). After it the client has given up: the order either reached the exchange or not,
+ * and only the exchange can say which (see Executor).
+ */
+export const REQUEST_TIMEOUT_MS = 10_000;
+/** Head room between the request lifetime and any run timeout (answer parsing, bookkeeping). */
+export const RUN_TIMEOUT_MARGIN_MS = 2_000;
+/**
+ * No run may time out before an order it sent has had its full lifetime: a run that gave up
+ * while its request was still live would leave an order in flight behind the next decision.
+ * Every timeout, default or override, is at least this.
+ */
+export const MIN_RUN_TIMEOUT_MS = REQUEST_TIMEOUT_MS + RUN_TIMEOUT_MARGIN_MS;
+
+/**
+ * The defaults table of DESIGN.md, except the monitor's timeout: 5 s there, raised to
+ * {@link MIN_RUN_TIMEOUT_MS} so that every run outlives its requests.
+ */
 export const SCHEDULE_DEFAULTS: Readonly<Record<ScheduleKind, ScheduleSettings>> = {
   margin_guard: { intervalMs: 30_000, timeoutMs: 60_000, retryAttempts: 3, retryDelayMs: 5_000 },
   tp_sl: { intervalMs: 15_000, timeoutMs: 30_000, retryAttempts: 2, retryDelayMs: 3_000 },
   auto_entry: { intervalMs: 10_000, timeoutMs: 20_000, retryAttempts: 2, retryDelayMs: 2_000 },
-  margin_monitor: { intervalMs: 5_000, timeoutMs: 5_000, retryAttempts: 3, retryDelayMs: 1_000 },
+  margin_monitor: { intervalMs: 5_000, timeoutMs: MIN_RUN_TIMEOUT_MS, retryAttempts: 3, retryDelayMs: 1_000 },
 };
 
 /**
  * Sane bounds for overrides: below a second the alarm would hammer the 5 req/s budget; above
- * a day a protective automation is as good as off.
+ * a day a protective automation is as good as off; a timeout is never shorter than a request
+ * can live plus a margin ({@link MIN_RUN_TIMEOUT_MS}).
  */
 export const SCHEDULE_BOUNDS = {
   intervalMs: { min: 1_000, max: 86_400_000 },
-  timeoutMs: { min: 1_000, max: 300_000 },
+  timeoutMs: { min: MIN_RUN_TIMEOUT_MS, max: 300_000 },
   retryAttempts: { min: 0, max: 10 },
   retryDelayMs: { min: 500, max: 600_000 },
 } as const satisfies Record<keyof ScheduleSettings, { min: number; max: number }>;
@@ -43,18 +64,23 @@ const bounded = (k: keyof typeof SCHEDULE_BOUNDS) =>
 /** Per-automation override of the defaults; unknown fields are rejected. */
 export const ScheduleOverride = z.strictObject({
   intervalMs: bounded("intervalMs"),
-  timeoutMs: bounded("timeoutMs"),
+  timeoutMs: z.number().int()
+    .min(SCHEDULE_BOUNDS.timeoutMs.min, `timeoutMs must be at least ${MIN_RUN_TIMEOUT_MS} ms: the request timeout (${REQUEST_TIMEOUT_MS} ms) plus ${RUN_TIMEOUT_MARGIN_MS} ms`)
+    .max(SCHEDULE_BOUNDS.timeoutMs.max).optional(),
   retryAttempts: bounded("retryAttempts"),
   retryDelayMs: bounded("retryDelayMs"),
 });
 export type ScheduleOverride = z.infer<typeof ScheduleOverride>;
 
-/** Defaults of `kind` with the override's fields on top. */
+/**
+ * Defaults of `kind` with the override's fields on top. A timeout stored before the minimum
+ * was raised is lifted to it: the rule holds for every run, not just for new overrides.
+ */
 export function resolveSchedule(kind: ScheduleKind, override?: ScheduleOverride | null): ScheduleSettings {
   const d = SCHEDULE_DEFAULTS[kind];
   return {
     intervalMs: override?.intervalMs ?? d.intervalMs,
-    timeoutMs: override?.timeoutMs ?? d.timeoutMs,
+    timeoutMs: Math.max(MIN_RUN_TIMEOUT_MS, override?.timeoutMs ?? d.timeoutMs),
     retryAttempts: override?.retryAttempts ?? d.retryAttempts,
     retryDelayMs: override?.retryDelayMs ?? d.retryDelayMs,
   };
@@ -72,21 +98,40 @@ export interface NextRun {
 }
 
 /**
+ * The wait before retry number `attempts + 1` of a failed run: exponential from the job
+ * type's `retryDelayMs` (x2 per failed attempt, capped at 8x and at the interval), plus up to
+ * 50 % jitter so the accounts that failed together (an exchange outage) do not all come back
+ * in the same second. Never shorter than `retryDelayMs`: DESIGN.md's "retry delay" column is
+ * the first retry's lower bound.
+ */
+export function retryDelayMs(settings: ScheduleSettings, attempts: number, random: Random = Math.random): number {
+  const base = settings.retryDelayMs;
+  const maxMs = Math.max(base, Math.min(settings.intervalMs, base * 8));
+  const exp = exponentialDelay(attempts, { baseMs: base, minMs: base, maxMs, factor: 2 });
+  return Math.round(exp * (1 + RETRY_JITTER * random()));
+}
+
+/** Share of the backoff added at random on top of it. */
+export const RETRY_JITTER = 0.5;
+
+/**
  * Next due time after a run finished at `now`. `attempts` is the failed attempts so far in
  * this cycle (0 for a first try). Success -> now + interval. Failure with retries left ->
- * now + retryDelay and attempts + 1. Failure with none left -> "exhausted": the caller logs and
- * alerts, and the automation carries on at its next interval with attempts reset.
+ * now + {@link retryDelayMs} (exponential backoff with jitter) and attempts + 1. Failure with
+ * none left -> "exhausted": the caller logs and alerts, and the automation carries on at its
+ * next interval with attempts reset.
  */
 export function nextAfterRun(
   settings: ScheduleSettings,
   attempts: number,
   outcome: RunOutcome,
   now: number,
+  random: Random = Math.random,
 ): NextRun {
   if (outcome === "success") return { nextRunAt: now + settings.intervalMs, attempts: 0, kind: "interval" };
   const failed = attempts + 1;
   if (failed <= settings.retryAttempts) {
-    return { nextRunAt: now + settings.retryDelayMs, attempts: failed, kind: "retry" };
+    return { nextRunAt: now + retryDelayMs(settings, attempts, random), attempts: failed, kind: "retry" };
   }
   return { nextRunAt: now + settings.intervalMs, attempts: 0, kind: "exhausted" };
 }

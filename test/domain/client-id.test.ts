@@ -32,6 +32,14 @@ describe("clientIdFor", () => {
     expect(clientIdFor({ ...base, tradeId: undefined })).not.toBe(id);
   });
 
+  it("a new decision of the same run is a new id; the first decision keeps the old id", () => {
+    const base = { automationId: "aut_1", runId: "s7", action: "add_margin", tradeId: "t1" };
+    expect(clientIdFor({ ...base, decision: 0 })).toBe(clientIdFor(base));
+    expect(clientIdFor({ ...base, decision: 1 })).not.toBe(clientIdFor(base));
+    expect(clientIdFor({ ...base, decision: 2 })).not.toBe(clientIdFor({ ...base, decision: 1 }));
+    expect(isValidClientId(clientIdFor({ ...base, decision: 1 }))).toBe(true);
+  });
+
   it("does not confuse field boundaries", () => {
     const a = clientIdFor({ automationId: "a:b", runId: "c", action: "open" });
     const b = clientIdFor({ automationId: "a", runId: "b:c", action: "open" });

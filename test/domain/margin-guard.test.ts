@@ -47,6 +47,7 @@ describe("MarginGuardConfig", () => {
       warnAt: 0.8,
       actAt: 0.9,
       action: "add_margin",
+      onInsufficient: "alert",
       targetRisk: 0.5,
       maxAddPerTradeSats: 1,
       maxAddPerDaySats: 2,
@@ -143,29 +144,45 @@ describe("caps, balance and close", () => {
     expect(d.inputs.riskAfter).toBeCloseTo(4100 / (50_000 - 1 / 2.3e-5), 9);
   });
 
-  it("closes when the cap is too small to matter, or zero", () => {
+  it("with onInsufficient close, closes when the cap is too small to matter, or zero", () => {
     // At 45,600 risk is 4400/4545.45 = 0.968. +1,000: liq 1/2.21e-5 = 45248.87, risk
     // 4400/4751.13 = 0.926, still >= actAt: close. +2,000: liq 45045.05, risk 0.888: add.
-    expect(run({ config: cfg({ maxAddPerTradeSats: 1_000 }), price: 45_600 }).decisions[0]).toMatchObject({
+    const close = (c: Partial<MarginGuardConfigInput>) => cfg({ onInsufficient: "close", ...c });
+    expect(run({ config: close({ maxAddPerTradeSats: 1_000 }), price: 45_600 }).decisions[0]).toMatchObject({
       action: { type: "close" },
       reason: "close_capped",
     });
-    expect(run({ config: cfg({ maxAddPerTradeSats: 2_000 }), price: 45_600 }).decisions[0]).toMatchObject({
+    expect(run({ config: close({ maxAddPerTradeSats: 2_000 }), price: 45_600 }).decisions[0]).toMatchObject({
       action: { type: "add_margin", amountSats: 2_000 },
       reason: "add_margin_partial",
     });
-    expect(run({ config: cfg({ maxAddPerDaySats: 0 }), price: 45_900 }).decisions[0]).toMatchObject({
+    expect(run({ config: close({ maxAddPerDaySats: 0 }), price: 45_900 }).decisions[0]).toMatchObject({
       action: { type: "close" },
       reason: "close_capped",
     });
   });
 
-  it("closes when the balance is short", () => {
-    expect(run({ price: 45_600, balanceSats: 1_000 }).decisions[0]).toMatchObject({
+  it("with onInsufficient close, closes when the balance is short", () => {
+    const config = cfg({ onInsufficient: "close" });
+    expect(run({ config, price: 45_600, balanceSats: 1_000 }).decisions[0]).toMatchObject({
       action: { type: "close" },
       reason: "close_insufficient",
     });
-    expect(run({ price: 45_900, balanceSats: 0 }).decisions[0]?.reason).toBe("close_insufficient");
+    expect(run({ config, price: 45_900, balanceSats: 0 }).decisions[0]?.reason).toBe("close_insufficient");
+  });
+
+  it("by default never closes for want of margin: adds what is allowed and alerts, once per crossing", () => {
+    // The cap cannot save it: the allowed 1,000 goes in and the trader is alerted.
+    const capped = run({ config: cfg({ maxAddPerTradeSats: 1_000 }), price: 45_600 });
+    expect(capped.decisions[0]).toMatchObject({ action: { type: "add_margin", amountSats: 1_000 }, alert: "capped", reason: "alert_capped" });
+    // Nothing allowed: no order at all, only the alert.
+    const broke = run({ price: 45_900, balanceSats: 0 });
+    expect(broke.decisions[0]).toMatchObject({ alert: "insufficient", reason: "alert_insufficient" });
+    expect(broke.decisions[0]!.action).toBeUndefined();
+    // The alert spends the crossing: the next evaluation cools down instead of alerting again.
+    const again = run({ price: 45_900, balanceSats: 0, state: broke.nextState, now: 1_000 });
+    expect(again.decisions[0]).toMatchObject({ reason: "cooling_down" });
+    expect(again.decisions[0]!.alert).toBeUndefined();
   });
 
   it("closes when configured", () => {
@@ -273,7 +290,7 @@ describe("trade filter", () => {
 });
 
 describe("properties", () => {
-  it("never exceeds caps or balance, and every add brings risk under actAt", () => {
+  it("never exceeds caps or balance, and every add brings risk under actAt unless it alerts", () => {
     const tradeArb = fc.record({
       side: fc.constantFrom<"buy" | "sell">("buy", "sell"),
       quantity: fc.integer({ min: 1, max: 100_000 }),
@@ -303,7 +320,9 @@ describe("properties", () => {
             if (d.action?.type !== "add_margin") continue;
             const a = d.action.amountSats;
             if (!(Number.isInteger(a) && a > 0 && a <= perTrade)) return false;
-            if (!(d.inputs.riskAfter! < config.actAt)) return false;
+            // Only a partial add that comes with a critical alert may leave risk at actAt.
+            if (!(d.inputs.riskAfter! < config.actAt) && !d.alert) return false;
+            if (d.alert && config.onInsufficient !== "alert") return false;
             total += a;
           }
           return total <= perDay && total <= balance && r.nextState.addedTodaySats === total;

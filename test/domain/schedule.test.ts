@@ -6,8 +6,12 @@ import {
   alarmTime,
   dueRows,
   earliestDue,
+  MIN_RUN_TIMEOUT_MS,
   MONITOR_STREAM_INTERVAL_MS,
+  REQUEST_TIMEOUT_MS,
+  RUN_TIMEOUT_MARGIN_MS,
   monitorSchedule,
+  retryDelayMs,
   nextAfterRun,
   resolveSchedule,
   runDeadline,
@@ -25,13 +29,29 @@ describe("the margin monitor's cadence", () => {
 });
 
 describe("defaults and overrides", () => {
-  it("matches the DESIGN.md table", () => {
+  it("matches the DESIGN.md table, the monitor's timeout raised above the request timeout", () => {
     expect(SCHEDULE_DEFAULTS).toEqual({
       margin_guard: { intervalMs: 30_000, timeoutMs: 60_000, retryAttempts: 3, retryDelayMs: 5_000 },
       tp_sl: { intervalMs: 15_000, timeoutMs: 30_000, retryAttempts: 2, retryDelayMs: 3_000 },
       auto_entry: { intervalMs: 10_000, timeoutMs: 20_000, retryAttempts: 2, retryDelayMs: 2_000 },
-      margin_monitor: { intervalMs: 5_000, timeoutMs: 5_000, retryAttempts: 3, retryDelayMs: 1_000 },
+      margin_monitor: { intervalMs: 5_000, timeoutMs: 12_000, retryAttempts: 3, retryDelayMs: 1_000 },
     });
+  });
+
+  it("every run timeout, default or override, outlives a request by the margin", () => {
+    expect(MIN_RUN_TIMEOUT_MS).toBe(REQUEST_TIMEOUT_MS + RUN_TIMEOUT_MARGIN_MS);
+    expect(RUN_TIMEOUT_MARGIN_MS).toBeGreaterThan(0);
+    for (const d of Object.values(SCHEDULE_DEFAULTS)) expect(d.timeoutMs).toBeGreaterThanOrEqual(MIN_RUN_TIMEOUT_MS);
+    // Validation refuses a shorter override (it was accepted down to 1 s before).
+    const r = ScheduleOverride.safeParse({ timeoutMs: 1_000 });
+    expect(r.success).toBe(false);
+    expect(r.error?.issues[0]?.message).toMatch(/request timeout/);
+    expect(ScheduleOverride.safeParse({ timeoutMs: MIN_RUN_TIMEOUT_MS }).success).toBe(true);
+    expect(ScheduleOverride.safeParse({ timeoutMs: MIN_RUN_TIMEOUT_MS - 1 }).success).toBe(false);
+    // A shorter one stored before the rule is lifted when resolved.
+    expect(resolveSchedule("tp_sl", { timeoutMs: 1_000 } as never).timeoutMs).toBe(MIN_RUN_TIMEOUT_MS);
+    fc.assert(fc.property(fc.constantFrom(...(["margin_guard", "tp_sl", "auto_entry", "margin_monitor"] as const)), fc.integer({ min: 0, max: 300_000 }), (kind, t) =>
+      resolveSchedule(kind, { timeoutMs: t }).timeoutMs > REQUEST_TIMEOUT_MS));
   });
 
   it("applies only the fields overridden", () => {
@@ -69,21 +89,39 @@ describe("nextAfterRun", () => {
     expect(nextAfterRun(s, 2, "success", 1_000)).toEqual({ nextRunAt: 31_000, attempts: 0, kind: "interval" });
   });
 
-  it("failures retry after the delay up to the limit, then wait the interval", () => {
+  it("failures retry with exponential backoff up to the limit, then wait the interval", () => {
     let attempts = 0;
     const kinds: string[] = [];
     const times: number[] = [];
     let now = 0;
     for (let i = 0; i < 5; i++) {
-      const n = nextAfterRun(s, attempts, "failure", now);
+      // No jitter drawn: the bare exponential delays.
+      const n = nextAfterRun(s, attempts, "failure", now, () => 0);
       kinds.push(n.kind);
       times.push(n.nextRunAt - now);
       attempts = n.attempts;
       now = n.nextRunAt;
     }
-    // 3 retries at 5 s, then give up for one interval, then a fresh cycle.
+    // 3 retries at 5, 10, 20 s, then give up for one interval, then a fresh cycle at 5 s.
     expect(kinds).toEqual(["retry", "retry", "retry", "exhausted", "retry"]);
-    expect(times).toEqual([5_000, 5_000, 5_000, 30_000, 5_000]);
+    expect(times).toEqual([5_000, 10_000, 20_000, 30_000, 5_000]);
+  });
+
+  it("backoff: never below the type's retry delay, at most 50 % jitter on top, capped by 8x and the interval", () => {
+    expect(retryDelayMs(s, 0, () => 0)).toBe(5_000);
+    expect(retryDelayMs(s, 0, () => 0.999)).toBe(7_498);
+    expect(retryDelayMs(s, 10, () => 0)).toBe(30_000); // capped at the guard's 30 s interval
+    expect(retryDelayMs(SCHEDULE_DEFAULTS.margin_monitor, 5, () => 0)).toBe(5_000);
+    fc.assert(fc.property(fc.constantFrom(...Object.values(SCHEDULE_DEFAULTS)), fc.integer({ min: 0, max: 20 }), fc.double({ min: 0, max: 0.9999, noNaN: true }), (k, a, r) => {
+      const d = retryDelayMs(k, a, () => r);
+      const cap = Math.max(k.retryDelayMs, Math.min(k.intervalMs, k.retryDelayMs * 8));
+      return d >= k.retryDelayMs && d <= cap * 1.5 && d >= Math.min(cap, k.retryDelayMs * 2 ** a);
+    }));
+    // Jitter spreads a herd: 100 accounts failing together do not retry in the same second.
+    let seed = 7;
+    const rnd = () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
+    const spread = new Set(Array.from({ length: 100 }, () => Math.floor(retryDelayMs(s, 0, rnd) / 1_000)));
+    expect(spread.size).toBeGreaterThan(1);
   });
 
   it("zero retry attempts gives up at the first failure", () => {
