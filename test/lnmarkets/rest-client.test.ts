@@ -46,11 +46,15 @@ describe("account and isolated trades", () => {
 
   it("newTrade (market, quantity, TP/SL, clientId) and runningTrades", async () => {
     const c = client();
-    running = await c.newTrade({ type: "market", side: "buy", quantity: 100, leverage: 10, takeprofit: 120_000, stoploss: 90_000, clientId: "auto-1:run-1:open" });
+    // A 10x long opened at the offer liquidates a little above 90,909 (fees reserved): the stop
+    // must lie above that, or the exchange refuses it.
+    running = await c.newTrade({ type: "market", side: "buy", quantity: 100, leverage: 10, takeprofit: 120_000, stoploss: 92_000, clientId: "auto-1:run-1:open" });
     expect(running.running).toBe(true);
+    // Filled at the offer, not at the last price (100,000): entry comes from the exchange.
+    expect(running.entryPrice).toBeGreaterThan(100_000);
     expect(running.clientId).toBe("auto-1:run-1:open");
     expect(running.takeprofit).toBe(120_000);
-    expect(running.stoploss).toBe(90_000);
+    expect(running.stoploss).toBe(92_000);
     const list = await c.runningTrades();
     expect(list.map((t) => t.id)).toContain(running.id);
     const log = calls.at(-1)!;
