@@ -132,8 +132,11 @@ describe("TP/SL", () => {
       const r = (await acc.client.runningTrades())[0];
       return r && r.takeprofit && r.stoploss ? r : undefined;
     });
-    expect(onExchange.takeprofit).toBe(102_000);
-    expect(onExchange.stoploss).toBe(99_000);
+    // Measured from the entry the exchange reports: the buy filled at the offer, above 100,000.
+    const entry = onExchange.entryPrice!;
+    expect(entry).toBeGreaterThan(100_000);
+    expect(onExchange.takeprofit).toBe(Math.round((entry * 1.02) / 0.5) * 0.5);
+    expect(onExchange.stoploss).toBe(Math.round((entry * 0.99) / 0.5) * 0.5);
     const sent = (await simOrders(acc.keys.key)).filter((o: any) => /takeprofit|stoploss/.test(o.route)).length;
     // Another run changes nothing: no new orders.
     const { runDueNow } = await import("./account-helpers");
@@ -142,7 +145,7 @@ describe("TP/SL", () => {
     await simPrice(98_900);
     expect(await acc.client.runningTrades()).toEqual([]);
     const closed = await acc.client.closedTrades({ limit: 5 });
-    expect(closed.data.find((x) => x.id === t.id)?.exitPrice).toBeLessThanOrEqual(99_000);
+    expect(closed.data.find((x) => x.id === t.id)?.exitPrice).toBeLessThanOrEqual(onExchange.stoploss);
   }, 20_000);
 });
 
