@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Copies the browser files the dashboard loads from npm packages into public/vendor/, which
+// Copies the browser files the dashboard and /docs load from npm packages into public/vendor/, which
 // Workers static assets serve (wrangler.toml [assets]). Runs on `npm install` (postinstall),
 // so dev, tests, CI and deploy always serve the versions pinned in package-lock.json.
 import { copyFileSync, mkdirSync } from "node:fs";
@@ -11,4 +11,7 @@ const out = "public/vendor";
 mkdirSync(out, { recursive: true });
 const uplotDir = join(dirname(require.resolve("uplot/package.json")), "dist");
 for (const f of ["uPlot.iife.min.js", "uPlot.min.css"]) copyFileSync(join(uplotDir, f), join(out, f));
-console.log(`vendor-assets: uPlot copied to ${out}`);
+// Swagger UI for /docs (src/api/docs.ts).
+const swaggerDir = dirname(require.resolve("swagger-ui-dist/package.json"));
+for (const f of ["swagger-ui-bundle.js", "swagger-ui.css"]) copyFileSync(join(swaggerDir, f), join(out, f));
+console.log(`vendor-assets: uPlot and Swagger UI copied to ${out}`);

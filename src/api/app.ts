@@ -11,7 +11,7 @@ import { seedDemoAccount } from "../accounts/demo-account";
 import { runDevSeed } from "../dev-seed";
 import { createLogger } from "../lib/logger";
 import { dashboardResponse } from "./dashboard";
-import { DOCS_HTML } from "./docs";
+import { docsResponse } from "./docs";
 import { ApiError, errorResponse, toApiError } from "./errors";
 import { requireAdmin, requireAuth } from "./middleware/auth";
 import { router } from "./openapi";
@@ -54,7 +54,7 @@ export function createApp() {
     return c.json(await runDevSeed(c.env, [seedDemoAccount]));
   });
   app.get("/health", (c) => c.json({ ok: true, environment: c.env.ENVIRONMENT, time: Date.now() }));
-  app.get("/docs", (c) => c.html(DOCS_HTML));
+  app.get("/docs", (c) => docsResponse(c)); // Swagger UI; it carries its own CSP
   app.get("/admin", (c) => dashboardResponse(c)); // operator dashboard; it carries its own CSP
   app.get("/metrics", requireMetricsAccess, (c) => prometheusResponse(c.env)); // METRICS_TOKEN or an admin
   app.doc31("/openapi.json", {

@@ -15,7 +15,8 @@ import { toBase64 } from "../lib/encoding";
 const STYLE = `
 body{font:14px/1.45 system-ui,sans-serif;margin:0;color:#1b1f24;background:#f5f6f8}
 header{background:#1b1f24;color:#fff;padding:10px 20px;display:flex;gap:16px;align-items:center}
-header h1{font-size:16px;margin:0;flex:1}main{padding:16px 20px;display:grid;gap:16px;grid-template-columns:repeat(auto-fit,minmax(420px,1fr))}
+header h1{font-size:16px;margin:0;flex:1}main{padding:16px 20px;display:grid;gap:16px;grid-template-columns:repeat(auto-fit,minmax(min(420px,100%),1fr))}
+section{min-width:0}
 section{background:#fff;border:1px solid #e1e4e8;border-radius:6px;padding:12px 14px}h2{font-size:14px;margin:0 0 8px}
 table{border-collapse:collapse;width:100%;font-size:12px}td,th{border-bottom:1px solid #eee;padding:4px 6px;text-align:left}
 .bad{color:#c5221f}.ok{color:#188038}.muted{color:#6a737d}button{cursor:pointer}
@@ -29,6 +30,11 @@ const $ = (id) => document.getElementById(id);
 const TOKEN_KEY = 'lnma.operatorToken';
 const SVG = 'http://www.w3.org/2000/svg';
 let timer = null;
+const charts = new Map();
+// Charts follow their section's width (a narrow window shrinks them).
+const resizer = new ResizeObserver((entries) => {
+  for (const e of entries) { const u = charts.get(e.target); if (u) u.setSize({ width: Math.max(200, e.target.clientWidth), height: 170 }); }
+});
 
 function el(tag, attrs, text) {
   const e = document.createElement(tag);
@@ -55,16 +61,19 @@ async function call(method, path) {
  * A time-series line chart drawn by uPlot (served from /vendor, bundled from npm by
  * scripts/vendor-assets.mjs); xs are ms timestamps.
  */
-function lineChart(target, xs, series, yFmt) {
+function lineChart(target, xs, series, yFmt, yMin) {
+  const old = charts.get(target); if (old) { old.destroy(); charts.delete(target); }
   target.textContent = '';
   if (!xs.length) { target.appendChild(el('p', { class: 'muted' }, 'no data in the window')); return; }
   const opts = {
-    width: Math.max(320, target.clientWidth || 560), height: 170, legend: { show: false },
-    scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max(max, 1e-9)] } },
+    width: Math.max(200, target.clientWidth || 560), height: 170, legend: { show: false },
+    // An all-zero series still gets a readable axis (0 to yMin), not 0 / 0 / 0.
+    scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max(max, yMin)] } },
     axes: [{ stroke: '#6a737d' }, { stroke: '#6a737d', size: 56, values: (u, vals) => vals.map(yFmt) }],
     series: [{}].concat(series.map((s) => ({ label: s.name, stroke: s.color, width: 2 }))),
   };
-  new uPlot(opts, [xs.map((x) => x / 1000)].concat(series.map((s) => s.values)), target);
+  charts.set(target, new uPlot(opts, [xs.map((x) => x / 1000)].concat(series.map((s) => s.values)), target));
+  resizer.observe(target);
   target.setAttribute('data-series', series.map((s) => s.name).join(','));
 }
 
@@ -112,8 +121,8 @@ async function refresh() {
     const ts = [...new Set(m.series.map((p) => p.ts))].sort((a, b) => a - b);
     const sum = (t, k) => m.series.filter((p) => p.ts === t).reduce((s, p) => s + p[k], 0);
     const done = ts.map((t) => sum(t, 'complete')), failed = ts.map((t) => sum(t, 'fail'));
-    lineChart($('jobs'), ts, [{ name: 'complete', values: done, color: '#1967d2' }, { name: 'fail', values: failed, color: '#c5221f' }], (v) => v.toFixed(0));
-    lineChart($('failrate'), ts, [{ name: 'failure', values: ts.map((_, i) => (done[i] + failed[i] ? failed[i] / (done[i] + failed[i]) : 0) * 100), color: '#c5221f' }], (v) => v.toFixed(0) + '%');
+    lineChart($('jobs'), ts, [{ name: 'complete', values: done, color: '#1967d2' }, { name: 'fail', values: failed, color: '#c5221f' }], (v) => (Number.isInteger(v) ? v.toFixed(0) : v.toFixed(1)), 1);
+    lineChart($('failrate'), ts, [{ name: 'failure', values: ts.map((_, i) => (done[i] + failed[i] ? failed[i] / (done[i] + failed[i]) : 0) * 100), color: '#c5221f' }], (v) => (v >= 10 || Number.isInteger(v) ? v.toFixed(0) : v.toFixed(1)) + '%', 1);
     table($('workers'), ['worker', 'jobs/min', 'failure', 'avg ms', 'p95 ms'], m.workers.map((w) => [w.worker, w.perMinute.toFixed(2),
       w.failureRate === null ? null : (w.failureRate * 100).toFixed(1) + '%', w.avgDurationMs === null ? null : Math.round(w.avgDurationMs), w.p95DurationMs]));
     barChart($('backlog'), m.queues.map((q) => ({ label: q.queue, value: q.backlog })), '#b06000');
@@ -152,6 +161,13 @@ $('login').addEventListener('submit', async (ev) => {
     body: JSON.stringify({ email: $('email').value, password: $('password').value }) });
   const body = await res.json().catch(() => null);
   if (!res.ok || !body || !body.token) { $('loginError').textContent = (body && body.error && body.error.message) || 'Login failed'; return; }
+  // Only operators get in: a trader's login is refused here with a clear message, not shown empty panels.
+  const me = await fetch('/v1/me', { headers: { authorization: 'Bearer ' + body.token } }).then((r) => r.json()).catch(() => null);
+  if (!me || me.role !== 'admin') {
+    $('loginError').textContent = 'This account is not an operator: the operations dashboard needs the admin role. Traders use the API (/docs).';
+    $('password').value = '';
+    return;
+  }
   sessionStorage.setItem(TOKEN_KEY, body.token);
   $('password').value = '';
   show(true);
@@ -167,7 +183,7 @@ export function dashboardHtml(nonce: string): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>LNMA operations</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<link rel="icon" href="data:,"><link rel="stylesheet" href="/vendor/uPlot.min.css"><style nonce="${nonce}">${STYLE}</style>
+<link rel="icon" href="/favicon.svg" type="image/svg+xml"><link rel="stylesheet" href="/vendor/uPlot.min.css"><style nonce="${nonce}">${STYLE}</style>
 <script src="/vendor/uPlot.iife.min.js" nonce="${nonce}"></script></head><body>
 <header><h1>LN Markets automation: operations</h1><span id="status" class="muted"></span>
 <button id="refresh" type="button">Refresh</button><button id="logout" type="button" class="hidden">Log out</button></header>
