@@ -8,6 +8,7 @@ import { handleScheduled } from "./scheduled";
 
 export { AccountDO } from "../durable-objects/account";
 export { SimulationDO } from "../durable-objects/simulation";
+export { MarketFeedDO } from "../durable-objects/market-feed";
 
 const app = createApp();
 

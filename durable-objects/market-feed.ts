@@ -1,0 +1,230 @@
+/**
+ * MarketFeedDO (issue 20): one per network (`env.MARKET_FEED.getByName(network)`). It holds
+ * the network's single public price stream (last price and ticker: index, funding) with the
+ * REST ticker as fallback, and the trigger index: the price levels at which each account's
+ * automations or monitor would warn or act, with direction. On each tick it finds the levels
+ * crossed since the last tick with one range query on the price index and wakes only those
+ * accounts, in parallel (AccountDO.marketTick). Accounts at rest hold no socket of their own.
+ *
+ * Failure modes (docs/OPERATIONS.md, "Market feed"): the feed restarting loses nothing but
+ * the ticks while it was down (the index and the last price are in its SQLite; the first tick
+ * after a restart is compared with the last price saved, at most FEED_SAVE_EVERY_MS old); an
+ * account missing a wake-up catches up at its next re-sync (60 s at rest) or its next
+ * registration, which reports a crossing between the price it saw and the feed's.
+ */
+import { DurableObject } from "cloudflare:workers";
+import type { TriggerLevel } from "../src/domain/trigger-levels";
+import { createLogger } from "../src/lib/logger";
+import { LnMarketsRestClient } from "../src/lnmarkets/rest-client";
+import { TOPICS } from "../src/lnmarkets/schemas";
+import { LnMarketsStreamClient } from "../src/lnmarkets/stream-client";
+import { resolveEndpoints, type LnMarketsNetwork } from "../src/lnmarkets/transport";
+import { fanout, type FanoutResult } from "./market-feed/fanout";
+import { TriggerIndex } from "./market-feed/trigger-index";
+
+/** What an account is woken with. */
+export interface MarketTick {
+  network: LnMarketsNetwork;
+  /** The last price now, and the one before it (the move that crossed the account's level). */
+  price: number;
+  previous: number;
+  at: number;
+  /** The most urgent kind of level crossed. */
+  kind: string;
+}
+
+/** The alarm's cadence while the stream is healthy (a backstop: the socket keeps the DO up). */
+const HEALTH_EVERY_MS = 30_000;
+/** The REST ticker's cadence while the stream is down or stale. */
+const REST_POLL_MS = 5_000;
+/** The last price is saved at most this often (one SQLite write, not one per tick). */
+const FEED_SAVE_EVERY_MS = 5_000;
+/** Calls in flight per fan-out. */
+const FANOUT_WINDOW = 100;
+
+/** The account side of a wake-up (AccountDO.marketTick). */
+interface TickListener {
+  marketTick(tick: MarketTick): Promise<unknown>;
+}
+
+const NETWORKS = new Set<LnMarketsNetwork>(["mainnet", "testnet", "simulator"]);
+
+export class MarketFeedDO extends DurableObject<Env> {
+  private readonly index: TriggerIndex;
+  private readonly log = createLogger({ base: { component: "market-feed" } });
+  private stream: LnMarketsStreamClient | null = null;
+  private price: number | null = null;
+  private priceAt = 0;
+  private source: "stream" | "rest" | "none" = "none";
+  private savedAt = 0;
+  private ticker: { index: number | null; fundingRate: number | null; at: number } | null = null;
+  private readonly counters = { ticks: 0, crossings: 0, wakes: 0, wakeFailures: 0, restPolls: 0, registrations: 0, maxFanoutMs: 0 };
+  private lastFanout: (FanoutResult & { at: number; price: number; previous: number }) | null = null;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.index = new TriggerIndex(ctx.storage.sql);
+    const saved = this.index.getMeta("last");
+    if (saved) {
+      const { price, at } = JSON.parse(saved) as { price: number; at: number };
+      this.price = price;
+      this.priceAt = at;
+      this.savedAt = at;
+    }
+  }
+
+  private get network(): LnMarketsNetwork {
+    const name = (this.ctx.id.name ?? this.index.getMeta("network")) as LnMarketsNetwork | null;
+    if (!name || !NETWORKS.has(name)) throw new Error(`MarketFeedDO needs a network name (getByName("mainnet"|"testnet"|"simulator")), got ${name}`);
+    return name;
+  }
+
+  // --- RPC -----------------------------------------------------------------------------------
+
+  /**
+   * Replaces an account's levels (an empty list removes it). `seenPrice` is the price the
+   * account derived them at: when a level lies between it and the feed's last price, the
+   * crossing happened before the registration and is reported (`crossed: true`) so the account
+   * evaluates at once. Returns the feed's last price for the account's hot-zone test.
+   */
+  async register(accountId: string, levels: readonly TriggerLevel[], seenPrice?: number | null): Promise<{ price: number | null; priceAt: number; crossed: boolean; levels: number }> {
+    const now = Date.now();
+    this.index.setMeta("network", this.network);
+    const kept = this.index.register(accountId, levels, now);
+    this.counters.registrations++;
+    const crossed = kept > 0 && seenPrice != null && this.price !== null && this.index.crossedFor(accountId, seenPrice, this.price);
+    if (kept > 0) this.ensureRunning();
+    return { price: this.price, priceAt: this.priceAt, crossed, levels: kept };
+  }
+
+  /** The feed's last price, without registering (an account's REST-free price read). */
+  async lastPrice(): Promise<{ price: number | null; priceAt: number; source: string }> {
+    if (this.index.counts().accounts > 0) this.ensureRunning();
+    return { price: this.price, priceAt: this.priceAt, source: this.source };
+  }
+
+  /**
+   * A price from outside the stream: the REST fallback's ticker, and tests. Processed as a tick
+   * (crossings woken); resolves once the woken accounts have answered.
+   */
+  async ingestPrice(price: number, at: number = Date.now()): Promise<FanoutResult | null> {
+    return this.onPrice(price, at, "rest");
+  }
+
+  /** Index size, price, stream, counters and the last fan-out. */
+  async status() {
+    return {
+      network: this.network,
+      price: this.price,
+      priceAt: this.priceAt,
+      source: this.source,
+      ticker: this.ticker,
+      stream: this.stream ? this.stream.snapshot() : { state: "closed" as const },
+      ...this.index.counts(),
+      counters: { ...this.counters },
+      lastFanout: this.lastFanout,
+      alarm: await this.ctx.storage.getAlarm(),
+    };
+  }
+
+  // --- ticks -----------------------------------------------------------------------------------
+
+  private async onPrice(price: number, at: number, source: "stream" | "rest"): Promise<FanoutResult | null> {
+    if (!(Number.isFinite(price) && price > 0)) return null;
+    const previous = this.price;
+    this.price = price;
+    this.priceAt = at;
+    this.source = source;
+    this.counters.ticks++;
+    if (at - this.savedAt >= FEED_SAVE_EVERY_MS) {
+      this.savedAt = at;
+      this.index.setMeta("last", JSON.stringify({ price, at }));
+    }
+    if (previous === null || previous === price) return null;
+    const crossed = this.index.crossed(previous, price);
+    if (!crossed.length) return null;
+    this.counters.crossings += crossed.length;
+    const network = this.network;
+    const result = await fanout(crossed, (c) => {
+      this.counters.wakes++;
+      return (this.env.ACCOUNT.getByName(c.accountId) as unknown as TickListener).marketTick({ network, price, previous, at, kind: c.kind });
+    }, FANOUT_WINDOW);
+    this.counters.wakeFailures += result.failures;
+    this.counters.maxFanoutMs = Math.max(this.counters.maxFanoutMs, result.ms);
+    this.lastFanout = { ...result, at, price, previous };
+    if (result.failures) this.log.warn("feed.wake_failed", { network, failures: result.failures, calls: result.calls });
+    return result;
+  }
+
+  // --- stream and alarm ------------------------------------------------------------------------
+
+  /** The stream is open and the alarm armed while any account is registered. */
+  private ensureRunning(): void {
+    this.ensureStream();
+    this.ctx.waitUntil(this.ctx.storage.getAlarm().then((a) => (a === null ? this.ctx.storage.setAlarm(Date.now() + (this.streamHealthy() ? HEALTH_EVERY_MS : 0)) : undefined)));
+  }
+
+  private streamHealthy(): boolean {
+    return this.stream?.state === "open" && this.source === "stream";
+  }
+
+  private ensureStream(): void {
+    if (this.stream) return;
+    const network = this.network;
+    try {
+      this.stream = new LnMarketsStreamClient({
+        endpoints: resolveEndpoints(this.env, network),
+        topics: [TOPICS.lastPrice, TOPICS.ticker],
+        logger: this.log,
+        onPrice: (price, time) => {
+          // A tick's wake-ups outlive the socket callback.
+          this.ctx.waitUntil(this.onPrice(price, Date.now(), "stream").catch((e) => this.log.error("feed.tick_failed", { error: e })).then(() => undefined));
+          void time;
+        },
+        onSubscription: (topic, data) => {
+          if (topic !== TOPICS.ticker) return;
+          const d = data as { index?: number | null; funding?: { rate?: number | null } };
+          this.ticker = { index: d.index ?? null, fundingRate: d.funding?.rate ?? null, at: Date.now() };
+        },
+        onStateChange: (state, previous, reason) => {
+          this.log.info("feed.stream_state", { network, state, previous, reason });
+          // Down or stale: the REST ticker takes over at the next alarm, due now.
+          if (state !== "open") this.ctx.waitUntil(this.ctx.storage.setAlarm(Date.now() + 1_000));
+        },
+      });
+      this.stream.start();
+    } catch (e) {
+      // Not configured for this network (no simulator in production): REST cannot help either.
+      this.log.error("feed.stream_unavailable", { network, error: e });
+      this.stream = null;
+    }
+  }
+
+  override async alarm(): Promise<void> {
+    if (this.index.counts().accounts === 0) {
+      // Nobody to wake: the socket is closed and nothing is re-armed (a registration restarts it).
+      this.stream?.close("no registered account");
+      this.stream = null;
+      return;
+    }
+    let next = HEALTH_EVERY_MS;
+    try {
+      this.ensureStream();
+      this.stream?.checkHealth(Date.now());
+      // The exchange pushes lastPrice on change only: an open socket that delivered a price is
+      // current however quiet (it pings, and goes stale after 10 s without any frame).
+      if (!(this.stream?.state === "open" && this.source === "stream")) {
+        next = REST_POLL_MS;
+        const rest = new LnMarketsRestClient({ endpoints: resolveEndpoints(this.env, this.network), timeoutMs: 5_000 });
+        const t = await rest.ticker();
+        this.counters.restPolls++;
+        await this.onPrice(t.lastPrice, Date.now(), "rest");
+      }
+    } catch (e) {
+      next = REST_POLL_MS;
+      this.log.warn("feed.rest_poll_failed", { network: this.network, error: e });
+    } finally {
+      await this.ctx.storage.setAlarm(Date.now() + next);
+    }
+  }
+}
