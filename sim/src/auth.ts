@@ -9,11 +9,16 @@ import type { Account, Store } from "./store";
 
 export const TIMESTAMP_WINDOW_MS = 30_000;
 
+/** The kv row that marks an API key revoked (its value: when, in ms). */
+export const revokedKey = (apiKey: string) => `revoked:${apiKey}`;
+
 const unauthorized = (message: string, code: string) => new ApiError(401, message, code);
 
 function checkKeyAndTime(store: Store, key: string, passphrase: string, timestamp: string | number, now: number): Account {
   const account = store.accountByKey(key);
   if (!account) throw unauthorized("Invalid API key", "INVALID_API_KEY");
+  // Revoked by its owner (POST /__sim/keys/:key/revoke): refused like an unknown key.
+  if (store.getJson<number>(revokedKey(key)) !== undefined) throw unauthorized("Invalid API key", "INVALID_API_KEY");
   if (passphrase !== account.passphrase) throw unauthorized("Invalid passphrase", "INVALID_PASSPHRASE");
   const ts = typeof timestamp === "number" ? timestamp : /^\d+$/.test(timestamp) ? Number(timestamp) : NaN;
   if (!Number.isFinite(ts)) throw unauthorized("Invalid timestamp", "INVALID_TIMESTAMP");

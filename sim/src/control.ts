@@ -9,7 +9,7 @@ import type { ScenarioState } from "./engine";
 import { ScenarioInput } from "./engine";
 import { ApiError, validationError } from "./errors";
 import type { NewKeysInput, PriceState } from "./exchange";
-import { FaultsInput, normalizeFaults, type ActiveFaults } from "./faults";
+import { FaultsInput, normalizeFaults, type ActiveFaults, type FaultCounts } from "./faults";
 import { errorResponse } from "./rest-routes";
 import type { OrderLogEntry } from "./store";
 
@@ -73,6 +73,14 @@ export interface ControlOps {
   stepScenario(count: number): { steps: number; price: PriceState; scenario: ScenarioState | null };
   setFaults(faults: ActiveFaults): ActiveFaults;
   faults(): ActiveFaults;
+  /** Faults injected so far by kind, and their total. */
+  injected(): FaultCounts & { total: number };
+  resetInjected(): FaultCounts & { total: number };
+  /** The owner revokes an API key: its REST calls get 401, its stream sockets are closed. */
+  revokeKey(key: string): { key: string; revoked: true; revokedAt: number; socketsClosed: number };
+  restoreKey(key: string): { key: string; revoked: false };
+  /** Every trade of the key's account (any status), as the REST API shows them; no faults, no order log. */
+  trades(key: string): unknown[];
   orders(key?: string, since?: number): OrderLogEntry[];
   payInvoice(paymentHash: string): { paid: true; payment_hash: string };
   reset(): void;
@@ -120,6 +128,15 @@ export function controlRoutes(ops: ControlOps) {
       const { count } = await json(c, StepInput);
       return c.json(ops.stepScenario(count ?? 1));
     })
+    .post("/keys/:key/revoke", (c) => c.json(ops.revokeKey(c.req.param("key"))))
+    .post("/keys/:key/restore", (c) => c.json(ops.restoreKey(c.req.param("key"))))
+    .get("/trades", (c) => {
+      const key = c.req.query("key");
+      if (!key) throw new ApiError(400, "key is required", "VALIDATION_ERROR", "key");
+      return c.json(ops.trades(key));
+    })
+    .get("/faults/injected", (c) => c.json(ops.injected()))
+    .delete("/faults/injected", (c) => c.json(ops.resetInjected()))
     .get("/faults", (c) => c.json(ops.faults()))
     .post("/faults", async (c) => c.json(ops.setFaults(normalizeFaults(await json(c, FaultsInput)))))
     .delete("/faults", (c) => c.json(ops.setFaults(normalizeFaults({}))))

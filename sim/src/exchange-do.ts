@@ -1,12 +1,13 @@
 import { DurableObject } from "cloudflare:workers";
 import { Hono } from "hono";
-import { authenticateStream } from "./auth";
+import { authenticateStream, revokedKey } from "./auth";
 import { controlRoutes, type ControlOps, type FundingState } from "./control";
 import { ScenarioRunner, type ScenarioInput, type ScenarioState } from "./engine";
 import { ApiError } from "./errors";
 import { Exchange, type NewKeysInput, type PriceState } from "./exchange";
-import { Faults, NO_FAULTS, type ActiveFaults } from "./faults";
+import { Faults, NO_FAULTS, type ActiveFaults, type FaultCounts } from "./faults";
 import { invoiceStatus, lightningRoutes } from "./lightning";
+import { toFuturesTrade } from "./positions";
 import { errorResponse, restRoutes } from "./rest-routes";
 import { Store, type OrderLogEntry } from "./store";
 import { StreamHub } from "./stream";
@@ -36,13 +37,21 @@ export class ExchangeDO extends DurableObject<SimEnv> implements ControlOps {
       this.#store = new Store(ctx.storage.sql);
       this.#store.migrate();
       this.#exchange = new Exchange(this.#store);
-      this.#faults = new Faults(this.#store.getJson<ActiveFaults>("faults") ?? NO_FAULTS);
+      this.#faults = new Faults(
+        this.#store.getJson<ActiveFaults>("faults") ?? NO_FAULTS,
+        this.#store.getJson<Partial<FaultCounts>>("faultCounts") ?? {},
+        (counts) => this.#store.putJson("faultCounts", counts),
+      );
       this.#scenario = new ScenarioRunner(this.#store.getJson<ScenarioState>("scenario") ?? null);
       this.#hub = new StreamHub(ctx, {
         authenticate: (params) => authenticateStream(this.#store, params),
         price: () => this.#exchange.price,
         funding: () => ({ rate: this.#exchange.funding.rate, time: this.#exchange.nextFundingTime() }),
-        silenced: () => this.#faults.active.silenceStream,
+        silenced: () => {
+          const silent = this.#faults.active.silenceStream;
+          if (silent) this.#faults.count("stream_silenced");
+          return silent;
+        },
       });
       this.#app = this.#buildApp();
     });
@@ -98,11 +107,12 @@ export class ExchangeDO extends DurableObject<SimEnv> implements ControlOps {
       if (scenarioAt <= due) this.#step(1);
       if (fundingAt <= due) {
         this.#exchange.runPeriodicFunding(now);
+        this.#faults.count("funding_settlement");
         this.#hub.publishTrades(this.#exchange.drainEvents());
         this.#hub.publishFunding();
       }
       if (dropAt <= due) {
-        this.#hub.dropAll();
+        this.#faults.count("socket_drop", this.#hub.dropAll());
         const every = this.#faults.active.dropSocketsEveryMs;
         if (every) this.#store.putJson("dropAt", now + every);
         else this.#store.deleteKey("dropAt");
@@ -179,6 +189,7 @@ export class ExchangeDO extends DurableObject<SimEnv> implements ControlOps {
   /** Settle funding now at `rate` (the last price is the fixing price). */
   settleFunding(rate: number) {
     const r = this.#exchange.settleFunding(rate);
+    this.#faults.count("funding_settlement");
     this.#hub.publishTrades(this.#exchange.drainEvents());
     this.#hub.publishFunding();
     return r;
@@ -223,6 +234,35 @@ export class ExchangeDO extends DurableObject<SimEnv> implements ControlOps {
     return this.#faults.active;
   }
 
+  injected() {
+    return this.#faults.injected;
+  }
+
+  resetInjected() {
+    this.#faults.resetCounts();
+    return this.#faults.injected;
+  }
+
+  revokeKey(key: string) {
+    if (!this.#store.accountByKey(key)) throw new ApiError(404, "Unknown API key", "NOT_FOUND", "key");
+    const revokedAt = this.#store.getJson<number>(revokedKey(key)) ?? Date.now();
+    this.#store.putJson(revokedKey(key), revokedAt);
+    this.#faults.count("key_revoked");
+    return { key, revoked: true as const, revokedAt, socketsClosed: this.#hub.dropKey(key) };
+  }
+
+  restoreKey(key: string) {
+    if (!this.#store.accountByKey(key)) throw new ApiError(404, "Unknown API key", "NOT_FOUND", "key");
+    this.#store.deleteKey(revokedKey(key));
+    return { key, revoked: false as const };
+  }
+
+  trades(key: string): unknown[] {
+    const account = this.#store.accountByKey(key);
+    if (!account) throw new ApiError(404, "Unknown API key", "NOT_FOUND", "key");
+    return this.#store.allTradesOf(account.id).map((t) => toFuturesTrade(t, this.#exchange.price.lastPrice));
+  }
+
   orders(key?: string, since?: number): OrderLogEntry[] {
     return this.#store.orders(key, since);
   }
@@ -241,6 +281,7 @@ export class ExchangeDO extends DurableObject<SimEnv> implements ControlOps {
     this.#exchange.reset();
     this.#scenario.stop();
     this.#faults.set(NO_FAULTS);
+    this.#faults.resetCounts();
     this.#hub.dropAll(1012, "simulator reset");
     void this.ctx.storage.deleteAlarm();
   }
@@ -252,6 +293,7 @@ export class ExchangeDO extends DurableObject<SimEnv> implements ControlOps {
       funding: this.fundingState(),
       scenario: this.#scenario.state,
       faults: this.#faults.active,
+      injected: this.#faults.injected,
       accounts: this.#store.countAccounts(),
       trades: this.#store.countTradesByStatus(),
       sockets: this.#hub.count(),

@@ -32,6 +32,7 @@ export function lightningRoutes(deps: { store: Store; faults: Faults }) {
     const refused = deps.faults.active.lightningDown
       ? detail(503, "Lightning backend unavailable (simulated)")
       : !c.req.header("x-api-key") ? detail(401, "Invoice (or Admin) key required.") : null;
+    if (deps.faults.active.lightningDown) deps.faults.count("lightning_down");
     if (refused) {
       // Drain the body first: answering a service-binding request before reading its body
       // makes workerd raise "Can't read from request stream after response has been sent".

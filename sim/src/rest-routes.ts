@@ -9,7 +9,7 @@ import { authenticateRest } from "./auth";
 import { candles, CANDLE_RANGES, DEFAULT_CANDLE_RANGE } from "./candles";
 import { ApiError, parseJsonBody, validationError } from "./errors";
 import type { Exchange } from "./exchange";
-import type { Faults } from "./faults";
+import type { Faults, RestVerdict } from "./faults";
 import { RECEIVED_AT_HEADER } from "./received-at";
 import { toFuturesTrade, type TradeRecord } from "./positions";
 import type { Account, Store } from "./store";
@@ -24,6 +24,12 @@ export interface Sim {
 }
 
 type Env = { Variables: { account: Account; raw: string } };
+
+/**
+ * Marks a request from a test harness acting as the trader: never faulted, and logged with
+ * this value as `harness` in the order log. Dev and test only, like the whole simulator.
+ */
+export const HARNESS_HEADER = "x-sim-harness";
 
 const PUBLIC_PATHS = new Set([
   "/v3/ping",
@@ -98,18 +104,34 @@ export function restRoutes(sim: Sim) {
   app.onError((e) => errorResponse(e));
 
   app.use("*", async (c, next) => {
-    const handledAt = Date.now();
+    let handledAt = Date.now();
     const front = Number(c.req.header(RECEIVED_AT_HEADER));
     const at = Number.isSafeInteger(front) && front > 0 && front <= handledAt ? front : handledAt;
     const raw = await c.req.text();
     c.set("raw", raw);
     const url = new URL(c.req.url);
     const key = c.req.header("lnm-access-key") ?? null;
+    const write = c.req.method !== "GET" && c.req.method !== "HEAD";
+    // A test harness acting as the trader (its own add-margins and closes) is not faulted.
+    const harness = c.req.header(HARNESS_HEADER)?.slice(0, 32) || null;
     let res: Response;
+    let holdAfterMs = 0;
     try {
       const f = sim.faults.active;
-      if (f.latencyMs > 0) await sleep(f.latencyMs);
-      const verdict = sim.faults.judgeRest(key ?? c.req.header("cf-connecting-ip") ?? "anonymous", Date.now());
+      if (!harness && f.latencyMs > 0) {
+        sim.faults.count("latency");
+        await sleep(f.latencyMs);
+      }
+      const verdict: RestVerdict = harness
+        ? { kind: "pass", holdBeforeMs: 0, holdAfterMs: 0 }
+        : sim.faults.judgeRest(key ?? c.req.header("cf-connecting-ip") ?? "anonymous", Date.now(), write);
+      if (verdict.kind === "pass" && verdict.holdBeforeMs > 0) {
+        // Lands late: the exchange applies it after the hold, whether the client still waits
+        // or not (a request's handler here runs on after its caller has gone).
+        await sleep(verdict.holdBeforeMs);
+        handledAt = Date.now();
+      }
+      if (verdict.kind === "pass") holdAfterMs = verdict.holdAfterMs;
       if (verdict.kind === "rate-limited") {
         res = Response.json(
           { message: "Too many requests", code: "RATE_LIMITED" },
@@ -127,9 +149,11 @@ export function restRoutes(sim: Sim) {
     } catch (e) {
       res = errorResponse(e);
     }
-    if (c.req.method !== "GET" && c.req.method !== "HEAD") {
-      sim.store.logOrder({ at, handledAt, key, route: `${c.req.method} ${url.pathname}`, body: raw, clientId: clientIdOf(raw), status: res.status });
+    if (write) {
+      sim.store.logOrder({ at, handledAt, key, route: `${c.req.method} ${url.pathname}`, body: raw, clientId: clientIdOf(raw), status: res.status, harness });
     }
+    // Applied (and logged) already; only the answer waits (the client may time out first).
+    if (holdAfterMs > 0) await sleep(holdAfterMs);
     return res;
   });
 

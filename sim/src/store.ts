@@ -39,6 +39,10 @@ const MIGRATIONS: string[][] = [
       usd REAL NOT NULL)`,
     `CREATE INDEX volumes_account ON volumes (account_id, at)`,
   ],
+  [
+    // Requests a test harness sent as the trader (x-sim-harness): never faulted.
+    `ALTER TABLE orders ADD COLUMN harness TEXT`,
+  ],
 ];
 
 export interface FundingSettlement {
@@ -86,6 +90,8 @@ export interface OrderLogEntry {
   body: unknown;
   clientId: string | null;
   status: number;
+  /** Set when a test harness sent it as the trader (header x-sim-harness): not faulted. */
+  harness?: string;
 }
 
 export interface Invoice {
@@ -180,6 +186,14 @@ export class Store {
   tradesOf(accountId: string, status: TradeStatus): TradeRecord[] {
     return this.sql
       .exec<{ data: string }>(`SELECT data FROM trades WHERE account_id = ? AND status = ? ORDER BY rowid`, accountId, status)
+      .toArray()
+      .map((r) => JSON.parse(r.data) as TradeRecord);
+  }
+
+  /** Every trade of an account in any status, oldest first (the control API's view). */
+  allTradesOf(accountId: string): TradeRecord[] {
+    return this.sql
+      .exec<{ data: string }>(`SELECT data FROM trades WHERE account_id = ? ORDER BY rowid`, accountId)
       .toArray()
       .map((r) => JSON.parse(r.data) as TradeRecord);
   }
@@ -321,10 +335,10 @@ export class Store {
 
   // --- order log -------------------------------------------------------------------------
 
-  logOrder(e: { at: number; handledAt: number; key: string | null; route: string; body: string; clientId: string | null; status: number }): void {
+  logOrder(e: { at: number; handledAt: number; key: string | null; route: string; body: string; clientId: string | null; status: number; harness?: string | null }): void {
     this.sql.exec(
-      `INSERT INTO orders (at, handled_at, api_key, route, body, client_id, status) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-      e.at, e.handledAt, e.key, e.route, e.body, e.clientId, e.status,
+      `INSERT INTO orders (at, handled_at, api_key, route, body, client_id, status, harness) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      e.at, e.handledAt, e.key, e.route, e.body, e.clientId, e.status, e.harness ?? null,
     );
   }
 
@@ -341,6 +355,7 @@ export class Store {
       body: parseMaybeJson(r.body as string | null),
       clientId: (r.client_id as string | null) ?? null,
       status: Number(r.status),
+      ...(r.harness ? { harness: String(r.harness) } : {}),
     }));
   }
 

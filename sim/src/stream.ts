@@ -260,6 +260,22 @@ export class StreamHub {
     }
   }
 
+  /** Close the sockets authenticated with `apiKey` (a revoked key); returns how many. */
+  dropKey(apiKey: string, code = 1008, reason = "api key revoked"): number {
+    let n = 0;
+    for (const ws of this.ctx.getWebSockets("stream")) {
+      if (this.#state(ws).apiKey !== apiKey) continue;
+      try {
+        ws.close(code, reason);
+      } catch {
+        // already closing
+      }
+      this.forget(ws);
+      n++;
+    }
+    return n;
+  }
+
   /** Close every socket: the dropSocketsEveryMs fault and reset. */
   dropAll(code = 1012, reason = "simulated drop"): number {
     const sockets = this.ctx.getWebSockets("stream");
