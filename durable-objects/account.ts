@@ -9,31 +9,34 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { eq } from "drizzle-orm";
-import { decryptAccountCredentials } from "../src/accounts/credentials";
-import { parseAutomationConfig, parseScheduleOverride, scheduleKindOf, type AutomationType, type Issue } from "../src/automations/registry";
+import { parseAutomationConfig, parseScheduleOverride, type AutomationType, type Issue } from "../src/automations/registry";
 import { CircuitBreaker } from "../src/domain/circuit-breaker";
 import { monitorMargins } from "../src/domain/margin-monitor";
-import { alarmTime, dueRows, monitorSchedule, nextAfterRun, resolveSchedule, SCHEDULE_DEFAULTS, type ScheduleOverride } from "../src/domain/schedule";
+import { alarmTime, dueRows, monitorSchedule, SCHEDULE_DEFAULTS, type ScheduleOverride } from "../src/domain/schedule";
 import { tradeRisk } from "../src/domain/trade";
 import { getDb } from "../src/db/client";
+import { incrementCounters } from "../src/db/counters";
 import { exchangeAccounts } from "../src/db/schema";
 import { newId } from "../src/lib/ids";
-import { LnMarketsRestClient, type LnMarketsCredentials } from "../src/lnmarkets/rest-client";
+import type { LnMarketsRestClient } from "../src/lnmarkets/rest-client";
+import type { CallInfo } from "../src/lnmarkets/rest-http";
 import { TokenBucketLimiter } from "../src/lnmarkets/rate-limiter";
-import { LnMarketsStreamClient } from "../src/lnmarkets/stream-client";
-import { resolveEndpoints } from "../src/lnmarkets/transport";
 import { loadAccountContext, type AccountContext } from "./account/context";
 import { flushAccountCounters } from "./account/counters";
 import { Executor } from "./account/executor";
-import { marginMonitor, runAutomation, wouldAct, type JobContext } from "./account/jobs";
+import { monitorLevels, wouldAct } from "./account/jobs";
 import { Journal } from "./account/journal";
+import { isAuthFailure, Keys, KEYS_RECHECK_MS } from "./account/keys";
 import { Market } from "./account/market";
+import { MONITOR_ID, Runner } from "./account/runner";
 import { AccountStore, migrate, type AutomationRow } from "./account/storage";
+import { StreamFeed } from "./account/stream-feed";
 import { automationView, type AutomationView } from "./account/views";
 
-export const MONITOR_ID = "margin_monitor";
+export { MONITOR_ID };
 const CONTEXT_TTL_MS = 60_000;
-const CREDENTIALS_TTL_MS = 10 * 60_000;
+/** The monitor's cadence with nothing to watch (no running trade, no automation): it re-syncs positions by REST. */
+const MONITOR_IDLE_INTERVAL_MS = 60_000;
 // The watchdog calls a heartbeat stale after 120 s (ALERT_THRESHOLDS.heartbeatStaleMs): 30 s
 // leaves it four beats, and each beat is a D1 write per account.
 const HEARTBEAT_EVERY_MS = 30_000;
@@ -57,18 +60,13 @@ export class AccountDO extends DurableObject<Env> {
   private readonly executor: Executor;
   private context: AccountContext | null = null;
   private contextRefresh: Promise<unknown> | null = null;
-  private creds: { value: LnMarketsCredentials; version: number; at: number } | null = null;
   private credCounters = { hit: 0, miss: 0, expiry: 0 };
-  private restClient: { client: LnMarketsRestClient; version: number } | null = null;
   private readonly limiter = new TokenBucketLimiter();
-  private stream: LnMarketsStreamClient | null = null;
-  private streamStarting = false;
-  private readonly inFlight = new Set<string>();
-  private readonly criticalAlerted = new Set<string>();
+  private readonly keys: Keys;
+  private readonly runner: Runner;
+  private readonly feed: StreamFeed;
   private lastHeartbeat = 0;
   private lastCountersAt = 0;
-  /** The monitor's backstop time while a socket problem pulled it in (restored when it heals). */
-  private monitorPulledIn: { from: number; to: number } | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -90,6 +88,23 @@ export class AccountDO extends DurableObject<Env> {
       tradeLog: (t) => this.journal.trade(t),
       onRunningTrades: (trades, readStartedAt) => this.market.setTrades(trades, Date.now(), readStartedAt),
       timeoutMs: 10_000,
+    });
+    this.keys = new Keys(env, this.store, this.limiter, { count: (what) => this.credCounters[what]++, onCall: (info) => this.recordCall(info) });
+    const self = this;
+    this.runner = new Runner({
+      store: this.store, journal: this.journal, market: this.market, executor: this.executor,
+      accountId: () => this.accountId,
+      client: () => this.client(),
+      pauseEntries: () => this.context?.pauseEntries ?? false,
+      automationsRunning: () => self.automationsRun(self.context),
+      monitorSchedule: (now) => this.monitorSchedule(now),
+    });
+    this.feed = new StreamFeed({
+      env, store: this.store, journal: this.journal, market: this.market,
+      credentials: (c) => this.keys.credentials(c),
+      wanted: () => this.automationsRun(this.context),
+      onTick: (price) => this.onTick(price),
+      rearm: () => this.ctx.waitUntil(this.rearm()),
     });
     ctx.blockConcurrencyWhile(async () => {
       migrate(ctx.storage.sql);
@@ -130,48 +145,78 @@ export class AccountDO extends DurableObject<Env> {
     return this.context;
   }
 
-  /** Decrypted keys cached in memory for 10 minutes, per credential version. */
-  private async credentials(): Promise<LnMarketsCredentials> {
+  /** The REST client on the account's keys (decrypted and cached by Keys). */
+  private async client(): Promise<LnMarketsRestClient> {
     const ctx = await this.currentContext();
     if (!ctx) throw new Error("account not found");
-    const now = Date.now();
-    if (this.creds && this.creds.version === ctx.credentialVersion && now - this.creds.at < CREDENTIALS_TTL_MS) {
-      this.credCounters.hit++;
-      return this.creds.value;
-    }
-    if (this.creds) this.credCounters.expiry++;
-    else this.credCounters.miss++;
-    const row = await getDb(this.env).select().from(exchangeAccounts).where(eq(exchangeAccounts.id, ctx.accountId)).get();
-    if (!row) throw new Error("account not found");
-    this.creds = { value: await decryptAccountCredentials(this.env, row), version: row.credentialVersion, at: now };
-    return this.creds.value;
+    return this.keys.client(ctx);
   }
 
-  private async client(): Promise<LnMarketsRestClient> {
-    const creds = await this.credentials();
-    const ctx = this.context!;
-    if (this.restClient?.version !== ctx.credentialVersion) {
-      this.restClient = {
-        version: ctx.credentialVersion,
-        client: new LnMarketsRestClient({
-          endpoints: resolveEndpoints(this.env, ctx.network), credentials: creds, rateLimiter: this.limiter, rateLimitRetry: { maxWaitMs: 2_000 },
-          // Every call feeds the breaker: only temporary failures say the exchange is unwell.
-          onCall: (info) => this.recordCall(info.ok, info.errorKind),
-        }),
-      };
+  /**
+   * Every REST call of the account: temporary failures and successes feed the breaker (a
+   * breaker that opens alerts the owner: protective orders still go out, entries wait); a
+   * 401/403 means the keys no longer work.
+   */
+  private recordCall(info: CallInfo): void {
+    if (!info.ok && isAuthFailure(info.errorCode)) {
+      this.ctx.waitUntil(this.onKeysRejected(`${info.method} ${info.path}: ${info.errorCode} (${info.status ?? "?"})`));
+      return;
     }
-    return this.restClient.client;
-  }
-
-  private recordCall(ok: boolean, kind: string | undefined): void {
     const b = this.executor.breaker;
     const before = b.stateAt(Date.now());
-    if (ok) b.onSuccess(Date.now());
-    else if (kind === "temporary") b.onFailure(Date.now());
+    if (info.ok) b.onSuccess(Date.now());
+    else if (info.errorKind === "temporary") b.onFailure(Date.now());
     else return;
     this.store.setMeta("breaker", JSON.stringify(b.toJSON()));
     const after = b.stateAt(Date.now());
-    if (after !== before) this.journal.automation(after === "open" ? "warn" : "info", "breaker.state", null, { from: before, to: after });
+    if (after === before) return;
+    this.journal.automation(after === "open" ? "warn" : "info", "breaker.state", null, { from: before, to: after });
+    if (after === "open" && before === "closed") {
+      const { failures, calls } = b.windowCounts(Date.now());
+      this.ctx.waitUntil(Promise.all([
+        this.journal.notify("exchange.breaker_open", "critical", "LN Markets calls are failing",
+          `${failures || "Most"} of the last ${calls || "few"} calls to LN Markets failed: the circuit breaker is open for 30 s. Protective orders (add margin, close, stop loss) still go out; new entries wait.`,
+          { breaker: "open" }),
+        incrementCounters(getDb(this.env), { "exchange.breaker_opened": 1 }).catch((e) => this.journal.logger.warn("breaker.counter_failed", { error: e })),
+      ]));
+    }
+  }
+
+  /** The exchange refused the keys (401/403): everything on them pauses, the owner is told once per version. */
+  private async onKeysRejected(reason: string): Promise<void> {
+    const ctx = this.context;
+    if (!ctx || this.keys.rejected(ctx)) return;
+    this.keys.setState({ state: "rejected", version: ctx.credentialVersion, reason, at: Date.now() });
+    this.runner.abortAll("credentials rejected by the exchange");
+    this.journal.automation("error", "credentials.rejected", null, { reason, credentialVersion: ctx.credentialVersion });
+    await this.journal.notify("credentials.rejected", "critical", "LN Markets refused the account's API keys",
+      `The exchange refused the keys of ${ctx.name} (${reason}). Its automations and liquidation alerts are paused until new keys are saved.`, { reason });
+    await this.reconcileRunning();
+  }
+
+  /**
+   * Live validation (KV-cached) of keys not validated yet for their version, before anything
+   * runs on them; refused keys pause the account with a critical alert.
+   */
+  private async checkKeys(ctx: AccountContext): Promise<void> {
+    if (!this.keys.needsCheck(ctx, Date.now())) return;
+    const s = await this.keys.validate(ctx, this.journal.logger).catch((e) => {
+      this.journal.logger.warn("credentials.validate_failed", { error: e });
+      return null;
+    });
+    if (s?.state === "rejected") {
+      this.runner.abortAll("credentials rejected by the exchange");
+      this.journal.automation("error", "credentials.rejected", null, { reason: s.reason, credentialVersion: s.version });
+      await this.journal.notify("credentials.rejected", "critical", "LN Markets refused the account's API keys",
+        `The keys of ${ctx.name} did not validate (${s.reason ?? "refused"}). Its automations and liquidation alerts are paused until new keys are saved.`, { reason: s.reason ?? null });
+    }
+  }
+
+  /** The monitor's schedule: 5 s on REST, 30 s behind a healthy stream, 60 s with nothing to watch. */
+  private monitorSchedule(now: number) {
+    const s = monitorSchedule(this.market.feed(now));
+    const idle = this.market.trades.size === 0 && this.market.tradesAt > 0 && !this.automationsRun(this.context);
+    return idle ? { ...s, intervalMs: MONITOR_IDLE_INTERVAL_MS } : s;
   }
 
   // --- scheduling -------------------------------------------------------------------------------
@@ -180,27 +225,42 @@ export class AccountDO extends DurableObject<Env> {
     return this.store.automations().filter((a) => a.id !== MONITOR_ID && a.enabled);
   }
 
-  private shouldRun(ctx: AccountContext | null): boolean {
-    return !!ctx && ctx.inScope && this.enabledAutomations().length > 0;
+  /**
+   * The monitor watches every active account whose keys the exchange has not refused,
+   * automations or not (liquidation alerts are never silently off). Keys not validated yet
+   * are validated at its first run.
+   */
+  private watching(ctx: AccountContext | null): boolean {
+    return !!ctx && ctx.status === "active" && !this.keys.rejected(ctx);
+  }
+
+  /** Automations run for an account in scope (scope, kill switch) with enabled ones and working keys. */
+  private automationsRun(ctx: AccountContext | null): boolean {
+    return this.watching(ctx) && ctx!.inScope && this.enabledAutomations().length > 0;
   }
 
   /** Brings schedules, the monitor row and the socket in line with whether we should run. */
   private async reconcileRunning(): Promise<boolean> {
     const ctx = await this.loadContext();
-    const run = this.shouldRun(ctx);
+    const watch = this.watching(ctx);
+    const run = this.automationsRun(ctx);
     const now = Date.now();
-    if (run) {
-      if (!this.store.automation(MONITOR_ID)) {
-        this.store.insertAutomation({ id: MONITOR_ID, type: "margin_monitor", name: "Margin monitor", config: "{}", schedule: null, enabled: 1, next_run_at: now, created_at: now, updated_at: now });
-      }
-      for (const a of this.store.automations()) {
-        if (a.enabled && a.next_run_at === null) this.store.updateAutomation(a.id, { next_run_at: now, attempts: 0 });
-      }
-      this.ensureStream();
-    } else {
-      for (const a of this.store.automations()) if (a.next_run_at !== null) this.store.updateAutomation(a.id, { next_run_at: null, attempts: 0 });
-      this.stopStream("not running");
+    if (watch && !this.store.automation(MONITOR_ID)) {
+      this.store.insertAutomation({ id: MONITOR_ID, type: "margin_monitor", name: "Margin monitor", config: "{}", schedule: null, enabled: 1, next_run_at: now, created_at: now, updated_at: now });
     }
+    // Automations starting: the monitor leaves its idle cadence at once.
+    const monitor = this.store.automation(MONITOR_ID);
+    if (run && monitor?.next_run_at != null && monitor.next_run_at > now + SCHEDULE_DEFAULTS.margin_monitor.intervalMs) this.store.updateAutomation(MONITOR_ID, { next_run_at: now });
+    for (const a of this.store.automations()) {
+      const on = a.id === MONITOR_ID ? watch : run;
+      if (on && a.enabled && a.next_run_at === null) this.store.updateAutomation(a.id, { next_run_at: now, attempts: 0 });
+      if (!on && a.next_run_at !== null) this.store.updateAutomation(a.id, { next_run_at: null, attempts: 0 });
+    }
+    // Runs that should not go on are stopped where they stand (kill switch, scope, keys).
+    if (!run) this.runner.abortAll("automations stopped", (id) => id === MONITOR_ID && watch);
+    if (!watch) this.runner.abort(MONITOR_ID, "monitor stopped");
+    if (run) this.feed.ensure(this.context);
+    else this.feed.stop("not running");
     await this.rearm();
     return run;
   }
@@ -214,15 +274,23 @@ export class AccountDO extends DurableObject<Env> {
   override async alarm(): Promise<void> {
     try {
       const ctx = await this.loadContext();
-      if (!this.shouldRun(ctx)) {
+      if (ctx && this.watching(ctx)) await this.checkKeys(ctx);
+      if (!ctx || !this.watching(ctx)) {
         await this.reconcileRunning();
         return;
       }
-      this.ensureStream();
+      if (!this.keys.usable(ctx)) {
+        // The exchange could not be asked whether new keys work: nothing runs on them yet.
+        const later = Date.now() + KEYS_RECHECK_MS;
+        for (const a of this.store.automations()) if (a.next_run_at !== null && a.next_run_at < later) this.store.updateAutomation(a.id, { next_run_at: later });
+        return;
+      }
+      if (this.automationsRun(ctx)) this.feed.ensure(this.context);
+      else await this.reconcileRunning();
       if (this.store.unresolvedIntents().length) await this.executor.reconcilePending().catch(() => undefined);
       for (const due of dueRows(scheduled(this.store.automations()), Date.now())) {
         const row = this.store.automation(due.id);
-        if (row) await this.runScheduled(row);
+        if (row) await this.runner.run(row);
       }
       await this.heartbeat();
     } catch (e) {
@@ -233,159 +301,7 @@ export class AccountDO extends DurableObject<Env> {
     }
   }
 
-  /** Runs one row under its timeout; a failure retries after its delay, up to its limit. */
-  private async runScheduled(row: AutomationRow, trigger: "schedule" | "tick" = "schedule"): Promise<void> {
-    if (this.inFlight.has(row.id)) return;
-    this.inFlight.add(row.id);
-    const isMonitor = row.id === MONITOR_ID;
-    const settings = isMonitor
-      ? monitorSchedule(this.market.feed(Date.now()))
-      : resolveSchedule(scheduleKindOf(row.type as AutomationType), row.schedule ? (JSON.parse(row.schedule) as ScheduleOverride) : null);
-    // Every run, a retry included, decides anew: a new run id, so new clientIds. What an earlier
-    // run sent is reconciled before this one decides (Executor.settle), never taken for its own.
-    const runSeq = row.run_seq + 1;
-    const runId = `${trigger === "tick" ? "t" : "s"}${runSeq}`;
-    const jobId = `${this.accountId}:${row.id}:${runId}:${row.attempts + 1}`;
-    const traceId = row.trace_id ?? jobId;
-    const started = Date.now();
-    this.store.updateAutomation(row.id, { run_seq: runSeq });
-    this.journal.job(jobId, "start", { traceId, metadata: { automationId: row.id, type: row.type, trigger, attempt: row.attempts + 1 } });
-    const gate = this.executor.breaker.allow(started);
-    const ac = new AbortController();
-    const timer = setTimeout(() => ac.abort(new Error(`timed out after ${settings.timeoutMs} ms`)), settings.timeoutMs);
-    let outcome: { ok: true; summary: string } | { ok: false; error: string };
-    try {
-      if (!gate.ok) throw new Error(`circuit breaker open: exchange calls paused for ${Math.ceil(gate.retryAfterMs / 1000)} s`);
-      const run = isMonitor ? marginMonitor(this.jobContext(traceId, trigger), ac.signal, this.criticalAlerted) : this.runAutomationRow(row, runId, traceId, trigger, ac.signal);
-      outcome = await Promise.race([
-        run,
-        new Promise<{ ok: false; error: string }>((resolve) => ac.signal.addEventListener("abort", () => resolve({ ok: false, error: `timeout: ${String((ac.signal.reason as Error)?.message ?? "aborted")}` }), { once: true })),
-      ]);
-    } catch (e) {
-      outcome = { ok: false, error: e instanceof Error ? e.message : String(e) };
-    } finally {
-      clearTimeout(timer);
-      this.inFlight.delete(row.id);
-    }
-    const now = Date.now();
-    const durationMs = now - started;
-    const current = this.store.automation(row.id);
-    if (!current) return;
-    // The monitor's cadence follows the feed at the end of its run (the socket may have dropped).
-    const next = nextAfterRun(isMonitor ? monitorSchedule(this.market.feed(now)) : settings, current.attempts, outcome.ok ? "success" : "failure", now);
-    const scheduled = trigger === "schedule" || !outcome.ok;
-    this.store.updateAutomation(row.id, {
-      last_run_at: now, last_duration_ms: durationMs, last_result: outcome.ok ? outcome.summary : "failure",
-      last_error: outcome.ok ? null : outcome.error, runs: current.runs + 1, failures: current.failures + (outcome.ok ? 0 : 1),
-      ...(scheduled && current.next_run_at !== null ? { next_run_at: next.nextRunAt, attempts: next.attempts } : {}),
-      updated_at: now,
-    });
-    if (outcome.ok) {
-      this.journal.job(jobId, "complete", { durationMs, traceId, metadata: { automationId: row.id, summary: outcome.summary } });
-      return;
-    }
-    this.journal.job(jobId, next.kind === "retry" ? "retry" : "fail", { durationMs, traceId, error: outcome.error, metadata: { automationId: row.id, attempt: current.attempts + 1, nextRunAt: next.nextRunAt } });
-    if (next.kind === "exhausted") {
-      this.journal.automation("error", "automation.run_failed", isMonitor ? null : row.id, { type: row.type, attempts: current.attempts + 1, error: outcome.error }, undefined, traceId);
-      await this.journal.notify("automation.failed", "warning", "An automation keeps failing", `${row.type} failed ${current.attempts + 1} times: ${outcome.error}; it continues at its next interval`, { automationId: row.id }, traceId);
-    }
-  }
-
-  private runAutomationRow(row: AutomationRow, runId: string, traceId: string, trigger: "schedule" | "tick", signal: AbortSignal) {
-    const parsed = parseAutomationConfig(row.type, JSON.parse(row.config), { allowTestTypes: true });
-    if (!parsed.ok) return Promise.resolve({ ok: false as const, error: `invalid stored config: ${parsed.issues[0]?.message}` });
-    return runAutomation(this.jobContext(traceId, trigger), row, parsed.value.config, runId, signal);
-  }
-
-  private jobContext(traceId: string, trigger: "schedule" | "tick"): JobContext {
-    return {
-      traceId,
-      trigger,
-      market: this.market,
-      executor: this.executor,
-      journal: this.journal,
-      client: () => this.client(),
-      now: Date.now,
-      pauseEntries: this.context?.pauseEntries ?? false,
-      automations: () => this.store.automations(),
-      triggerGuard: (row, reason) => this.trigger(row, reason),
-      saveState: (row, state) => this.store.updateAutomation(row.id, { state: JSON.stringify(state) }),
-    };
-  }
-
-  /** Runs an automation now, off its schedule (a tick or the monitor crossed a threshold). */
-  private async trigger(row: AutomationRow, reason: string): Promise<void> {
-    if (this.inFlight.has(row.id)) return;
-    this.journal.automation("debug", "automation.triggered", row.id, { reason });
-    await this.runScheduled(this.store.automation(row.id) ?? row, "tick");
-  }
-
-  // --- stream -------------------------------------------------------------------------------------
-
-  private ensureStream(): void {
-    if (this.stream || this.streamStarting || !this.context) return;
-    this.streamStarting = true;
-    const network = this.context.network;
-    // Credentials first (they may need a D1 read); a failed open keeps reconnecting by itself.
-    void this.credentials()
-      .then((credentials) => {
-        if (this.stream || !this.shouldRun(this.context)) return;
-        this.stream = new LnMarketsStreamClient({
-          endpoints: resolveEndpoints(this.env, network),
-          credentials,
-          logger: this.journal.logger,
-          onPrice: (price) => this.onTick(price),
-          onTradeEvent: (ev) => {
-            const change = this.market.onTradeEvent(ev);
-            this.journal.automation(ev.event === "liquidation" ? "warn" : "info", `trade.${ev.event}`, null, { tradeId: ev.trade.id, clientId: ev.trade.clientId, change });
-            if (ev.event === "liquidation") void this.journal.notify("trade.liquidated", "critical", "Position liquidated", `Trade ${ev.trade.id} was liquidated at ${ev.trade.exitPrice}`, { tradeId: ev.trade.id });
-          },
-          onStateChange: (state, previous, reason) => {
-            this.market.onStreamState(state);
-            // A quiet socket goes stale and is probed back to open: routine, not a warning.
-            // Reconnects and closes are what operators need to see.
-            const routine = state === "stale" || (state === "open" && previous === "stale");
-            this.journal.automation(routine ? "debug" : state === "open" ? "info" : "warn", "stream.state", null, { state, previous, reason });
-            // Without a healthy socket the monitor is the only detection again; a quiet socket
-            // that goes stale and answers its probe puts the monitor's backstop back.
-            if (state === "open") this.monitorRelaxed();
-            else this.monitorSoon();
-          },
-        });
-        return this.stream.open();
-      })
-      .catch((e) => this.journal.logger.warn("stream.open_failed", { error: e }))
-      .finally(() => {
-        this.streamStarting = false;
-      });
-  }
-
-  /** Without the stream the monitor is the only detection again: due within its 5 s. */
-  private monitorSoon(): void {
-    const m = this.store.automation(MONITOR_ID);
-    const soon = Date.now() + SCHEDULE_DEFAULTS.margin_monitor.intervalMs;
-    if (m?.next_run_at == null || m.next_run_at <= soon) return;
-    this.monitorPulledIn = { from: m.next_run_at, to: soon };
-    this.store.updateAutomation(MONITOR_ID, { next_run_at: soon });
-    this.ctx.waitUntil(this.rearm());
-  }
-
-  /** The socket is healthy again before the pulled-in monitor ran: its backstop time is back. */
-  private monitorRelaxed(): void {
-    const p = this.monitorPulledIn;
-    this.monitorPulledIn = null;
-    const m = p && this.store.automation(MONITOR_ID);
-    if (!p || m?.next_run_at !== p.to) return;
-    this.store.updateAutomation(MONITOR_ID, { next_run_at: p.from });
-    this.ctx.waitUntil(this.rearm());
-  }
-
-  private stopStream(reason: string): void {
-    if (!this.stream) return;
-    this.stream.close(reason);
-    this.stream = null;
-    this.market.onStreamState("closed");
-  }
+  // --- stream and ticks ----------------------------------------------------------------------------
 
   /**
    * A price tick: every enabled automation is evaluated in memory at once (pure, dry); one
@@ -395,29 +311,29 @@ export class AccountDO extends DurableObject<Env> {
   private onTick(price: number): void {
     const now = Date.now();
     this.market.onStreamPrice(price, now);
-    if (!this.context?.inScope) return;
+    if (!this.automationsRun(this.context)) return;
     const enabled = this.enabledAutomations();
     for (const a of enabled) {
-      if (this.inFlight.has(a.id) || a.type === "noop") continue;
+      if (this.runner.has(a.id) || a.type === "noop") continue;
       const config = this.parsedConfig(a);
       if (!config) continue;
       let act = false;
       try {
-        act = wouldAct(a, config, this.market, price, now, this.context.pauseEntries, (state) => this.store.updateAutomation(a.id, { state: JSON.stringify(state) }));
+        act = wouldAct(a, config, this.market, price, now, this.context!.pauseEntries, (state) => this.store.updateAutomation(a.id, { state: JSON.stringify(state) }));
       } catch (e) {
         this.journal.logger.warn("tick.evaluate_failed", { automationId: a.id, error: e });
       }
       // An action taken on a tick is logged at once: operators look for it right away.
-      if (act) this.ctx.waitUntil(this.trigger(a, `tick ${price}`).then(() => this.journal.flush()));
+      if (act) this.ctx.waitUntil(this.runner.trigger(a, `tick ${price}`).then(() => this.journal.flush()));
     }
     // The monitor's check on every tick, for an account without a guard (a guard's own
-    // evaluation above acts and alerts): a trade newly at critical risk alerts now. The
-    // monitor's run is not started beside a guard: its reads would queue with the guard's order.
+    // evaluation above acts and alerts): a trade newly crossing into warning or critical
+    // alerts now. The monitor's run is not started beside a guard: its reads would queue with
+    // the guard's order.
     const trades = this.market.runningTrades();
-    if (trades.length && !enabled.some((a) => a.type === "margin_guard") && !this.inFlight.has(MONITOR_ID)
-      && monitorMargins(trades, price).critical.some((r) => !this.criticalAlerted.has(r.tradeId))) {
-      const m = this.store.automation(MONITOR_ID);
-      if (m) this.ctx.waitUntil(this.trigger(m, `tick ${price}`).then(() => this.journal.flush()));
+    const m = trades.length && !enabled.some((a) => a.type === "margin_guard") && !this.runner.has(MONITOR_ID) ? this.store.automation(MONITOR_ID) : undefined;
+    if (m && monitorMargins(trades, price, undefined, monitorLevels(m)).escalated.length) {
+      this.ctx.waitUntil(this.runner.trigger(m, `tick ${price}`).then(() => this.journal.flush()));
     }
   }
 
@@ -481,12 +397,15 @@ export class AccountDO extends DurableObject<Env> {
       updated_at: now,
     });
     this.journal.automation("info", "automation.updated", id, { fields: Object.keys(patch), enabled: !!enabled }, undefined, trace?.traceId);
+    // Disabled: a run in flight stops where it stands (an order it sent stays an intent until reconciled).
+    if (!enabled) this.runner.abort(id, "automation disabled");
     await this.afterChange();
     return { ok: true, value: automationView(this.store.automation(id)!, this.market.feed(now)) };
   }
 
   async deleteAutomation(id: string, trace?: { traceId?: string }): Promise<DoResult<null>> {
     if (id === MONITOR_ID || !this.store.automation(id)) return { ok: false, code: "not_found", message: "Automation not found" };
+    this.runner.abort(id, "automation deleted");
     this.store.deleteAutomation(id);
     this.journal.automation("info", "automation.deleted", id, {}, undefined, trace?.traceId);
     await this.afterChange();
@@ -510,9 +429,13 @@ export class AccountDO extends DurableObject<Env> {
 
   // --- RPC: lifecycle and status -------------------------------------------------------------
 
-  /** Re-reads from D1 whether this account should run, and starts or stops accordingly. */
+  /**
+   * Re-reads from D1 whether this account should run, and starts or stops accordingly (the
+   * kill switch and scope changes abort runs in flight). New keys are validated live first.
+   */
   async refreshScheduling(): Promise<{ running: boolean }> {
-    await this.loadContext(true);
+    const ctx = await this.loadContext(true);
+    if (ctx && ctx.status === "active") await this.checkKeys(ctx);
     const running = await this.reconcileRunning();
     await this.journal.flush();
     return { running };
@@ -520,37 +443,59 @@ export class AccountDO extends DurableObject<Env> {
 
   /** Drops the decrypted credentials held in memory (and the clients built on them). */
   async clearCredentialsCache(): Promise<void> {
-    this.creds = null;
-    this.restClient = null;
+    this.keys.clear();
     this.context = null;
-    this.stopStream("credentials cleared");
+    this.feed.stop("credentials cleared");
     if (this.store.automations().some((a) => a.enabled)) await this.refreshScheduling();
   }
 
-  /** Stops everything and deletes all state (the account is being deleted). */
-  async forget(): Promise<void> {
-    this.stopStream("account deleted");
-    this.creds = null;
-    this.restClient = null;
+  /**
+   * Stops everything and deletes all state (the account is being deleted): runs in flight are
+   * aborted, and intents whose outcome is unknown are reconciled while the keys still exist;
+   * those still unknown (in flight, exchange unreachable) are kept until reconciled.
+   */
+  async forget(): Promise<{ unresolvedIntents: number }> {
+    await this.loadContext().catch(() => null);
+    this.runner.abortAll("account deleted");
+    this.feed.stop("account deleted");
     await this.ctx.storage.deleteAlarm();
-    await this.ctx.storage.deleteAll();
-    migrate(this.ctx.storage.sql);
+    if (this.store.unresolvedIntents().length && this.context) await this.executor.reconcilePending().catch(() => undefined);
+    const unresolved = this.store.unresolvedIntents().length;
+    this.keys.clear();
+    await this.journal.flush().catch(() => 0);
+    if (unresolved) {
+      this.journal.logger.warn("account.forget_kept_intents", { unresolved });
+      this.store.forgetAllButUnresolvedIntents();
+    } else {
+      await this.ctx.storage.deleteAll();
+      migrate(this.ctx.storage.sql);
+    }
+    return { unresolvedIntents: unresolved };
   }
 
   /** Schedule status of every automation, the feed in use, the stream and the breaker. */
   async status() {
     const now = Date.now();
     const ctx = await this.loadContext();
-    const running = this.shouldRun(ctx);
-    if (running) this.ensureStream();
+    const running = this.automationsRun(ctx);
+    if (running) this.feed.ensure(this.context);
     const breaker = this.executor.breaker;
+    const keys = this.keys.state();
+    const keysState = !ctx ? "unknown" : keys?.version === ctx.credentialVersion ? keys.state : "unchecked";
     return {
       accountId: this.accountId,
       accountName: ctx?.name ?? null,
       running,
+      /** The margin monitor's liquidation alerts: on for every active account with working keys. */
+      watching: this.watching(ctx),
+      /** Why automations are paused, when they are for a reason the trader must fix. */
+      paused: keysState === "rejected" ? ("credentials_rejected" as const) : null,
+      credentials: { state: keysState, reason: keysState === "rejected" ? keys?.reason ?? null : null, checkedAt: keys?.at ?? null },
       feed: this.market.feed(now),
-      stream: this.stream ? this.stream.snapshot() : { state: "closed" as const },
-      breaker: { state: breaker.stateAt(now), ...breaker.windowCounts(now) },
+      stream: this.feed.snapshot(),
+      /** The network's market feed: levels registered, hot zone or at rest. */
+      // Open: entries wait; protective orders (add margin, close, stop loss) still go out.
+      breaker: { state: breaker.stateAt(now), ...breaker.windowCounts(now), protectiveOrders: "allowed" as const },
       price: this.market.price,
       runningTrades: this.market.trades.size,
       pendingLogs: this.store.outboxSize(),

@@ -25,8 +25,15 @@ async function sendCounted(env: Env, queue: Counted, binding: Queue, body: unkno
   await countQueue(env, queue, "sent");
 }
 
-export const sendNotification = (env: Env, msg: NotificationMessage) =>
-  sendCounted(env, msg.severity === "critical" ? "alerts" : "notifications", msg.severity === "critical" ? env.ALERTS : env.NOTIFICATIONS, NotificationMessage.parse(msg));
+/**
+ * Critical messages go through ALERTS (small batches, no wait), others through NOTIFICATIONS;
+ * `urgent` sends a non-critical one through ALERTS too (a liquidation warning cannot wait
+ * behind a batch).
+ */
+export const sendNotification = (env: Env, msg: NotificationMessage, opts: { urgent?: boolean } = {}) => {
+  const alerts = msg.severity === "critical" || opts.urgent === true;
+  return sendCounted(env, alerts ? "alerts" : "notifications", alerts ? env.ALERTS : env.NOTIFICATIONS, NotificationMessage.parse(msg));
+};
 
 export const sendPaymentCheck = (env: Env, msg: PaymentMessage, delaySeconds?: number) =>
   sendCounted(env, "payments", env.PAYMENTS, PaymentMessage.parse(msg), delaySeconds);

@@ -110,8 +110,10 @@ describe("credential validation", () => {
     const acc = await api("POST", "/v1/accounts", { token: u.token, body: { name: "V", network: "simulator", credentials: creds(keys) } });
     const path = `/v1/accounts/${acc.body.id}/credentials/validate`;
 
+    // The account's Durable Object validated the keys live when the account was created
+    // (before its monitor's first run), through the same cache.
     const first = await api("POST", path, { token: u.token });
-    expect(first.body).toMatchObject({ valid: true, cached: false, credentialVersion: 1 });
+    expect(first.body).toMatchObject({ valid: true, cached: true, credentialVersion: 1 });
     const second = await api("POST", path, { token: u.token });
     expect(second.body).toMatchObject({ valid: true, cached: true });
     expect(await env.CREDENTIAL_CACHE.get(`cred-valid:${acc.body.id}:1`)).toBeTruthy();
@@ -119,7 +121,7 @@ describe("credential validation", () => {
     // Wrong secret: a new version, so the cached "valid" no longer applies.
     await api("PATCH", `/v1/accounts/${acc.body.id}`, { token: u.token, body: { credentials: { ...creds(keys), secret: "wrong-secret-value-123" } } });
     const third = await api("POST", path, { token: u.token });
-    expect(third.body).toMatchObject({ valid: false, cached: false, credentialVersion: 2 });
+    expect(third.body).toMatchObject({ valid: false, cached: true, credentialVersion: 2 });
     expect(third.body.reason).toBeTruthy();
 
     expect((await api("DELETE", `/v1/accounts/${acc.body.id}/credentials/cache`, { token: u.token })).status).toBe(204);
@@ -134,7 +136,10 @@ describe("credential validation", () => {
     const u = await proUser("unknown");
     const acc = await api("POST", "/v1/accounts", { token: u.token, body: { name: "U", network: "simulator", credentials: fakeCreds } });
     const r = await api("POST", `/v1/accounts/${acc.body.id}/credentials/validate`, { token: u.token });
-    expect(r.body).toMatchObject({ valid: false, cached: false });
+    // Validated (and refused) by the account's Durable Object when it was created.
+    expect(r.body).toMatchObject({ valid: false, cached: true });
+    expect(r.body.reason).toBeTruthy();
+    expect(await env.ACCOUNT.getByName(acc.body.id).status()).toMatchObject({ paused: "credentials_rejected", watching: false });
   });
 
   it("counts hits and misses for operators; non-admins get 403", async () => {

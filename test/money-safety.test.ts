@@ -2,9 +2,12 @@
  * Money safety (issue 19): every protective order exactly once, and protection never silently
  * off. Each test here names the defect it covers; each failed before its fix.
  */
+import { env } from "cloudflare:workers";
 import { runInDurableObject } from "cloudflare:test";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { automation, quiesce, runDueNow, settle, statusOf, stub, traderWithLong } from "./account-helpers";
+import { api, until } from "./helpers";
+import { automation, quiesce, runDueNow, settle, simAccount, statusOf, stub, traderWithLong } from "./account-helpers";
+import { userWithChannels } from "./notifications-helpers";
 import { simFaults, simOrders, simPrice, simReset } from "./sim-helpers";
 
 const cleanup: string[] = [];
@@ -86,4 +89,131 @@ describe("exactly once by construction", () => {
     expect(st.status).toBe("failed");
     expect((await statusOf(acc.id)).automations[0].status.lastError).toBeNull();
   }, 20_000);
+});
+
+/** The notifications stored for a user (the queue consumers write them as they deliver). */
+const notes = async (userId: string, event?: string) =>
+  (await env.DB.prepare(`SELECT event, severity, title, body FROM notifications WHERE user_id = ?${event ? " AND event = ?" : ""} ORDER BY created_at`).bind(...(event ? [userId, event] : [userId])).all<{ event: string; severity: string; title: string; body: string }>()).results;
+
+describe("protection never silently off", () => {
+  it("an account with a running trade and no automation gets a warning, then a critical alert, once per crossing", async () => {
+    // Defect: the monitor ran only for accounts with an enabled automation in scope.
+    await simPrice(100_000);
+    const u = await userWithChannels("bare-monitor");
+    const acc = await simAccount(u.token, "Bare");
+    cleanup.push(acc.id);
+    const trade = await acc.client.newTrade({ type: "market", side: "buy", leverage: 50, quantity: 1_000 });
+    const entry = trade.entryPrice ?? trade.price;
+    // The monitor found the trade opened on the exchange (at its idle re-sync): from then on
+    // it watches every 5 s over REST.
+    await runDueNow(acc.id);
+    const m = (await statusOf(acc.id)).monitor.status;
+    expect(m.lastResult).toMatch(/1 trades/);
+    expect(m.nextRunAt - m.lastRunAt).toBe(5_000);
+    await simPrice(atRisk(trade.liquidation, 0.85, entry));
+    await runDueNow(acc.id);
+    await simPrice(atRisk(trade.liquidation, 0.93, entry));
+    // Within seconds, on its own alarm.
+    const t0 = Date.now();
+    const critical = await until("the critical alert", async () => (await notes(u.userId, "margin.critical"))[0], 15_000, 250);
+    expect(Date.now() - t0).toBeLessThan(10_000);
+    expect(critical).toMatchObject({ severity: "critical", title: "Position at critical risk" });
+    expect(await notes(u.userId, "margin.warning")).toHaveLength(1);
+    // Once per crossing: more runs at the same risk alert no more.
+    await runDueNow(acc.id);
+    await runDueNow(acc.id);
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(await notes(u.userId, "margin.critical")).toHaveLength(1);
+    expect(await notes(u.userId, "margin.warning")).toHaveLength(1);
+  }, 30_000);
+
+  it("an open breaker does not hold back an add-margin; opening it alerts the owner and counts in /metrics", async () => {
+    // Defect: an open breaker paused every run, the guard's included, and was only logged.
+    await simPrice(100_000);
+    const u = await userWithChannels("breaker-open");
+    await env.DB.prepare("UPDATE users SET plan_id = 'pro', plan_expires_at = ? WHERE id = ?").bind(Date.now() + 86_400_000, u.userId).run();
+    const acc = await simAccount(u.token, "Breaker");
+    cleanup.push(acc.id);
+    const trade = await acc.client.newTrade({ type: "market", side: "buy", leverage: 50, quantity: 1_000 });
+    await automation(u.token, acc.id, { type: "margin_guard", config: GUARD, schedule: { retryAttempts: 0 } });
+    await settle(acc.id);
+    await simFaults({ restErrorRate: 1, dropSocketsEveryMs: 100 });
+    await new Promise((r) => setTimeout(r, 300));
+    for (let i = 0; i < 8 && (await statusOf(acc.id)).breaker.state !== "open"; i++) await runDueNow(acc.id);
+    expect((await statusOf(acc.id)).breaker).toMatchObject({ state: "open", protectiveOrders: "allowed" });
+    const alert = await until("the breaker alert", async () => (await notes(u.userId, "exchange.breaker_open"))[0], 15_000, 250);
+    expect(alert.severity).toBe("critical");
+    const metrics = await api("GET", "/metrics", { headers: { authorization: `Bearer ${env.METRICS_TOKEN}` } });
+    expect(String(metrics.body)).toMatch(/lnma_platform_counter_total\{name="exchange\.breaker_opened"\} [1-9]/);
+    // The exchange recovers but the breaker stays open for its 30 s: the guard still acts.
+    await simFaults({ silenceStream: true });
+    await simPrice(atRisk(trade.liquidation, 0.93, trade.entryPrice ?? trade.price));
+    await runDueNow(acc.id);
+    expect((await statusOf(acc.id)).breaker.state).not.toBe("closed");
+    expect(await addOrders(acc.keys.key)).toHaveLength(1);
+  }, 30_000);
+
+  it("keys the exchange refuses pause the account with a critical alert and a status; new keys are validated before anything runs", async () => {
+    // Defect: refused keys only made every run fail; nothing told the trader or stopped.
+    await simPrice(100_000);
+    const u = await userWithChannels("keys");
+    await env.DB.prepare("UPDATE users SET plan_id = 'pro', plan_expires_at = ? WHERE id = ?").bind(Date.now() + 86_400_000, u.userId).run();
+    const acc = await simAccount(u.token, "Keys");
+    cleanup.push(acc.id);
+    await automation(u.token, acc.id, { type: "margin_guard", config: GUARD });
+    await settle(acc.id);
+    const bogus = { key: "bogus-key-0000000000", secret: "bogus-secret-00000000", passphrase: "nope" };
+    expect((await api("PATCH", `/v1/accounts/${acc.id}`, { token: u.token, body: { credentials: bogus } })).status).toBe(200);
+    let st = await statusOf(acc.id);
+    expect(st).toMatchObject({ running: false, watching: false, paused: "credentials_rejected", credentials: { state: "rejected" } });
+    expect(st.automations[0].status.nextRunAt).toBeNull();
+    const alert = await until("the keys alert", async () => (await notes(u.userId, "credentials.rejected"))[0], 15_000, 250);
+    expect(alert.severity).toBe("critical");
+    const status = await api("GET", "/v1/automations/status", { token: u.token });
+    expect(status.body.accounts[0]).toMatchObject({ paused: "credentials_rejected" });
+    // Working keys again: validated live, and everything resumes.
+    expect((await api("PATCH", `/v1/accounts/${acc.id}`, { token: u.token, body: { credentials: { key: acc.keys.key, secret: acc.keys.secret, passphrase: acc.keys.passphrase } } })).status).toBe(200);
+    st = await statusOf(acc.id);
+    expect(st).toMatchObject({ running: true, watching: true, paused: null, credentials: { state: "valid" } });
+    expect(st.automations[0].status.nextRunAt).toBeTypeOf("number");
+  }, 30_000);
+
+  it("the kill switch aborts a run in flight; its uncertain order is kept (even by forget) and not sent twice", async () => {
+    // Defect: stop, disable and delete let a run in flight go on, and forget() deleted
+    // intents whose outcome was still unknown.
+    const { u, acc, trade } = await traderWithLong("abort");
+    cleanup.push(acc.id);
+    await automation(u.token, acc.id, { type: "margin_guard", config: GUARD, schedule: { retryAttempts: 3, retryDelayMs: 60_000 } });
+    await settle(acc.id);
+    await until("the stream feed", async () => (await statusOf(acc.id)).feed === "stream", 8_000);
+    // The exchange slows down; a tick crosses actAt: the guard's run sends its add-margin (the
+    // tick path reads nothing else first).
+    await simFaults({ latencyMs: 2_500 });
+    await simPrice(atRisk(trade.liquidation, 0.93, trade.entryPrice ?? trade.price));
+    await until("the add-margin intent", () => runInDurableObject(stub(acc.id), (_i, s) => s.storage.sql.exec("SELECT 1 FROM intents WHERE action = 'add_margin'").toArray().length > 0), 8_000, 20);
+    await api("POST", "/v1/automations/stop", { token: u.token });
+    const g = await until("the run aborted", async () => {
+      const a = (await statusOf(acc.id)).automations[0];
+      return a.status.lastError ? a : undefined;
+    }, 1_500, 20);
+    expect(g.status.lastError).toMatch(/aborted/);
+    const intents = () => runInDurableObject(stub(acc.id), (_i, s) => s.storage.sql.exec<{ status: string }>("SELECT status FROM intents WHERE action = 'add_margin'").toArray());
+    expect((await intents()).map((i) => i.status)).toEqual(["uncertain"]);
+    // The aborted request still lands at the exchange; restarted, the guard sees it landed.
+    await until("the add-margin landed", async () => (await addOrders(acc.keys.key)).length > 0, 8_000);
+    await simFaults({ silenceStream: true });
+    await api("POST", "/v1/automations/start", { token: u.token });
+    await runDueNow(acc.id);
+    expect(await addOrders(acc.keys.key)).toHaveLength(1);
+    expect((await intents()).map((i) => i.status)).toEqual(["done"]);
+    // forget() reconciles what it can, and keeps an intent whose outcome it cannot learn.
+    await runInDurableObject(stub(acc.id), (_i, s) => {
+      s.storage.sql.exec("UPDATE intents SET status = 'uncertain' WHERE action = 'add_margin'");
+    });
+    await simFaults({ restErrorRate: 1 });
+    expect((await stub(acc.id).forget()).unresolvedIntents).toBe(1);
+    await simFaults({});
+    expect((await intents()).map((i) => i.status)).toEqual(["uncertain"]);
+    expect(await runInDurableObject(stub(acc.id), (_i, s) => s.storage.sql.exec("SELECT COUNT(*) AS n FROM automations").one().n)).toBe(0);
+  }, 40_000);
 });

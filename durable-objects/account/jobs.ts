@@ -4,8 +4,9 @@
  */
 import { AutoEntryState, evaluateAutoEntry, initialAutoEntryState, type AutoEntryConfig } from "../../src/domain/auto-entry";
 import { evaluateMarginGuard, initialMarginGuardState, MarginGuardState, type MarginGuardConfig } from "../../src/domain/margin-guard";
-import { monitorMargins } from "../../src/domain/margin-monitor";
+import { monitorMargins, type RiskLevel } from "../../src/domain/margin-monitor";
 import { evaluateTpSl, initialTpSlState, TpSlState, type TpSlConfig } from "../../src/domain/tp-sl";
+import { z } from "zod";
 import type { NoopConfig } from "../../src/automations/registry";
 import type { LnMarketsRestClient, NewTradeInput } from "../../src/lnmarkets/rest-client";
 import type { Executor, ExecResult, IntentRequest } from "./executor";
@@ -20,6 +21,8 @@ export interface JobContext {
   client: () => Promise<LnMarketsRestClient>;
   now: () => number;
   pauseEntries: boolean;
+  /** Whether the account's automations run (scope, kill switch, credentials): else the monitor alerts alone. */
+  automationsRunning: boolean;
   /** Other automations of the account (the monitor hands over to the guards). */
   automations: () => AutomationRow[];
   /** Runs a margin guard at once (outside its schedule). */
@@ -275,25 +278,44 @@ async function noop(ctx: JobContext, row: AutomationRow, config: NoopConfig, sig
   return { ok: true, summary: "noop" };
 }
 
+/** The monitor's memory: each trade's last alerted level, so a crossing alerts once. */
+export const MonitorState = z.object({ levels: z.record(z.string(), z.enum(["ok", "warn", "act", "critical"])).default({}) });
+
+export function monitorLevels(row: AutomationRow | undefined): Record<string, RiskLevel> {
+  const parsed = MonitorState.safeParse(JSON.parse(row?.state || "{}"));
+  return parsed.success ? parsed.data.levels : {};
+}
+
 /**
- * The built-in margin monitor: risk of every running trade at the current price; a guard is
- * run at once when one of its thresholds is crossed; a critical trade alerts even with no
- * guard configured.
+ * The built-in margin monitor, on every account with running trades and working credentials,
+ * automations or not: the risk of every running trade at the current price. A trade that
+ * crosses into warning (0.8) or critical (0.9) alerts its owner once per crossing through the
+ * ALERTS queue (the levels are kept in the row's state, so an eviction does not repeat an
+ * alert; falling back re-arms it). Where a Margin Guard runs, the guard alerts and acts: the
+ * monitor runs it at once instead.
  */
-export async function marginMonitor(ctx: JobContext, signal: AbortSignal, alerted: Set<string>): Promise<JobOutcome> {
+export async function marginMonitor(ctx: JobContext, row: AutomationRow, signal: AbortSignal): Promise<JobOutcome> {
   const client = await ctx.client();
   const feed = await ctx.market.refresh(client, ctx.now(), signal);
   const trades = ctx.market.runningTrades();
-  if (!trades.length) return { ok: true, summary: `no running trades (feed ${feed})` };
-  const report = monitorMargins(trades, ctx.market.price!);
-  const guards = ctx.automations().filter((a) => a.type === "margin_guard" && a.enabled);
-  for (const r of report.critical) {
-    if (alerted.has(r.tradeId)) continue;
-    alerted.add(r.tradeId);
-    ctx.journal.automation("warn", "margin_monitor.critical", null, { tradeId: r.tradeId, risk: r.risk, price: r.price, liquidation: r.liquidation, guards: guards.length, feed }, undefined, ctx.traceId);
-    if (!guards.length) await ctx.journal.notify("margin.critical", "critical", "Position at critical risk", `Trade ${r.tradeId} risk ${(r.risk * 100).toFixed(0)} % and no Margin Guard is on`, { tradeId: r.tradeId, risk: r.risk, price: r.price }, ctx.traceId);
+  const previous = monitorLevels(row);
+  if (!trades.length) {
+    if (Object.keys(previous).length) ctx.saveState(row, { levels: {} });
+    return { ok: true, summary: `no running trades (feed ${feed})` };
   }
-  for (const id of [...alerted]) if (!report.critical.some((r) => r.tradeId === id)) alerted.delete(id);
+  const report = monitorMargins(trades, ctx.market.price!, undefined, previous);
+  const guards = ctx.automationsRunning ? ctx.automations().filter((a) => a.type === "margin_guard" && a.enabled) : [];
+  ctx.saveState(row, { levels: report.levels });
+  for (const r of report.escalated) {
+    const critical = r.level === "critical";
+    ctx.journal.automation(critical ? "warn" : "info", `margin_monitor.${critical ? "critical" : "warning"}`, null, { tradeId: r.tradeId, risk: r.risk, price: r.price, liquidation: r.liquidation, guards: guards.length, feed }, undefined, ctx.traceId);
+    if (guards.length) continue;
+    const pct = `${(r.risk * 100).toFixed(0)} %`;
+    await ctx.journal.notify(critical ? "margin.critical" : "margin.warning", critical ? "critical" : "warning",
+      critical ? "Position at critical risk" : "Position approaching liquidation",
+      `Trade ${r.tradeId} risk ${pct} at ${r.price} (liquidation ${r.liquidation.toFixed(1)}); no Margin Guard is protecting it`,
+      { tradeId: r.tradeId, risk: r.risk, price: r.price, liquidation: r.liquidation, level: r.level }, ctx.traceId, { urgent: true });
+  }
   if (report.maxRisk >= 0.8) for (const g of guards) await ctx.triggerGuard(g, `monitor risk ${report.maxRisk.toFixed(3)}`);
   // Guards size add-margins with the last balance read: keep it recent, off their critical path.
   if (guards.length && ctx.market.balanceStale(ctx.now(), report.maxRisk)) {

@@ -60,14 +60,14 @@ export class Journal {
     }]);
   }
 
-  /** A message to the account's owner (critical goes through ALERTS). Never throws. */
-  async notify(event: string, severity: Severity, title: string, body: string, data: Record<string, unknown> = {}, traceId?: string | null): Promise<void> {
+  /** A message to the account's owner (critical, or `urgent`, goes through ALERTS). Never throws. */
+  async notify(event: string, severity: Severity, title: string, body: string, data: Record<string, unknown> = {}, traceId?: string | null, opts: { urgent?: boolean } = {}): Promise<void> {
     if (!this.who.userId) return;
     try {
       await sendNotification(this.env, {
         v: 1, id: newId("ntf"), kind: "notification", userId: this.who.userId, event, severity, title, body, ...(traceId ? { traceId } : {}),
         data: { accountId: this.who.accountId, accountName: this.who.accountName, ...data },
-      });
+      }, opts);
     } catch (e) {
       this.log.error("notify.failed", { event, error: e });
     }

@@ -139,11 +139,14 @@ export class AccountStore {
   }
 
   /**
-   * Deletes everything but the intents still unresolved (pending or uncertain): those stay
-   * until reconciled, even when the account's automations are gone.
+   * Deletes everything but the intents still unresolved (pending or uncertain) and the
+   * account id: those stay until reconciled, even when the account's automations are gone.
    */
-  keepOnlyUnresolvedIntents(): void {
+  forgetAllButUnresolvedIntents(): void {
     this.sql.exec("DELETE FROM intents WHERE status NOT IN ('pending', 'uncertain')");
+    this.sql.exec("DELETE FROM automations");
+    this.sql.exec("DELETE FROM outbox");
+    this.sql.exec("DELETE FROM meta WHERE key != 'accountId'");
   }
 
   setIntentStatus(clientId: string, status: IntentStatus, fields: { result?: string | null; error?: string | null; attempts?: number } = {}): void {

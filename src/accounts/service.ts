@@ -67,6 +67,8 @@ export async function createAccount(env: Env, userId: string, input: { name: str
   // The first account becomes the active one.
   await db.update(users).set({ activeAccountId: id, updatedAt: now }).where(and(eq(users.id, userId), isNull(users.activeAccountId))).run();
   logger.info("account.created", { accountId: id, accountName: input.name, network: input.network });
+  // Its margin monitor starts now, automations or not: liquidation alerts are never off.
+  await env.ACCOUNT.getByName(id).refreshScheduling().catch((e: unknown) => logger.warn("account.monitor_start_failed", { accountId: id, error: e }));
   const row = (await findAccount(db, userId, id))!;
   return accountView(row, await activeAccountIdOf(env, userId));
 }
