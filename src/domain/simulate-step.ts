@@ -9,7 +9,13 @@
  * last - spread/2 rounded down), a close fills on the opposite side, while P&L, liquidation,
  * take profit and stop loss are judged on the last price (../shared/lnmarkets-v3.md "Bid,
  * offer and last"; LN Markets docs, Futures, "Price reference").
+ *
+ * Backtests (issue 24) turn on the exchange's remaining money flows per state: a fee rate
+ * other than tier 1 (`feeRate`), the closing fee of a liquidation taken from the maintenance
+ * reserve (`liquidationFee`) and funding settlements ({@link applyFunding}). Without them a
+ * state behaves as it always did, so saved simulations replay the same.
  */
+import { maintenanceReserveSats, paysFunding, fundingFeeSats } from "./backtest-exchange";
 import {
   PRICE_TICK,
   SATS_PER_BTC,
@@ -45,9 +51,9 @@ export function marketFill(side: Side, last: number, spread: number): number {
 
 const opposite = (side: Side): Side => (side === "buy" ? "sell" : "buy");
 
-/** Fee in sats for `quantity` USD at `price`. */
-export function feeFor(quantity: number, price: number): number {
-  return Math.floor(((quantity * SATS_PER_BTC) / price) * FEE_RATE);
+/** Fee in sats for `quantity` USD at `price` (tier 1 unless `rate` is given). */
+export function feeFor(quantity: number, price: number, rate: number = FEE_RATE): number {
+  return Math.floor(((quantity * SATS_PER_BTC) / price) * rate);
 }
 
 /** Liquidation on the tick, rounded towards entry as the exchange does (never in our favour). */
@@ -62,6 +68,15 @@ export interface SimTrade extends RunningTrade {
   stoploss: number;
   stoplossTrailingDistance: number;
   leverage: number;
+  /** Simulated time of the opening (ms). */
+  openedAt?: number;
+  openingFeeSats?: number;
+  /** The maintenance margin left after the opening fee: pays a liquidation's closing fee. */
+  reserveSats?: number;
+  /** Funding paid by this trade so far (sats, negative = received). */
+  fundingSats?: number;
+  /** Sats added as margin by automations. */
+  marginAddedSats?: number;
 }
 
 export interface SimAutomations {
@@ -86,6 +101,14 @@ export interface SimState {
   guardState: MarginGuardState;
   tpSlState: TpSlState;
   entryState: AutoEntryState;
+  /** Trading fee rate (default {@link FEE_RATE}, tier 1). */
+  feeRate?: number;
+  /** Charge a liquidation's closing fee from the trade's maintenance reserve, as the exchange does. */
+  liquidationFee?: boolean;
+  /** Net funding paid (sats, negative = received). */
+  fundingSats?: number;
+  /** Sats the automations added as margin. */
+  marginAddedSats?: number;
 }
 
 export type SimActionType =
@@ -96,15 +119,18 @@ export type SimActionType =
   | "stoploss_hit"
   | "takeprofit_hit"
   | "set_takeprofit"
-  | "set_stoploss";
+  | "set_stoploss"
+  | "funding";
 
 export interface SimAction {
   type: SimActionType;
   tradeId: string;
   /** Sats moved (margin added, PnL realised on a close). */
   amountSats?: number;
-  /** Price level set (TP/SL). */
+  /** Price level set (TP/SL), or the funding rate. */
   value?: number;
+  /** Fill price of an open or an exit (liquidation: the liquidation price). */
+  price?: number;
   reason?: string;
 }
 
@@ -137,6 +163,10 @@ export interface CreateSimulationInput {
   stepMs?: number;
   /** Offer minus bid in USD (default {@link DEFAULT_SPREAD_USD}). */
   spread?: number;
+  /** Trading fee rate (default tier 1, 0.1 %). */
+  feeRate?: number;
+  /** Take a liquidation's closing fee from the maintenance reserve (backtests). */
+  liquidationFee?: boolean;
 }
 
 /** Quantity and margin of an order given by one of them, as the exchange sizes it. */
@@ -146,11 +176,11 @@ function sizeOf(size: { quantity?: number; margin?: number }, price: number, lev
 }
 
 /** Opens a market order at `last`: it fills at the offer (buy) or the bid (sell). */
-function openTrade(state: SimState, side: Side, leverage: number, last: number, size: { quantity?: number; margin?: number }): SimTrade | null {
+function openTrade(state: SimState, side: Side, leverage: number, last: number, size: { quantity?: number; margin?: number }, now: number): SimTrade | null {
   const price = marketFill(side, last, state.spread ?? 0);
   const { quantity, margin } = sizeOf(size, price, leverage);
   if (quantity < 1 || margin < 1) return null;
-  const fee = feeFor(quantity, price);
+  const fee = feeFor(quantity, price, state.feeRate);
   if (margin + fee > state.balanceSats) return null;
   state.balanceSats -= margin + fee;
   state.feesSats += fee;
@@ -166,6 +196,9 @@ function openTrade(state: SimState, side: Side, leverage: number, last: number, 
     stoploss: 0,
     stoplossTrailingDistance: 0,
   };
+  if (state.liquidationFee) {
+    Object.assign(trade, { openedAt: now, openingFeeSats: fee, fundingSats: 0, marginAddedSats: 0, reserveSats: Math.max(0, maintenanceReserveSats(side, quantity, price, margin) - fee) });
+  }
   state.trades.push(trade);
   return trade;
 }
@@ -192,6 +225,8 @@ export function createSimulation(input: CreateSimulationInput): SimState {
     guardState: initialMarginGuardState(),
     tpSlState: initialTpSlState(),
     entryState: initialAutoEntryState(),
+    ...(input.feeRate !== undefined ? { feeRate: input.feeRate } : {}),
+    ...(input.liquidationFee ? { liquidationFee: true, fundingSats: 0, marginAddedSats: 0 } : {}),
   };
   const price = roundToTick(input.initialPrice);
   if (!(Number.isFinite(price) && price > 0)) throw new RangeError("initialPrice must be positive and finite");
@@ -202,8 +237,8 @@ export function createSimulation(input: CreateSimulationInput): SimState {
     const fill = marketFill(p.side, price, state.spread!);
     const { quantity, margin } = sizeOf(size, fill, p.leverage);
     // The wallet holds the free balance plus what opening the position costs.
-    state.balanceSats += margin + feeFor(quantity, fill);
-    if (!openTrade(state, p.side, p.leverage, price, size)) throw new RangeError("position too small to open");
+    state.balanceSats += margin + feeFor(quantity, fill, state.feeRate);
+    if (!openTrade(state, p.side, p.leverage, price, size, state.startMs)) throw new RangeError("position too small to open");
   }
   // What the wallet held before opening: the opening fee and the spread paid (the position is
   // worth less at the last price than it cost at the offer) show as the first loss in PnL.
@@ -221,7 +256,7 @@ export function equityAt(state: SimState, price: number): number {
 /** Closes at market: the exit fills on the opposite side of the spread from `last`. */
 function closeTrade(state: SimState, t: SimTrade, last: number): number {
   const price = marketFill(opposite(t.side), last, state.spread ?? 0);
-  const fee = feeFor(t.quantity, price);
+  const fee = feeFor(t.quantity, price, state.feeRate);
   const realised = Math.round(pnl(t.side, t.quantity, t.entryPrice, price));
   state.balanceSats += Math.max(0, t.margin + realised - fee);
   state.feesSats += fee;
@@ -234,17 +269,38 @@ function trailingLevel(side: Side, price: number, fraction: number): number {
   return Math.max(PRICE_TICK, roundToTick(side === "buy" ? price * (1 - fraction) : price * (1 + fraction)));
 }
 
+/** The exit price of a market close at `last` (the opposite side of the spread). */
+const exitFill = (state: SimState, t: SimTrade, last: number) => marketFill(opposite(t.side), last, state.spread ?? 0);
+
+/**
+ * The exchange liquidates at the liquidation price: the margin is lost. In backtests the
+ * closing fee at that price is also taken from the trade's maintenance reserve (capped by it),
+ * as the exchange does (sim/README.md, "Fees and maintenance margin").
+ */
+function liquidate(state: SimState, t: SimTrade, actions: SimAction[]): void {
+  state.trades = state.trades.filter((x) => x.id !== t.id);
+  state.liquidations += 1;
+  let fee = 0;
+  if (state.liquidationFee) {
+    fee = Math.max(0, Math.min(feeFor(t.quantity, t.liquidation, state.feeRate), t.reserveSats ?? 0, state.balanceSats));
+    state.balanceSats -= fee;
+    state.feesSats += fee;
+    actions.push({ type: "liquidation", tradeId: t.id, amountSats: -t.margin - fee, price: t.liquidation });
+  } else {
+    actions.push({ type: "liquidation", tradeId: t.id, amountSats: -t.margin });
+  }
+}
+
 function exchangeSide(state: SimState, price: number, actions: SimAction[]): void {
+  const px = (t: SimTrade) => (state.liquidationFee ? { price: exitFill(state, t, price) } : {});
   for (const t of [...state.trades]) {
     const long = t.side === "buy";
     if (t.liquidation > 0 && (long ? price <= t.liquidation : price >= t.liquidation)) {
-      state.trades = state.trades.filter((x) => x.id !== t.id);
-      state.liquidations += 1;
-      actions.push({ type: "liquidation", tradeId: t.id, amountSats: -t.margin });
+      liquidate(state, t, actions);
     } else if (t.stoploss > 0 && (long ? price <= t.stoploss : price >= t.stoploss)) {
-      actions.push({ type: "stoploss_hit", tradeId: t.id, amountSats: closeTrade(state, t, price) });
+      actions.push({ type: "stoploss_hit", tradeId: t.id, ...px(t), amountSats: closeTrade(state, t, price) });
     } else if (t.takeprofit > 0 && (long ? price >= t.takeprofit : price <= t.takeprofit)) {
-      actions.push({ type: "takeprofit_hit", tradeId: t.id, amountSats: closeTrade(state, t, price) });
+      actions.push({ type: "takeprofit_hit", tradeId: t.id, ...px(t), amountSats: closeTrade(state, t, price) });
     } else if (t.stoplossTrailingDistance > 0 && t.stoploss > 0) {
       // The trailing distance is a fraction of price, as on LN Markets (tp-sl.ts).
       const trailed = trailingLevel(t.side, price, t.stoplossTrailingDistance);
@@ -263,11 +319,14 @@ function automationsSide(state: SimState, price: number, now: number, actions: S
       const t = find(d.tradeId);
       if (!t || !d.action) continue;
       if (d.action.type === "close") {
-        actions.push({ type: "close", tradeId: t.id, amountSats: closeTrade(state, t, price), reason: d.reason });
+        const exit = state.liquidationFee ? { price: exitFill(state, t, price) } : {};
+        actions.push({ type: "close", tradeId: t.id, ...exit, amountSats: closeTrade(state, t, price), reason: d.reason });
       } else {
         const amount = Math.min(d.action.amountSats, state.balanceSats);
         state.balanceSats -= amount;
         t.margin += amount;
+        if (state.marginAddedSats !== undefined) state.marginAddedSats += amount;
+        if (t.marginAddedSats !== undefined) t.marginAddedSats += amount;
         t.liquidation = simLiquidation(t.side, t.quantity, t.entryPrice, t.margin);
         actions.push({ type: "add_margin", tradeId: t.id, amountSats: amount, reason: d.reason });
       }
@@ -280,7 +339,8 @@ function automationsSide(state: SimState, price: number, now: number, actions: S
       const t = find(ch.tradeId);
       if (!t) continue;
       if (ch.type === "close") {
-        actions.push({ type: "close", tradeId: t.id, amountSats: closeTrade(state, t, price), reason: ch.reason });
+        const exit = state.liquidationFee ? { price: exitFill(state, t, price) } : {};
+        actions.push({ type: "close", tradeId: t.id, ...exit, amountSats: closeTrade(state, t, price), reason: ch.reason });
       } else if (ch.type === "takeprofit") {
         t.takeprofit = ch.value;
         actions.push({ type: "set_takeprofit", tradeId: t.id, value: ch.value });
@@ -299,11 +359,11 @@ function automationsSide(state: SimState, price: number, now: number, actions: S
     state.entryState = r.nextState;
     if (r.open) {
       const size = r.open.quantity !== undefined ? { quantity: r.open.quantity } : { margin: r.open.margin ?? 0 };
-      const t = openTrade(state, r.open.side, r.open.leverage, price, size);
+      const t = openTrade(state, r.open.side, r.open.leverage, price, size, now);
       if (t) {
         t.takeprofit = r.open.takeprofit ?? 0;
         t.stoploss = r.open.stoploss ?? 0;
-        actions.push({ type: "open", tradeId: t.id, amountSats: t.margin, reason: "auto_entry" });
+        actions.push({ type: "open", tradeId: t.id, amountSats: t.margin, reason: "auto_entry", ...(state.liquidationFee ? { price: t.entryPrice } : {}) });
       } else {
         actions.push({ type: "open", tradeId: "", reason: "rejected_insufficient_balance" });
       }
@@ -317,20 +377,50 @@ function automationsSide(state: SimState, price: number, now: number, actions: S
  * Returns a new state; the input is not mutated.
  */
 export function simulateStep(prev: SimState, rawPrice: number): { state: SimState; record: StepRecord } {
+  const state: SimState = structuredClone(prev);
+  return { state, record: advanceStep(state, rawPrice) };
+}
+
+/**
+ * {@link simulateStep} in place: mutates `state` (no copy, for long backtests). `at` is the
+ * simulated time of the step; by default startMs + step * stepMs.
+ */
+export function advanceStep(state: SimState, rawPrice: number, at?: number): StepRecord {
   if (!(Number.isFinite(rawPrice) && rawPrice > 0)) throw new RangeError("price must be positive and finite");
   const price = Math.max(PRICE_TICK, roundToTick(rawPrice));
-  const state: SimState = structuredClone(prev);
   state.step += 1;
-  const now = state.startMs + state.step * state.stepMs;
+  const now = at ?? state.startMs + state.step * state.stepMs;
   const actions: SimAction[] = [];
   exchangeSide(state, price, actions);
   automationsSide(state, price, now, actions);
   const equitySats = equityAt(state, price);
   const risk = state.trades.reduce((m, t) => Math.max(m, tradeRisk(t, price)), 0);
-  return {
-    state,
-    record: { step: state.step, price, risk, pnlSats: equitySats - state.initialEquitySats, equitySats, actions },
-  };
+  return { step: state.step, price, risk, pnlSats: equitySats - state.initialEquitySats, equitySats, actions };
+}
+
+/**
+ * A funding settlement at `rate`, fixed at `fixingPrice`, as the exchange settles it: each
+ * running trade pays or receives floor(q / fixing * |rate| * 1e8) sats from or into its margin
+ * (a payer's capped at its margin); a positive rate makes longs pay. The liquidation price
+ * follows the margin; a trade whose new liquidation the last price `last` has reached is
+ * liquidated at once. Mutates `state`; returns the actions.
+ */
+export function applyFunding(state: SimState, rate: number, fixingPrice: number, last: number): SimAction[] {
+  const actions: SimAction[] = [];
+  if (rate === 0) return actions;
+  for (const t of [...state.trades]) {
+    const fee = fundingFeeSats(t.quantity, fixingPrice, rate);
+    const paid = paysFunding(t.side, rate) ? Math.min(fee, t.margin) : -fee;
+    if (paid === 0) continue;
+    t.margin -= paid;
+    t.fundingSats = (t.fundingSats ?? 0) + paid;
+    state.fundingSats = (state.fundingSats ?? 0) + paid;
+    t.liquidation = simLiquidation(t.side, t.quantity, t.entryPrice, t.margin);
+    actions.push({ type: "funding", tradeId: t.id, amountSats: -paid, value: rate });
+    const long = t.side === "buy";
+    if (t.margin < 1 || (t.liquidation > 0 && (long ? last <= t.liquidation : last >= t.liquidation))) liquidate(state, t, actions);
+  }
+  return actions;
 }
 
 export interface SimSummary {
