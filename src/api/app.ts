@@ -8,6 +8,8 @@ import { requestId } from "hono/request-id";
 import { secureHeaders } from "hono/secure-headers";
 import { ConfigError, getConfig } from "../config";
 import { seedDemoAccount } from "../accounts/demo-account";
+import { consoleResponse } from "../app/console";
+import { devSimRoutes } from "../app/dev-sim";
 import { runDevSeed } from "../dev-seed";
 import { createLogger } from "../lib/logger";
 import { dashboardResponse } from "./dashboard";
@@ -53,6 +55,9 @@ export function createApp() {
     if (c.env.ENVIRONMENT !== "development") throw new ApiError("not_found", "Route not found");
     return c.json(await runDevSeed(c.env, [seedDemoAccount]));
   });
+  app.route("/__dev/sim", devSimRoutes); // dev only (404 elsewhere): the console's simulator buttons
+  app.get("/", (c) => c.redirect("/app", 302)); // a person opening the origin lands on the console
+  app.get("/app", (c) => consoleResponse(c)); // trader console (public/app/*); it carries its own CSP
   app.get("/health", (c) => c.json({ ok: true, environment: c.env.ENVIRONMENT, time: Date.now() }));
   app.get("/docs", (c) => docsResponse(c)); // Swagger UI; it carries its own CSP
   app.get("/admin", (c) => dashboardResponse(c)); // operator dashboard; it carries its own CSP

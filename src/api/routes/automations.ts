@@ -108,14 +108,14 @@ export const accountAutomationRoutes = router()
     async (c) => {
       const { id } = c.req.valid("param");
       await getAccount(c.env, c.get("user").id, id);
-      let result: DoResult<{ price: number; feed: string; trades: unknown[] }>;
+      let result: DoResult<{ price: number; bid?: number | null; offer?: number | null; feed: string; trades: unknown[] }>;
       try {
         result = await stub(c.env, id).positions();
       } catch (e) {
         throw new ApiError("upstream_unavailable", `The exchange could not be reached: ${e instanceof Error ? e.message : String(e)}`);
       }
-      const value = unwrap(result) as { price: number; feed: string; trades: unknown[] };
-      return c.json({ price: value.price, feed: value.feed, trades: value.trades as never[] }, 200);
+      const value = unwrap(result);
+      return c.json({ price: value.price, bid: value.bid ?? null, offer: value.offer ?? null, feed: value.feed, trades: value.trades as never[] }, 200);
     },
   )
   .openapi(

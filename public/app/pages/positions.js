@@ -1,0 +1,151 @@
+// Positions, live: every running trade of the account with its risk gauge (marked at the
+// guard's warn and act levels), refreshed every few seconds, the guards' last runs and the
+// last orders sent. On the dev stack a paper trade can be opened and the simulator's price moved.
+import { get, post, seg } from '../api.js';
+import { card, el, field, fill, flash, fmt, form, input, select, table, val } from '../ui.js';
+
+const POLL_MS = 3000;
+
+/** Profit and loss in sats of an inverse future at `price` (DESIGN.md: quantity in USD). */
+export function pnlSats(t, price) {
+  const entry = t.entryPrice ?? t.price;
+  if (!entry || !price) return null;
+  const long = t.quantity * 1e8 * (1 / entry - 1 / price);
+  return Math.round(t.side === 'buy' ? long : -long);
+}
+
+/** The levels the gauge marks: the enabled Margin Guard's, else the built-in monitor's alert. */
+function levels(statusAcc) {
+  const g = statusAcc && statusAcc.automations.find((a) => a.type === 'margin_guard' && a.enabled);
+  if (g) return { warn: g.config.warnAt ?? 0.8, act: g.config.actAt ?? 0.9, by: 'Margin Guard' };
+  return { warn: 0.8, act: 0.9, by: 'monitor (no guard: alerts only)' };
+}
+
+export function gauge(risk, lv) {
+  const r = Math.max(0, Math.min(1, risk || 0));
+  const cls = r >= lv.act ? 'critical' : r >= lv.warn ? 'warn' : 'ok';
+  return el('div', { class: 'gauge-wrap' },
+    el('div', { class: 'gauge ' + cls, role: 'meter', 'aria-valuemin': '0', 'aria-valuemax': '1', 'aria-valuenow': r.toFixed(3),
+      'aria-label': 'Risk ' + fmt.pct(r) + ' (warn at ' + fmt.pct(lv.warn) + ', act at ' + fmt.pct(lv.act) + ')' },
+    el('div', { class: 'gauge-fill', 'data-w': Math.round(r * 1000) / 10 }),
+    el('span', { class: 'mark warn', 'data-at': lv.warn * 100, title: 'warn ' + fmt.pct(lv.warn) }),
+    el('span', { class: 'mark act', 'data-at': lv.act * 100, title: 'act ' + fmt.pct(lv.act) })),
+    el('div', { class: 'gauge-legend' }, el('span', {}, 'risk ', el('strong', { class: 'risk-value' }, fmt.pct(r))), el('span', { class: 'muted' }, 'warn ' + fmt.pct(lv.warn) + ' · act ' + fmt.pct(lv.act))));
+}
+
+/** Widths and mark positions go through CSSOM (the CSP refuses style attributes). */
+export function sizeGauges(root) {
+  root.querySelectorAll('.gauge-fill[data-w]').forEach((e) => { e.style.width = e.dataset.w + '%'; });
+  root.querySelectorAll('.mark[data-at]').forEach((e) => { e.style.left = e.dataset.at + '%'; });
+}
+
+function tradeCard(t, price, p, lv) {
+  const long = t.side === 'buy';
+  const pnl = pnlSats(t, price);
+  return el('article', { class: 'trade', 'data-trade-id': t.id, 'data-risk': t.risk, 'data-margin': t.margin },
+    el('header', {}, el('strong', { class: long ? 'long' : 'short' }, long ? 'Long' : 'Short'), ' ', fmt.usd(t.quantity), ' · ', fmt.num(t.leverage) + '×',
+      el('span', { class: 'tag ' + (t.riskLevel || '') }, t.riskLevel || '')),
+    gauge(t.risk, lv),
+    el('dl', { class: 'facts' },
+      el('dt', {}, 'Entry'), el('dd', {}, fmt.usd(t.entryPrice ?? t.price)),
+      el('dt', {}, 'Liquidation'), el('dd', { class: 'liq' }, fmt.usd(t.liquidation)),
+      el('dt', {}, 'Margin'), el('dd', { class: 'margin' }, fmt.sats(t.margin)),
+      el('dt', {}, 'PnL'), el('dd', { class: pnl > 0 ? 'ok' : pnl < 0 ? 'bad' : '' }, fmt.signedSats(pnl)),
+      el('dt', {}, long ? 'Closes at bid' : 'Closes at offer'), el('dd', {}, fmt.usd(long ? p.bid : p.offer)),
+      t.takeprofit ? [el('dt', {}, 'Take profit'), el('dd', {}, fmt.usd(t.takeprofit))] : null,
+      t.stoploss ? [el('dt', {}, 'Stop loss'), el('dd', {}, fmt.usd(t.stoploss))] : null,
+      t.sumFundingFees ? [el('dt', {}, 'Funding paid'), el('dd', {}, fmt.sats(t.sumFundingFees))] : null),
+    el('p', { class: 'muted small' }, 'Trade ', el('code', {}, t.id)));
+}
+
+/** One line per automation: what it did last. */
+export function lastRuns(statusAcc) {
+  if (!statusAcc) return el('p', { class: 'muted' }, 'Not scheduled yet.');
+  const rows = [statusAcc.monitor, ...statusAcc.automations].filter(Boolean).map((a) => ({
+    attrs: { 'data-automation': a.type },
+    cells: [a.name || a.type, a.enabled ? 'on' : 'off', el('span', { class: 'last-result' }, a.status.lastError ? '⚠ ' + a.status.lastError : a.status.lastResult || '—'), fmt.ago(a.status.lastRunAt), a.status.lastDurationMs === null ? '—' : a.status.lastDurationMs + ' ms'],
+  }));
+  return table(['automation', '', 'last result', 'ran', 'took'], rows, { label: 'automations', empty: 'No automation yet.' });
+}
+
+function ordersTable(rows) {
+  return table(['time', 'action', 'outcome', 'detail', 'latency'], rows.map((o) => ({
+    attrs: { 'data-action': o.action, 'data-outcome': o.outcome },
+    cells: [fmt.time(o.createdAt), o.action, el('span', { class: o.outcome === 'ok' || o.outcome === 'reconciled' ? 'ok' : 'bad' }, o.outcome),
+      o.error || orderDetail(o.request), o.latencyMs === null ? '—' : o.latencyMs + ' ms'],
+  })), { label: 'orders', empty: 'No order sent by an automation yet.' });
+}
+
+export function orderDetail(req) {
+  if (!req || typeof req !== 'object') return '—';
+  if (req.amount !== undefined) return fmt.sats(req.amount);
+  if (req.quantity !== undefined) return (req.side || '') + ' ' + fmt.usd(req.quantity) + (req.leverage ? ' ' + req.leverage + '×' : '');
+  if (req.value !== undefined) return String(req.value);
+  return '—';
+}
+
+export async function render(main, ctx, seq) {
+  const acc = ctx.account();
+  const ticker = el('p', { id: 'ticker', class: 'ticker', 'aria-live': 'off' }, 'Loading…');
+  const trades = el('div', { id: 'trades', class: 'trades' });
+  const runs = el('div', { id: 'last-runs' });
+  const orders = el('div', { id: 'orders' });
+  main.append(
+    el('div', { class: 'toolbar' }, ctx.accountPicker(), el('span', { id: 'updated', class: 'muted small' })),
+    ticker, trades,
+    ctx.dev && acc.network === 'simulator' ? devControls(ctx, acc, () => refresh()) : null,
+    card('What the automations did last', runs, el('p', {}, el('a', { href: '#/guards' }, 'Set up guards →'))),
+    card('Last orders', orders),
+  );
+
+  let busy = false;
+  async function refresh() {
+    if (busy) return;
+    busy = true;
+    try {
+      const [p, st, tl] = await Promise.all([
+        get('/v1/accounts/' + seg(acc.id) + '/positions'),
+        get('/v1/automations/status'),
+        get('/v1/accounts/' + seg(acc.id) + '/trades?limit=5'),
+      ]);
+      if (!ctx.alive(seq)) return;
+      const sa = st.accounts.find((a) => a.accountId === acc.id);
+      const lv = levels(sa);
+      fill(ticker, el('span', {}, 'Last ', el('strong', { id: 'last-price' }, fmt.usd(p.price))), ' · bid ', fmt.usd(p.bid), ' · offer ', fmt.usd(p.offer),
+        ' · feed ', el('span', { class: 'tag' }, p.feed), st.schedulingEnabled ? null : el('span', { class: 'tag critical' }, 'kill switch on'));
+      fill(trades, p.trades.length ? p.trades.map((t) => tradeCard(t, p.price, p, lv))
+        : el('p', { class: 'muted' }, 'No running trade on ' + acc.name + '.' + (ctx.dev && acc.network === 'simulator' ? ' Open a paper trade below.' : '')));
+      sizeGauges(trades);
+      fill(runs, lastRuns(sa), el('p', { class: 'muted small' }, 'Gauge marks: ' + lv.by + '.'));
+      fill(orders, ordersTable(tl.data));
+      main.querySelector('#updated').textContent = 'Updated ' + fmt.time(Date.now());
+    } catch (e) {
+      if (ctx.alive(seq)) main.querySelector('#updated').textContent = 'Refresh failed: ' + e.message;
+    } finally { busy = false; }
+  }
+  await refresh();
+  ctx.every(POLL_MS, refresh);
+}
+
+/** Dev stack only: open a paper trade with the account's keys, move the simulator's price. */
+function devControls(ctx, acc, refresh) {
+  const trade = form({ id: 'paper-trade', class: 'inline', 'aria-label': 'Open a paper trade' }, [
+    field('Side', select('side', [['buy', 'Long (buy)'], ['sell', 'Short (sell)']], 'buy')),
+    field('Quantity (USD)', input('quantity', { type: 'number', value: 1000, min: 1, step: 1 })),
+    field('Leverage', input('leverage', { type: 'number', value: 10, min: 1, max: 100, step: 1 })),
+    el('button', { type: 'submit' }, 'Open trade'),
+  ], async (f) => {
+    const t = await post('/__dev/sim/accounts/' + seg(acc.id) + '/trade', { side: val(f, 'side'), quantity: val(f, 'quantity'), leverage: val(f, 'leverage') });
+    flash('Paper trade opened at ' + fmt.usd(t.entryPrice) + '.');
+    await refresh();
+  });
+  const price = form({ id: 'move-price', class: 'inline', 'aria-label': 'Move the simulator price' }, [
+    field('Simulator price (USD)', input('price', { type: 'number', min: 1, step: 0.5 })),
+    el('button', { type: 'submit' }, 'Move price'),
+  ], async (f) => {
+    const r = await post('/__dev/sim/price', { price: val(f, 'price') });
+    flash('Simulator price now ' + fmt.usd(r.lastPrice) + ': guards react on the next tick.');
+    await refresh();
+  });
+  return card('Paper trading (dev stack)', el('p', { class: 'muted small' }, 'Orders go to the simulator with this account\'s keys. The price moves for every paper account on this stack.'), trade, price);
+}
