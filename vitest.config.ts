@@ -54,6 +54,12 @@ export default defineConfig({
         test: { name: "scripts", include: ["test/scripts/**/*.test.ts"], environment: "node" },
       },
       {
+        // The trader console (/app) driven in headless Chromium (@sparticuz/chromium, from npm)
+        // against both workers started on free loopback ports. Starting them takes most of the
+        // hook's time: wrangler dev builds and boots two workers.
+        test: { name: "browser", include: ["test/browser/**/*.test.mjs"], environment: "node", hookTimeout: 150_000, testTimeout: 120_000 },
+      },
+      {
         plugins: [
           cloudflareTest({
             wrangler: { configPath: "./sim/wrangler.toml" },
@@ -73,7 +79,14 @@ export default defineConfig({
               wrangler: { configPath: "./wrangler.toml" },
               miniflare: {
                 compatibilityFlags: ["nodejs_compat", "service_binding_extra_handlers"],
-                bindings: { ...TEST_BINDINGS, TEST_MIGRATIONS: migrations },
+                // FUZZ_REQUESTS: the long form of test/fuzz-api.test.ts (`npm run fuzz`); empty in the suite.
+                bindings: {
+                  ...TEST_BINDINGS,
+                  TEST_MIGRATIONS: migrations,
+                  FUZZ_REQUESTS: process.env.FUZZ_REQUESTS ?? "",
+                  // The long form's 100,000 request lines would cost more than the requests.
+                  ...(process.env.FUZZ_REQUESTS ? { LOG_LEVEL: "error" } : {}),
+                },
                 workers: [
                   {
                     name: "lnm-sim",

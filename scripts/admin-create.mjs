@@ -1,23 +1,29 @@
 #!/usr/bin/env node
 // `npm run admin:create -- --email ops@example.com [--env production] [--local]`
-// Creates the first operator in D1 with a D1 command (never a default account). The password
-// is read from ADMIN_PASSWORD or prompted, hashed here with the same PBKDF2-SHA256 scheme the
-// worker uses (100,000 iterations, 16-byte salt), and never printed.
-import { execFileSync } from "node:child_process";
-import { randomBytes, pbkdf2Sync, randomUUID } from "node:crypto";
+// Creates the first operator in D1 with a D1 command (never a default account). Create only:
+// if the email is already registered it refuses (issue 22: whoever registered the operator's
+// address first would otherwise become admin); promoting an existing user is the separate
+// `npm run admin:promote`, which shows the account first. The password is read from
+// ADMIN_PASSWORD or prompted, hashed here with the worker's scheme (scripts/lib/d1.mjs; set
+// PASSWORD_PEPPER to the worker's secret to pepper it now, else the first login re-hashes it),
+// and never printed.
+import { randomUUID } from "node:crypto";
 import { createInterface } from "node:readline/promises";
 import { parseArgs } from "node:util";
+import { d1, failer, hashPassword, normalEmail, sqlString as q } from "./lib/d1.mjs";
 
 const { values } = parseArgs({
   options: { email: { type: "string" }, env: { type: "string" }, local: { type: "boolean", default: false } },
 });
-const fail = (msg) => {
-  console.error(`admin:create: ${msg}`);
-  process.exit(2);
-};
-const email = values.email?.trim().toLowerCase();
-if (!email || !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email)) fail("--email <address> is required");
+const fail = failer("admin:create");
+const email = normalEmail(values.email, fail);
 if (!values.local && !values.env) fail("pass --env staging|production for a remote database, or --local");
+
+const existing = d1(`SELECT id, role FROM users WHERE email = ${q(email)};`, values, fail);
+if (existing.length) {
+  fail(`${email} is already registered (${existing[0].id}, role ${existing[0].role}); nothing changed. ` +
+    `If that account is really yours: npm run admin:promote -- --email ${email} ${values.local ? "--local" : `--env ${values.env}`}`);
+}
 
 let password = process.env.ADMIN_PASSWORD;
 if (!password) {
@@ -28,22 +34,12 @@ if (!password) {
 }
 if (!password || password.length < 12) fail("the password must be at least 12 characters");
 
-const ITER = 100_000;
-const salt = randomBytes(16);
-const hash = pbkdf2Sync(password, salt, ITER, 32, "sha256");
-const passwordHash = `pbkdf2-sha256$${ITER}$${salt.toString("base64")}$${hash.toString("base64")}`;
 const id = `usr_${randomUUID().replaceAll("-", "")}`;
 const now = Date.now();
-const q = (s) => `'${s.replaceAll("'", "''")}'`;
-const sql =
-  `INSERT INTO users (id, email, password_hash, role, created_at, updated_at) VALUES (${q(id)}, ${q(email)}, ${q(passwordHash)}, 'admin', ${now}, ${now}) ` +
-  `ON CONFLICT(email) DO UPDATE SET role = 'admin', updated_at = ${now};`;
-
-const args = ["d1", "execute", "DB", "--command", sql, values.local ? "--local" : "--remote"];
-if (values.env) args.push("--env", values.env);
-try {
-  execFileSync("wrangler", args, { stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, WRANGLER_SEND_METRICS: "false" } });
-} catch {
-  fail("the D1 command failed (is the database bound and are you logged in to Cloudflare?)");
-}
-console.log(`admin:create: ${email} is an operator`);
+// A plain INSERT: if the email was registered in between, the unique index refuses it.
+d1(
+  `INSERT INTO users (id, email, password_hash, role, created_at, updated_at) VALUES (${q(id)}, ${q(email)}, ${q(hashPassword(password))}, 'admin', ${now}, ${now});`,
+  values,
+  fail,
+);
+console.log(`admin:create: created operator ${email} (${id})`);

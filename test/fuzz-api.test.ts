@@ -2,6 +2,8 @@
  * Bad input, property-based (issue 12): random and malformed bodies against every JSON route
  * of /openapi.json, as a fresh user with an account and an automation. Never a 5xx; every 4xx
  * is `{error: {code, message}}`; and nothing is written unless the answer is a 2xx.
+ * Issue 22: bodies also go out with wrong content types (415) and to methods a path does not
+ * have. `npm run fuzz` is the long form: FUZZ_REQUESTS (>= 100,000) spread over the routes.
  */
 import { env, exports } from "cloudflare:workers";
 import fc from "fast-check";
@@ -9,10 +11,27 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BASE } from "./helpers";
 import { automation, proUser, quiesce, simAccount, stub } from "./account-helpers";
 
-const NUM_RUNS = 20;
+const LONG_FORM = Number(env.FUZZ_REQUESTS ?? 0) || 0;
+/** Requests per route: 20 in the suite; the long form spreads FUZZ_REQUESTS over the routes. */
+let numRuns = 20;
+const CHECK_EVERY = LONG_FORM ? 10 : 1;
+
+/** Mostly JSON, sometimes a type a JSON route must refuse with 415 (never a 500). */
+const contentTypes = fc.oneof(
+  { weight: 6, arbitrary: fc.constant("application/json") },
+  { weight: 1, arbitrary: fc.constantFrom("application/json; charset=utf-8", "application/vnd.api+json", "APPLICATION/JSON") },
+  {
+    weight: 2,
+    arbitrary: fc.constantFrom(
+      "text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=xyz", "application/xml", "text/html",
+      "application/octet-stream", "application/jsonp", "json", "", "*/*", "application/json;;", "multipart/form-data",
+    ),
+  },
+);
+const METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
 
 type Schema = { $ref?: string; type?: string | string[]; properties?: Record<string, Schema>; items?: Schema; anyOf?: Schema[]; oneOf?: Schema[]; allOf?: Schema[] };
-interface Route { method: string; path: string; schema: Schema | null }
+interface Route { method: string; path: string; schema: Schema | null; others: string[] }
 
 let user: { token: string; userId: string };
 let accountId: string;
@@ -68,30 +87,33 @@ function payloads(schema: Schema | null): fc.Arbitrary<Payload> {
   );
 }
 
-async function send(method: string, path: string, p: Payload): Promise<{ status: number; body: any }> {
-  const body = p.kind === "text" ? p.text : p.bytes;
-  const res = await exports.default.fetch(new Request(`${BASE}${path}`, { method, headers: { authorization: `Bearer ${user.token}`, "content-type": "application/json" }, body }));
+async function send(method: string, path: string, p: Payload, contentType = "application/json"): Promise<{ status: number; body: any }> {
+  const body = method === "GET" ? undefined : p.kind === "text" ? p.text : p.bytes;
+  const headers: Record<string, string> = { authorization: `Bearer ${user.token}` };
+  if (contentType) headers["content-type"] = contentType;
+  const res = await exports.default.fetch(new Request(`${BASE}${path}`, { method, headers, body }));
   const raw = await res.text();
   let parsed: unknown = raw;
   try { parsed = raw ? JSON.parse(raw) : null; } catch { /* not JSON */ }
   return { status: res.status, body: parsed };
 }
 
-/** Rows this user owns, wherever a JSON route could write them. */
+/** Rows this user owns, wherever a JSON route could write them (one D1 batch and one DO call). */
 async function footprint(): Promise<string> {
-  const n = async (sql: string) => (await env.DB.prepare(sql).bind(user.userId).first<{ n: number }>())?.n ?? 0;
-  const u = await env.DB.prepare("SELECT email, password_hash, role, plan_id, active_account_id, schedule_scope, scheduling_enabled, pause_entries FROM users WHERE id = ?").bind(user.userId).first();
-  const autos = ((await stub(accountId).listAutomations()) as unknown as { id: string; updatedAt?: unknown; config?: unknown; enabled?: boolean }[])
-    .map((a) => JSON.stringify([a.id, a.config, a.enabled]));
-  const acc = await env.DB.prepare("SELECT name, status, credential_version, credentials_enc FROM exchange_accounts WHERE id = ?").bind(accountId).first();
+  const count = (table: string) => env.DB.prepare(`SELECT COUNT(*) AS n FROM ${table} WHERE user_id = ?`).bind(user.userId);
+  const tables = ["exchange_accounts", "api_tokens", "payments", "simulations", "notification_channels"];
+  const [rows, autos] = await Promise.all([
+    env.DB.batch([
+      ...tables.map(count),
+      env.DB.prepare("SELECT COUNT(*) AS n FROM users"),
+      env.DB.prepare("SELECT email, password_hash, role, plan_id, active_account_id, schedule_scope, scheduling_enabled, pause_entries FROM users WHERE id = ?").bind(user.userId),
+      env.DB.prepare("SELECT name, status, credential_version, credentials_enc FROM exchange_accounts WHERE id = ?").bind(accountId),
+    ]),
+    stub(accountId).listAutomations(),
+  ]);
   return JSON.stringify({
-    accounts: await n("SELECT COUNT(*) AS n FROM exchange_accounts WHERE user_id = ?"),
-    tokens: await n("SELECT COUNT(*) AS n FROM api_tokens WHERE user_id = ?"),
-    payments: await n("SELECT COUNT(*) AS n FROM payments WHERE user_id = ?"),
-    simulations: await n("SELECT COUNT(*) AS n FROM simulations WHERE user_id = ?"),
-    channels: await n("SELECT COUNT(*) AS n FROM notification_channels WHERE user_id = ?"),
-    users: (await env.DB.prepare("SELECT COUNT(*) AS n FROM users").first<{ n: number }>())?.n,
-    user: u, account: acc, autos,
+    counts: rows.map((r) => r.results),
+    autos: (autos as unknown as { id: string; config?: unknown; enabled?: boolean }[]).map((a) => JSON.stringify([a.id, a.config, a.enabled])),
   });
 }
 
@@ -104,12 +126,14 @@ beforeAll(async () => {
   const doc = (await res.json()) as { paths: Record<string, Record<string, { requestBody?: { content?: Record<string, { schema?: Schema }> } }>>; components?: { schemas?: Record<string, Schema> } };
   components = doc.components?.schemas ?? {};
   for (const [path, ops] of Object.entries(doc.paths)) {
+    const declared = Object.keys(ops).map((m) => m.toUpperCase());
     for (const [method, op] of Object.entries(ops)) {
       const content = op.requestBody?.content?.["application/json"];
       if (!content) continue;
-      routes.push({ method: method.toUpperCase(), path, schema: content.schema ?? null });
+      routes.push({ method: method.toUpperCase(), path, schema: content.schema ?? null, others: METHODS.filter((m) => !declared.includes(m)) });
     }
   }
+  if (LONG_FORM) numRuns = Math.ceil(LONG_FORM / routes.length);
 });
 
 afterAll(async () => {
@@ -128,26 +152,39 @@ describe("fuzz: malformed bodies against every JSON route", () => {
 
   it("never answers 5xx, always the error shape for 4xx, and writes nothing unless 2xx", async () => {
     const seen: Record<string, Record<number, number>> = {};
+    let total = 0;
+    let serverErrors = 0;
     for (const r of routes) {
       const path = concrete(r.path);
       const key = `${r.method} ${r.path}`;
       seen[key] = {};
+      // A wrong method now and then (only methods the path does not declare, so nothing real runs).
+      let known = await footprint();
+      const method = fc.oneof({ weight: 9, arbitrary: fc.constant(r.method) }, { weight: 1, arbitrary: fc.constantFrom(...r.others) });
       await fc.assert(
-        fc.asyncProperty(payloads(r.schema), async (p) => {
-          const before = await footprint();
-          const res = await send(r.method, path, p);
+        fc.asyncProperty(payloads(r.schema), contentTypes, method, async (p, ct, m) => {
+          const res = await send(m, path, p, ct);
+          total += 1;
+          if (res.status >= 500) serverErrors += 1;
           seen[key]![res.status] = (seen[key]![res.status] ?? 0) + 1;
-          const shown = p.kind === "text" ? p.text.slice(0, 120) : `bytes ${p.bytes.length}`;
+          const shown = `${m} ${ct || "(no type)"}: ${p.kind === "text" ? p.text.slice(0, 120) : `bytes ${p.bytes.length}`}`;
+          if (ct === "application/json" && m === r.method) expect(res.status, `${key} refused JSON`).not.toBe(415);
           expect(res.status, `${key} <- ${shown}: ${JSON.stringify(res.body).slice(0, 300)}`).toBeLessThan(500);
           if (res.status >= 400) {
             expect(typeof res.body?.error?.code, `${key} error shape: ${JSON.stringify(res.body).slice(0, 200)}`).toBe("string");
             expect(typeof res.body?.error?.message).toBe("string");
-            expect(await footprint(), `${key} wrote on ${res.status} <- ${shown}`).toBe(before);
+            // `known` is the footprint after the last 2xx: a 4xx must leave it as it was. The long
+            // form compares every CHECK_EVERY-th 4xx (a write would still show at the next check).
+            if (total % CHECK_EVERY === 0) expect(await footprint(), `${key} wrote on ${res.status} <- ${shown}`).toBe(known);
+          } else {
+            known = await footprint();
           }
         }),
-        { numRuns: NUM_RUNS, seed: 12, endOnFailure: true },
+        { numRuns, seed: LONG_FORM ? Date.now() : 12, endOnFailure: true },
       );
     }
     console.info(JSON.stringify({ fuzz: seen }));
-  }, 120_000);
+    // scripts/fuzz.mjs reads this line and appends it to bench/RESULTS.md.
+    console.info(`fuzz: requests=${total} server_errors=${serverErrors}`);
+  }, LONG_FORM ? LONG_FORM * 100 : 120_000); // the long form: a budget per request, not a cap on the suite
 });

@@ -81,6 +81,10 @@ export function toApiError(err: unknown): ApiError {
     if (err.status === 400 && /json/i.test(err.message)) return new ApiError("malformed_json", "Malformed JSON in request body");
     if (err.status === 400) return new ApiError("validation_error", err.message || "Bad request");
     if (err.status === 404) return new ApiError("not_found", "Not found");
+    // zod-openapi's media-type gate: a JSON route sent text/plain, form data or no type (issue 22).
+    if (err.status === 415) return new ApiError("unsupported_media_type", "Content-Type must be application/json");
+    if (err.status === 429) return new ApiError("rate_limited", "Too many requests");
+    if (err.status >= 400 && err.status < 500) return new ApiError("validation_error", err.message || "Bad request");
   }
   return new ApiError("internal_error", "Internal error");
 }

@@ -30,6 +30,7 @@ export const commonErrors = {
   401: err("Not authenticated"),
   404: err("Not found, or not yours"),
   413: err("Body too large"),
+  415: err("Content-Type is not application/json"),
 } as const;
 
 export const errorResponses = {
