@@ -14,6 +14,7 @@ export const TEST_BINDINGS = {
   LIGHTNING_API_KEY: "test-lightning-key",
   TELEGRAM_BOT_TOKEN: "test-telegram-token",
   METRICS_TOKEN: "test-metrics-token",
+  PASSWORD_PEPPER: "test-password-pepper-at-least-32-bytes!",
 };
 
 /**

@@ -12,6 +12,8 @@ const Config = z.object({
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
   JWT_SECRET: z.string().min(32, "JWT_SECRET must be at least 32 characters"),
   METRICS_TOKEN: z.string().min(8).optional(),
+  /** Keys password hashes (HMAC before PBKDF2). Optional so a deployment can add it later: hashes are re-peppered on login. */
+  PASSWORD_PEPPER: z.string().min(32, "PASSWORD_PEPPER must be at least 32 characters").optional(),
 });
 export type Config = z.infer<typeof Config>;
 

@@ -3,6 +3,7 @@
  * the simulator, and an operator. Idempotent: a restart finds what the last run made.
  */
 import { eq } from "drizzle-orm";
+import { getConfig } from "./config";
 import { getDb } from "./db/client";
 import { users } from "./db/schema";
 import { hashPassword } from "./lib/crypto";
@@ -18,7 +19,7 @@ async function ensureUser(env: Env, email: string, password: string, role: "user
   if (existing) return existing.id;
   const now = Date.now();
   const id = newId("usr");
-  await db.insert(users).values({ id, email, passwordHash: await hashPassword(password), role, createdAt: now, updatedAt: now }).onConflictDoNothing().run();
+  await db.insert(users).values({ id, email, passwordHash: await hashPassword(password, getConfig(env).PASSWORD_PEPPER), role, createdAt: now, updatedAt: now }).onConflictDoNothing().run();
   return (await db.select({ id: users.id }).from(users).where(eq(users.email, email)).get())!.id;
 }
 

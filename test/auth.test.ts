@@ -27,7 +27,7 @@ describe("register and login", () => {
     const hashes = rows.results.map((r) => r.password_hash);
     expect(hashes).toHaveLength(2);
     for (const h of hashes) {
-      expect(h).toMatch(/^pbkdf2-sha256\$100000\$/);
+      expect(h).toMatch(/^pbkdf2-sha256\$600000\$[^$]+\$[^$]+\$pepper$/);
       expect(h).not.toContain(a.password);
     }
     expect(hashes[0]!.split("$")[2]).not.toBe(hashes[1]!.split("$")[2]);

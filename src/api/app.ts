@@ -16,6 +16,7 @@ import { dashboardResponse } from "./dashboard";
 import { docsResponse } from "./docs";
 import { ApiError, errorResponse, toApiError } from "./errors";
 import { requireAdmin, requireAuth } from "./middleware/auth";
+import { limitPerUser } from "./rate-limit";
 import { router } from "./openapi";
 import { accountRoutes } from "./routes/accounts";
 import { adminRoutes } from "./routes/admin";
@@ -80,6 +81,14 @@ export function createApp() {
   app.use("/v1/simulations", requireAuth);
   app.use("/v1/simulations/*", requireAuth);
   app.use("/v1/admin/*", requireAuth, requireAdmin);
+
+  // Per-user limits on what costs us or reaches outside (after requireAuth: keyed by user id).
+  // Login and registration are limited per IP and per email inside their routes.
+  const outbound = limitPerUser("RL_OUTBOUND", "requests that reach outside; slow down");
+  app.on("POST", "/v1/notifications/test", outbound); // a message to every channel
+  app.on("POST", "/v1/payments", outbound); // an invoice at the provider and ~120 queued checks
+  app.on("POST", "/v1/accounts", outbound); // a live credential check at the exchange
+  app.on("POST", "/v1/accounts/:id/credentials/validate", outbound);
 
   // Chained so the route types add up: `hc<AppType>` gives traders a typed client.
   const routes = app

@@ -19,9 +19,23 @@ export const users = sqliteTable("users", {
   scheduleScope: text("schedule_scope", { enum: ["active", "all"] }).notNull().default("active"),
   schedulingEnabled: integer("scheduling_enabled", { mode: "boolean" }).notNull().default(true),
   pauseEntries: integer("pause_entries", { mode: "boolean" }).notNull().default(false),
+  /** Bumped by logout-all and a password change: a JWT carrying an older `ver` is refused. */
+  tokenVersion: integer("token_version").notNull().default(0),
   createdAt: createdAt(),
   updatedAt: updatedAt(),
 }, (t) => [uniqueIndex("users_email_uq").on(t.email)]);
+
+/**
+ * Progressive login lockout (issue 22), keyed by email and client IP: consecutive failures
+ * from one IP lock that IP out of that account for a doubling time, capped at 15 minutes, so
+ * an attacker elsewhere cannot lock the owner out. Deleted on success; pruned by retention.
+ */
+export const loginThrottle = sqliteTable("login_throttle", {
+  key: text("key").primaryKey(),
+  failures: integer("failures").notNull(),
+  lockedUntil: integer("locked_until"),
+  updatedAt: updatedAt(),
+}, (t) => [index("login_throttle_updated_idx").on(t.updatedAt)]);
 
 export const apiTokens = sqliteTable("api_tokens", {
   id: text("id").primaryKey(),

@@ -15,12 +15,14 @@ export interface SessionClaims {
   role: string;
   iat: number;
   exp: number;
+  /** The user's token version when issued; logout-all and a password change bump it (absent = 0). */
+  ver?: number;
 }
 
-export async function issueJwt(userId: string, role: string, secret: string, nowMs = Date.now()) {
+export async function issueJwt(userId: string, role: string, secret: string, nowMs = Date.now(), version = 0) {
   const iat = Math.floor(nowMs / 1000);
   const exp = iat + JWT_TTL_SECONDS;
-  const token = await sign({ sub: userId, role, iat, exp }, secret, JWT_ALG);
+  const token = await sign({ sub: userId, role, iat, exp, ver: version }, secret, JWT_ALG);
   return { token, expiresAt: exp * 1000 };
 }
 

@@ -38,7 +38,9 @@ async function authenticate(env: Env, token: string, ctx: { waitUntil(p: Promise
   const claims = await verifyJwt(token, getConfig(env).JWT_SECRET);
   if (!claims) return null;
   const user = await findUserById(db, claims.sub);
-  return user ? { id: user.id, email: user.email, role: user.role, via: { kind: "jwt" } } : null;
+  // Logout-all and a password change bump the version: older JWTs stop working at once.
+  if (!user || (claims.ver ?? 0) !== user.tokenVersion) return null;
+  return { id: user.id, email: user.email, role: user.role, via: { kind: "jwt" } };
 }
 
 /**

@@ -1,13 +1,17 @@
 import { createRoute } from "@hono/zod-openapi";
+import type { Context } from "hono";
 import { and, desc, eq, isNull } from "drizzle-orm";
 import { getConfig } from "../../config";
 import { getDb } from "../../db/client";
 import { apiTokens, users } from "../../db/schema";
 import { findUserByEmail, publicUser } from "../../db/users";
-import { DUMMY_PASSWORD_HASH, hashPassword, verifyPassword } from "../../lib/crypto";
+import { checkPassword, dummyPasswordHash, hashPassword } from "../../lib/crypto";
 import { newId } from "../../lib/ids";
 import { issueJwt, newApiToken } from "../../lib/tokens";
+import type { AppEnv } from "../context";
 import { ApiError, notFound } from "../errors";
+import { clearFailures, lockedFor, recordFailure, throttleKey } from "../login-throttle";
+import { clientIp, rateLimited, takeToken } from "../rate-limit";
 import { requireAuth } from "../middleware/auth";
 import { commonErrors, errorResponses, json, jsonBody, router, security, z } from "../openapi";
 import { PublicUser } from "./me";
@@ -22,21 +26,34 @@ const CreatedToken = z.object({ id: z.string(), name: z.string(), token: z.strin
 const TokenInfo = z.object({ id: z.string(), name: z.string(), createdAt: z.number(), lastUsedAt: z.number().nullable() });
 const TokenId = z.object({ id: z.string().max(100) });
 
+/** Before any hashing: one token per IP (when known) and one per email. */
+async function limitAuthAttempt(c: Context<AppEnv>, email: string): Promise<void> {
+  const ip = clientIp(c);
+  if (ip) await takeToken(c.env, "RL_AUTH_IP", ip, "attempts from this address");
+  await takeToken(c.env, "RL_AUTH_ACCOUNT", email, "attempts for this account");
+}
+
 const isUniqueViolation = (e: unknown) => e instanceof Error && /UNIQUE constraint failed/i.test(e.message + String((e as { cause?: unknown }).cause ?? ""));
 
 export const authRoutes = router()
   .openapi(
     createRoute({
       method: "post", path: "/register", tags: ["auth"], summary: "Create a user",
+      description: "429 `rate_limited` with `retry-after` when the IP or the email is over its limit.",
       request: jsonBody(Credentials),
-      responses: { 201: json(z.object({ user: PublicUser, token: z.string(), expiresAt: z.number() }), "Registered"), 409: errorResponses[409], ...commonErrors },
+      responses: { 201: json(z.object({ user: PublicUser, token: z.string(), expiresAt: z.number() }), "Registered"), 409: errorResponses[409], 429: errorResponses[429], ...commonErrors },
     }),
     async (c) => {
       const { email, password } = c.req.valid("json");
+      await limitAuthAttempt(c, email);
       const db = getDb(c.env);
+      const pepper = getConfig(c.env).PASSWORD_PEPPER;
+      // Hash first, so a taken email costs what a new one does (no timing tell); that it is
+      // taken is said (409), at the pace the per-IP and per-email limits allow.
+      const passwordHash = await hashPassword(password, pepper);
       if (await findUserByEmail(db, email)) throw new ApiError("conflict", "Email already registered", { field: "email" });
       const now = Date.now();
-      const row = { id: newId("usr"), email, passwordHash: await hashPassword(password), createdAt: now, updatedAt: now };
+      const row = { id: newId("usr"), email, passwordHash, createdAt: now, updatedAt: now };
       try {
         await db.insert(users).values(row).run();
       } catch (e) {
@@ -44,7 +61,7 @@ export const authRoutes = router()
         throw e;
       }
       const user = (await db.select().from(users).where(eq(users.id, row.id)).get())!;
-      const session = await issueJwt(user.id, user.role, getConfig(c.env).JWT_SECRET);
+      const session = await issueJwt(user.id, user.role, getConfig(c.env).JWT_SECRET, Date.now(), user.tokenVersion);
       c.get("logger").info("user.registered", { userId: user.id });
       return c.json({ user: publicUser(user), ...session }, 201);
     },
@@ -52,19 +69,35 @@ export const authRoutes = router()
   .openapi(
     createRoute({
       method: "post", path: "/login", tags: ["auth"], summary: "Log in: a JWT valid 12 h",
+      description: "429 `rate_limited` with `retry-after` when the IP or the email is over its limit, or after repeated failures from this IP (progressive lockout, at most 15 min).",
       request: jsonBody(LoginBody),
-      responses: { 200: json(Session, "Logged in"), ...commonErrors },
+      responses: { 200: json(Session, "Logged in"), 429: errorResponses[429], ...commonErrors },
     }),
     async (c) => {
       const { email, password } = c.req.valid("json");
-      const user = await findUserByEmail(getDb(c.env), email);
+      await limitAuthAttempt(c, email);
+      const db = getDb(c.env);
+      const key = await throttleKey(email, clientIp(c));
+      const locked = await lockedFor(db, key);
+      if (locked) throw rateLimited("failed logins", Math.ceil(locked / 1000));
+      const pepper = getConfig(c.env).PASSWORD_PEPPER;
+      const user = await findUserByEmail(db, email);
       // Hash even for an unknown email so timing does not tell which emails exist.
-      const ok = await verifyPassword(password, user?.passwordHash ?? DUMMY_PASSWORD_HASH);
-      if (!user || !ok) {
-        c.get("logger").warn("auth.login_failed", { reason: user ? "password" : "unknown_email" });
+      const check = await checkPassword(password, user?.passwordHash ?? dummyPasswordHash(pepper), pepper);
+      if (!user || !check.ok) {
+        const lock = await recordFailure(db, key);
+        c.get("logger").warn("auth.login_failed", { reason: user ? "password" : "unknown_email", lockedMs: lock });
         throw new ApiError("invalid_credentials", "Invalid email or password");
       }
-      return c.json(await issueJwt(user.id, user.role, getConfig(c.env).JWT_SECRET), 200);
+      await clearFailures(db, key);
+      if (check.needsRehash) {
+        // Transparent upgrade: fewer iterations or no pepper yet. Guarded on the old hash so a
+        // password changed meanwhile is not overwritten.
+        await db.update(users).set({ passwordHash: await hashPassword(password, pepper), updatedAt: Date.now() })
+          .where(and(eq(users.id, user.id), eq(users.passwordHash, user.passwordHash))).run();
+        c.get("logger").info("auth.password_rehashed", { userId: user.id });
+      }
+      return c.json(await issueJwt(user.id, user.role, getConfig(c.env).JWT_SECRET, Date.now(), user.tokenVersion), 200);
     },
   )
   .openapi(
