@@ -1,21 +1,17 @@
 #!/usr/bin/env node
-// The operator dashboard checked in headless Chromium (Debian's `chromium`, driven by
-// playwright-core): start the dev stack, seed job events and a dead letter, log in as the dev
-// operator, check the charts render, press Retry on the dead letter, check it was re-sent, and
-// save a screenshot to docs/dashboard.png. Loopback only; everything started is stopped.
-//   apt-get install -y chromium && npm run dashboard:check
+// The operator dashboard checked in headless Chromium (@sparticuz/chromium, which `npm install`
+// brings, driven by playwright-core): start the dev stack, seed job events and a dead letter,
+// log in as the dev operator, check the charts render, press Retry on the dead letter, check it
+// was re-sent, and save a screenshot to docs/dashboard.png. Loopback only; everything started
+// is stopped.
+//   npm run dashboard:check
 import { execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
+import sparticuz from "@sparticuz/chromium";
 import { chromium } from "playwright-core";
 
 const BASE = "http://127.0.0.1:8787";
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-if (!existsSync(CHROMIUM)) {
-  console.error(`dashboard-check: ${CHROMIUM} not found (apt-get install -y chromium)`);
-  process.exit(2);
-}
 const env = { ...process.env, WRANGLER_SEND_METRICS: "false" };
 const d1 = (sql) => execFileSync("wrangler", ["d1", "execute", "DB", "--local", "--command", sql], { env, stdio: ["ignore", "ignore", "inherit"] });
 
@@ -51,11 +47,8 @@ try {
   const body = JSON.stringify({ v: 1, id: `ntf_seed_${now}`, kind: "notification", userId: demo, event: "dashboard.check", severity: "info", title: "Dashboard check", body: "re-sent from the dashboard" });
   d1(`INSERT INTO dead_letters (id, queue, message_id, body, attempts, error_class, first_error, last_error, received_at, status) VALUES ('${dlqId}', 'notifications', 'ntf_seed_${now}', '${body.replaceAll("'", "''")}', 3, 'http_5xx', 'webhook 503', 'webhook 503', ${now}, 'open');`);
 
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
-  const page = await browser.newPage({ viewport: { width: 1280, height: 1400 } });
+  browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? (await sparticuz.executablePath()), args: sparticuz.args, headless: true });
+  const page = await browser.newPage({ viewport: { width: 1280, height: 1400 }, locale: "en-US" });
   const errors = [];
   page.on("pageerror", (e) => errors.push(e.message));
   page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
