@@ -217,3 +217,27 @@ describe("protection never silently off", () => {
     expect(await runInDurableObject(stub(acc.id), (_i, s) => s.storage.sql.exec("SELECT COUNT(*) AS n FROM automations").one().n)).toBe(0);
   }, 40_000);
 });
+
+describe("no surprise closes", () => {
+  it("a stale balance never closes a position: with onInsufficient close, the balance is re-read first", async () => {
+    // Defect: with action add_margin, a stale balance too low for the add closed the position,
+    // which the trader had not chosen.
+    const { u, acc, trade } = await traderWithLong("stale-close");
+    cleanup.push(acc.id);
+    await simFaults({ silenceStream: true });
+    const g = await automation(u.token, acc.id, { type: "margin_guard", config: { ...GUARD, onInsufficient: "close" }, schedule: { retryAttempts: 0 } });
+    await settle(acc.id);
+    // The DO's last balance read says 0 (it was, a minute ago); the account has 5,000,000 now.
+    await runInDurableObject(stub(acc.id), (inst: any) => {
+      inst.market.balance = 0;
+      inst.market.balanceAt = Date.now() - 60_000;
+    });
+    await simPrice(atRisk(trade.liquidation, 0.93, trade.entryPrice ?? trade.price));
+    await runDueNow(acc.id);
+    const orders = await simOrders(acc.keys.key);
+    expect(orders.filter((o: any) => /close/.test(o.route))).toHaveLength(0);
+    expect(await addOrders(acc.keys.key)).toHaveLength(1);
+    expect((await acc.client.runningTrades()).some((t) => t.id === trade.id)).toBe(true);
+    expect(((await stub(acc.id).getAutomation(g.id)) as any).value.status.lastError).toBeNull();
+  }, 20_000);
+});

@@ -106,6 +106,35 @@ describe("LNbits provider", () => {
     expect(e.retryable).toBe(true);
   });
 
+  it("a failing LNbits is left alone while its breaker is open, and calls are rate limited", async () => {
+    // Defect: the provider had no breaker or rate limit: every payment check hit an LNbits
+    // that kept failing, as fast as the queue delivered them.
+    let now = 1_000_000;
+    let calls = 0;
+    const failing = new LnbitsProvider({ baseUrl: "https://lnbits.example/", apiKey: KEY, timeoutMs: 1000, now: () => now,
+      fetch: async () => { calls++; return new Response("boom", { status: 503 }); } });
+    for (let i = 0; i < 10; i++) {
+      now += 200;
+      expect((await failure(failing.checkInvoice(HASH))).code).toBe("server_error");
+    }
+    expect(calls).toBe(10);
+    now += 200;
+    const open = await failure(failing.checkInvoice(HASH));
+    expect(open).toMatchObject({ kind: "temporary", code: "circuit_open" });
+    expect(calls).toBe(10);
+    // 30 s later one probe goes through.
+    now += 30_000;
+    await failure(failing.checkInvoice(HASH));
+    expect(calls).toBe(11);
+
+    let served = 0;
+    const burst = new LnbitsProvider({ baseUrl: "https://lnbits.example/", apiKey: KEY, timeoutMs: 1000, now: () => 2_000_000,
+      fetch: async () => { served++; return Response.json({ paid: false }); } });
+    const results = await Promise.allSettled(Array.from({ length: 12 }, () => burst.checkInvoice(HASH)));
+    expect(served).toBe(10);
+    expect(results.filter((r) => r.status === "rejected").map((r) => ((r as PromiseRejectedResult).reason as LightningError).code)).toEqual(["rate_limited", "rate_limited"]);
+  });
+
   it("refuses a malformed hash and a missing configuration as permanent errors", async () => {
     expect(await failure(provider(() => Response.json({ paid: true })).p.checkInvoice("../admin"))).toMatchObject({ kind: "permanent" });
     expect(() => lightningProviderFromEnv({ LIGHTNING_URL: "", LIGHTNING_API_KEY: KEY })).toThrow(/not configured/);

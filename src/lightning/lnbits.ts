@@ -4,6 +4,7 @@
  * https://lnbits.example/ or http://127.0.0.1:8788/lnbits in dev) and LIGHTNING_API_KEY.
  */
 import { z } from "zod";
+import { CallGuard, LNBITS_GUARD } from "../domain/call-guard";
 import { fetchFor, type FetchLike, type LocalTransportEnv } from "../lib/local-transport";
 import { registerSecret } from "../lib/logger";
 import { LightningError, classifyStatus, type CreateInvoiceInput, type CreatedInvoice, type InvoiceStatus, type LightningProvider } from "./provider";
@@ -24,6 +25,16 @@ export interface LnbitsOptions {
   fetch: FetchLike;
   timeoutMs?: number;
   now?: () => number;
+  /** Breaker and rate limit around the provider (one per provider unless shared). */
+  guard?: CallGuard;
+}
+
+/** One guard per LNbits base URL and isolate: every provider built from the env shares it. */
+const sharedGuards = new Map<string, CallGuard>();
+export function lnbitsGuardFor(baseUrl: string): CallGuard {
+  let g = sharedGuards.get(baseUrl);
+  if (!g) sharedGuards.set(baseUrl, (g = new CallGuard(LNBITS_GUARD)));
+  return g;
 }
 
 /** The LNbits provider. Use `lightningProviderFromEnv` to build it from configuration. */
@@ -33,8 +44,10 @@ export class LnbitsProvider implements LightningProvider {
   readonly #fetch: FetchLike;
   readonly #timeoutMs: number;
   readonly #now: () => number;
+  readonly #guard: CallGuard;
 
   constructor(opts: LnbitsOptions) {
+    this.#guard = opts.guard ?? new CallGuard(LNBITS_GUARD);
     this.#base = opts.baseUrl.replace(/\/+$/, "");
     this.#apiKey = opts.apiKey;
     this.#fetch = opts.fetch;
@@ -62,7 +75,28 @@ export class LnbitsProvider implements LightningProvider {
     return { paid: parse(CheckResponse, body, "check invoice").paid };
   }
 
+  /**
+   * Every call passes the provider's breaker and rate limit: refused at once (temporary, so
+   * the payments queue retries later) while LNbits keeps failing or calls come too fast.
+   */
   async #call(op: string, method: string, path: string, json?: unknown): Promise<unknown> {
+    const admitted = this.#guard.admit(this.#now());
+    if (!admitted.ok) {
+      throw admitted.reason === "breaker_open"
+        ? new LightningError("temporary", "circuit_open", `${op}: provider failing, calls paused for ${Math.ceil(admitted.retryAfterMs / 1000)} s`)
+        : new LightningError("temporary", "rate_limited", `${op}: too many calls to the provider, retry in ${admitted.retryAfterMs} ms`);
+    }
+    try {
+      const body = await this.#send(op, method, path, json);
+      this.#guard.record("ok", this.#now());
+      return body;
+    } catch (e) {
+      this.#guard.record(e instanceof LightningError && e.kind === "temporary" ? "temporary_failure" : "other", this.#now());
+      throw e;
+    }
+  }
+
+  async #send(op: string, method: string, path: string, json?: unknown): Promise<unknown> {
     const controller = new AbortController();
     let timer: ReturnType<typeof setTimeout> | undefined;
     // Raced as well as aborted: a transport that ignores the signal still cannot hang a consumer.
@@ -148,5 +182,5 @@ export function lightningProviderFromEnv(env: LightningEnv, opts: { timeoutMs?: 
   } catch {
     throw new LightningError("permanent", "not_configured", "LIGHTNING_URL is not a valid URL");
   }
-  return new LnbitsProvider({ baseUrl, apiKey, fetch: fetchFor(env, baseUrl), timeoutMs: opts.timeoutMs });
+  return new LnbitsProvider({ baseUrl, apiKey, fetch: fetchFor(env, baseUrl), timeoutMs: opts.timeoutMs, guard: lnbitsGuardFor(baseUrl) });
 }

@@ -44,7 +44,9 @@ export type LightningErrorCode =
   | "unauthorized"
   | "not_found"
   | "invalid_request"
-  | "invalid_response";
+  | "invalid_response"
+  /** The provider's circuit breaker is open: not called at all. */
+  | "circuit_open";
 
 /**
  * Every provider failure. Messages are built from the operation, the HTTP status and the

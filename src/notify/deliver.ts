@@ -9,6 +9,7 @@
  */
 import { and, eq, inArray } from "drizzle-orm";
 import type { NotificationMessage } from "../../queues/messages";
+import { CallGuard, NOTIFY_GUARDS } from "../domain/call-guard";
 import { getDb } from "../db/client";
 import { notificationDeliveries, notifications } from "../db/schema";
 import type { Logger } from "../lib/logger";
@@ -40,6 +41,35 @@ export interface DeliveryOutcome {
 }
 
 type DeliveryRow = typeof notificationDeliveries.$inferSelect;
+
+/**
+ * A breaker and a rate limit per channel provider (per isolate): a provider that keeps
+ * failing is given 30 s to recover instead of every message piling onto it, and bursts stay
+ * under its rate. A refused send is a retryable failure: the queue retries it with backoff.
+ */
+const guards = new Map<ChannelName, CallGuard>();
+export function channelGuard(channel: ChannelName): CallGuard {
+  let g = guards.get(channel);
+  if (!g) guards.set(channel, (g = new CallGuard(NOTIFY_GUARDS[channel])));
+  return g;
+}
+
+/** Forgets every channel's breaker and bucket (tests; an operator after fixing a provider). */
+export function resetChannelGuards(): void {
+  guards.clear();
+}
+
+async function guardedSend(channel: ChannelName, target: ResolvedChannels, payload: OutgoingNotification, env: Env, fetcher: NotifyFetch): Promise<SendResult> {
+  const guard = channelGuard(channel);
+  const admitted = guard.admit(Date.now());
+  if (!admitted.ok) {
+    return { ok: false, latencyMs: 0, errorClass: admitted.reason === "rate_limited" ? "rate_limited" : "http_5xx", retryable: true,
+      error: admitted.reason === "rate_limited" ? `${channel}: rate limited here, retry in ${admitted.retryAfterMs} ms` : `${channel}: provider failing, sends paused for ${Math.ceil(admitted.retryAfterMs / 1000)} s (circuit breaker)` };
+  }
+  const result = await sendOnChannel(channel, target, payload, env, fetcher);
+  guard.record(result.ok ? "ok" : result.retryable ? "temporary_failure" : "other", Date.now());
+  return result;
+}
 
 /**
  * Sends `msg` on every channel it should reach that has not already succeeded.
@@ -99,7 +129,7 @@ export async function deliverNotification(
       data: n.data ? (JSON.parse(n.data) as Record<string, unknown>) : null, traceId: n.traceId, createdAt: n.createdAt,
     };
     const target: ResolvedChannels = channels.get(userId) ?? { userId, preferences: {} };
-    const result = await sendOnChannel(row.channel, target, payload, env, fetcher);
+    const result = await guardedSend(row.channel, target, payload, env, fetcher);
     const status = result.ok ? "sent" : !result.retryable || final ? "failed" : "pending";
     await db.update(notificationDeliveries).set({
       status, attempts: row.attempts + 1, latencyMs: result.latencyMs, updatedAt: Date.now(),
