@@ -1,15 +1,22 @@
 /** Operator routes (admin role). Mounted behind requireAuth + requireAdmin. */
 import { createRoute } from "@hono/zod-openapi";
-import { ne } from "drizzle-orm";
-import { decryptAccountCredentials, getCacheStats } from "../../accounts/credentials";
+import { getCacheStats } from "../../accounts/credentials";
+import { rotateSecrets } from "../../accounts/key-rotation";
 import { getDb } from "../../db/client";
-import { exchangeAccounts } from "../../db/schema";
-import { loadKeyRing } from "../../lib/credentials-crypto";
 import { commonErrors, errorResponses, json, router, z } from "../openapi";
 
 const tags = ["admin"];
 const security = [{ bearer: [] as string[] }];
 const forbidden = { 403: errorResponses[403] };
+const Counts = z.object({ accounts: z.number(), webhookSecrets: z.number() });
+const RotationResult = z.object({
+  currentKeyId: z.string(),
+  rotated: Counts,
+  remaining: Counts.openapi({ description: "Still under an old key (failed rows included)" }),
+  failed: z.array(z.object({ kind: z.enum(["account", "webhook"]), id: z.string() })).openapi({ description: "Rows that could not be opened: their key is gone or they were tampered with" }),
+  cursor: z.string().nullable().openapi({ description: "Pass back as ?cursor= to continue; null when the walk is complete" }),
+  done: z.boolean(),
+}).openapi("RotationResult");
 
 export const adminRoutes = router()
   .openapi(
@@ -18,18 +25,14 @@ export const adminRoutes = router()
     async (c) => c.json(await getCacheStats(c.env), 200),
   )
   .openapi(
-    createRoute({ method: "post", path: "/credentials/rotate", tags, security, summary: "Re-encrypt credentials still under an old key (bounded batch; call until remaining is 0)",
-      request: { query: z.object({ limit: z.coerce.number().int().min(1).max(500).default(100) }) },
-      responses: { 200: json(z.object({ currentKeyId: z.string(), rotated: z.number(), remaining: z.number() }), "Rotation progress"), ...forbidden, ...commonErrors } }),
+    createRoute({ method: "post", path: "/credentials/rotate", tags, security,
+      summary: "Re-encrypt every secret at rest (exchange credentials and webhook secrets) under the current key; bounded and resumable: call with the returned cursor until done",
+      request: { query: z.object({ limit: z.coerce.number().int().min(1).max(500).default(100), cursor: z.string().max(200).optional() }) },
+      responses: { 200: json(RotationResult, "Rotation progress"), ...forbidden, ...commonErrors } }),
     async (c) => {
-      const ring = loadKeyRing(c.env.CREDENTIALS_KEYS);
-      const db = getDb(c.env);
-      const { limit } = c.req.valid("query");
-      const stale = await db.select().from(exchangeAccounts).where(ne(exchangeAccounts.credentialsKeyId, ring.currentId)).limit(limit).all();
-      // Decrypting re-encrypts with the current key (rotation on read).
-      for (const row of stale) await decryptAccountCredentials(c.env, row, db);
-      const remaining = (await db.select({ id: exchangeAccounts.id }).from(exchangeAccounts).where(ne(exchangeAccounts.credentialsKeyId, ring.currentId)).all()).length;
-      c.get("logger").info("credentials.rotated", { rotated: stale.length, remaining, currentKeyId: ring.currentId });
-      return c.json({ currentKeyId: ring.currentId, rotated: stale.length, remaining }, 200);
+      const { limit, cursor } = c.req.valid("query");
+      const report = await rotateSecrets(c.env, getDb(c.env), { limit, cursor: cursor ?? null });
+      c.get("logger").info("credentials.rotated", { ...report, failed: report.failed.length });
+      return c.json(report, 200);
     },
   );
