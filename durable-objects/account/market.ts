@@ -9,6 +9,12 @@ import { bidOffer, type FuturesTrade, type IsolatedTradeEvent } from "../../src/
 
 export type Feed = "stream" | "rest" | "none";
 
+/**
+ * A price the market feed woke the account with is current for this long: a run it starts
+ * decides on it without a REST ticker call in front of its order (issue 20).
+ */
+export const FEED_PRICE_FRESH_MS = 2_000;
+
 /** Even with a fresh stream, positions are re-read from REST this often (missed events). */
 export const TRADES_RESYNC_MS = 60_000;
 /**
@@ -80,6 +86,17 @@ export class Market {
     this.priceSource = "stream";
   }
 
+  /** When the network's market feed last delivered a price (a wake-up; 0: never). */
+  feedPriceAt = 0;
+
+  /** A price from the network's market feed (a tick crossed one of the account's levels). */
+  onFeedPrice(price: number, now: number): void {
+    this.price = price;
+    this.priceAt = now;
+    this.feedPriceAt = now;
+    this.priceSource = "rest";
+  }
+
   /** A stale socket is probed and may come back; a new socket must deliver a price first. */
   onStreamState(state: "connecting" | "open" | "stale" | "closed"): void {
     this.streamOpen = state === "open";
@@ -149,14 +166,18 @@ export class Market {
   async refresh(client: LnMarketsRestClient, now: number, signal?: AbortSignal, tradesMaxAgeMs = TRADES_RESYNC_MS): Promise<Feed> {
     const opts = signal ? { signal } : undefined;
     const fresh = this.feed(now) === "stream";
-    if (!fresh) {
+    // A price the feed just woke us with is as current as a ticker read would be.
+    const fedNow = !fresh && this.feedPriceAt > 0 && now - this.feedPriceAt < FEED_PRICE_FRESH_MS;
+    if (!fresh && !fedNow) {
       const ticker = await client.ticker(opts);
       this.price = ticker.lastPrice;
       ({ bid: this.bid, offer: this.offer } = bidOffer(ticker));
       this.priceAt = now;
       this.priceSource = "rest";
     }
-    if (!fresh || this.tradesAt === 0 || now - this.tradesAt > tradesMaxAgeMs) {
+    // Woken at rest (no stream, so no trade events): positions older than 10 s are re-read.
+    const tradesMaxAge = fedNow ? Math.min(tradesMaxAgeMs, 10_000) : tradesMaxAgeMs;
+    if ((!fresh && !fedNow) || this.tradesAt === 0 || now - this.tradesAt > tradesMaxAge) {
       const started = Date.now();
       this.setTrades(await client.runningTrades(opts), now, started);
     }

@@ -35,7 +35,8 @@ export type LevelKind =
   | "trail_refresh"
   | "entry"
   | "entry_rearm"
-  | "entry_window";
+  | "entry_window"
+  | "hot_zone";
 
 export interface TriggerLevel {
   price: number;
@@ -46,7 +47,7 @@ export interface TriggerLevel {
 /** Wake order when a tick crosses several accounts: what protects money goes first. */
 export const KIND_PRIORITY: Readonly<Record<LevelKind, number>> = {
   liquidation: 0, risk_critical: 0, risk_act: 0, stop_loss: 1, take_profit: 2, risk_warn: 3,
-  break_even: 4, ladder: 4, trail_refresh: 5, entry: 6, entry_rearm: 7, entry_window: 7,
+  break_even: 4, ladder: 4, trail_refresh: 5, entry: 6, entry_rearm: 7, entry_window: 7, hot_zone: 8,
 };
 
 /** An automation as the level derivation sees it: type, parsed config and parsed state. */
@@ -226,10 +227,27 @@ export function levelsKey(levels: readonly TriggerLevel[]): string {
 export function nearestAhead(levels: readonly TriggerLevel[], price: number): number {
   let best = Infinity;
   for (const l of levels) {
+    if (l.kind === "hot_zone") continue;
     const ahead = l.direction === "down" ? l.price < price : l.price > price;
     if (ahead) best = Math.min(best, Math.abs(l.price - price) / price);
   }
   return best;
+}
+
+/**
+ * The levels plus, for each one, where its hot zone begins (`hotZoneFraction` before it, in
+ * the direction the price must travel): crossing that boundary wakes a resting account, which
+ * then opens its own socket. Without these an account at rest would only learn that the price
+ * came near a trigger when the trigger itself is crossed.
+ */
+export function withHotZone(levels: readonly TriggerLevel[], hotZoneFraction: number): TriggerLevel[] {
+  if (!(hotZoneFraction > 0)) return [...levels];
+  const zone = levels.filter((l) => l.kind !== "hot_zone").map((l): TriggerLevel => ({
+    price: l.direction === "down" ? l.price * (1 + hotZoneFraction) : l.price * (1 - hotZoneFraction),
+    direction: l.direction,
+    kind: "hot_zone",
+  }));
+  return dedupe([...levels, ...zone]);
 }
 
 /**

@@ -4,7 +4,7 @@ import { evaluateMarginGuard, initialMarginGuardState, MarginGuardConfig } from 
 import { monitorMargins } from "../../src/domain/margin-monitor";
 import { evaluateTpSl, initialTpSlState, TpSlConfig } from "../../src/domain/tp-sl";
 import { tradeRisk, type RunningTrade } from "../../src/domain/trade";
-import { crossed, deriveTriggerLevels, isHot, levelsKey, nearestAhead, riskLevelPrice, type TriggerLevel } from "../../src/domain/trigger-levels";
+import { crossed, deriveTriggerLevels, isHot, levelsKey, nearestAhead, riskLevelPrice, withHotZone, type TriggerLevel } from "../../src/domain/trigger-levels";
 
 const long: RunningTrade = { id: "L", side: "buy", quantity: 100, entryPrice: 50_000, margin: 20_000, liquidation: 45_000 };
 const short: RunningTrade = { id: "S", side: "sell", quantity: 100, entryPrice: 50_000, margin: 20_000, liquidation: 55_000 };
@@ -97,6 +97,14 @@ describe("hot zone", () => {
     // 46,000 is behind once the price is under it: the next one ahead is 45,500.
     expect(nearestAhead(levels, 45_900)).toBeCloseTo(400 / 45_900, 12);
     expect(nearestAhead([], 45_900)).toBe(Infinity);
+  });
+  it("hot-zone boundaries wake a resting account as the price enters its zone; they are not triggers themselves", () => {
+    const zoned = withHotZone(levels, 0.01);
+    expect(at(zoned, "hot_zone")).toEqual([["down", 45_450], ["down", 45_955], ["down", 46_460]]);
+    // Entering the zone of 46,000 (at 46,460) crosses its boundary; the account is then hot.
+    expect(zoned.filter((l) => crossed(l, 47_000, 46_450)).map((l) => l.kind)).toEqual(["hot_zone"]);
+    expect(isHot(zoned, 46_450, 0.01)).toBe(true);
+    expect(nearestAhead(zoned, 47_000)).toBe(nearestAhead(levels, 47_000));
   });
   it("is hot within the distance, at rest beyond it or without a price", () => {
     expect(isHot(levels, 46_400, 0.01)).toBe(true);
