@@ -16,6 +16,8 @@ export const ERROR_STATUS = {
   plan_limit: 402,
   not_found: 404,
   conflict: 409,
+  /** A cap on how many of something a user may have (API tokens, automations…). */
+  limit_reached: 409,
   payload_too_large: 413,
   unsupported_media_type: 415,
   rate_limited: 429,

@@ -1,5 +1,7 @@
 /**
- * Retention, run by the cron: old automation logs, trade logs and job events are deleted in
+ * Retention, run by the cron: every growing table (automation and trade logs, job events,
+ * notifications and deliveries, dead letters, resolved alerts, finished simulations, login
+ * lockouts; issue 22) is pruned past its age in
  * bounded batches (a few hundred rows per statement, a few statements per table per run) so
  * one run never holds D1 for long; a backlog drains over successive minutes.
  */
@@ -10,11 +12,21 @@ import type { Logger } from "../lib/logger";
 
 const DAY_MS = 86_400_000;
 
-/** Ages in days; override with the RETENTION_DAYS JSON var, e.g. {"logs":30,"jobEvents":7}. */
+/** Ages in days; override any with the RETENTION_DAYS JSON var, e.g. {"logs":30,"jobEvents":7}. */
 export const RetentionDays = z.object({
   /** automation_logs and trade_logs. */
   logs: z.number().positive().default(30),
   jobEvents: z.number().positive().default(7),
+  /** notifications and their delivery rows. */
+  notifications: z.number().positive().default(30),
+  /** dead letters (open or retried): the operator has this long to look. */
+  deadLetters: z.number().positive().default(30),
+  /** resolved alerts (open ones are never deleted). */
+  alerts: z.number().positive().default(30),
+  /** finished simulations' summary rows (running ones are never deleted). */
+  simulations: z.number().positive().default(30),
+  /** login lockout rows, by last failure. */
+  loginThrottle: z.number().positive().default(1),
 });
 export type RetentionDays = z.infer<typeof RetentionDays>;
 
@@ -39,7 +51,13 @@ const TARGETS = [
   { table: "automation_logs", column: "created_at", age: "logs" },
   { table: "trade_logs", column: "created_at", age: "logs" },
   { table: "job_events", column: "ts", age: "jobEvents" },
-] as const;
+  { table: "notifications", column: "created_at", age: "notifications" },
+  { table: "notification_deliveries", column: "updated_at", age: "notifications" },
+  { table: "dead_letters", column: "received_at", age: "deadLetters" },
+  { table: "alerts", column: "resolved_at", age: "alerts", where: "status = 'resolved'" },
+  { table: "simulations", column: "finished_at", age: "simulations", where: "status <> 'running'" },
+  { table: "login_throttle", column: "updated_at", age: "loginThrottle", key: "key" },
+] as const satisfies readonly { table: string; column: string; age: keyof RetentionDays; where?: string; key?: string }[];
 
 /** Deletes what is older than its retention age; returns rows deleted per table. */
 export async function runRetention(
@@ -56,9 +74,11 @@ export async function runRetention(
     const cutoff = now - days[t.age] * DAY_MS;
     const table = sql.raw(t.table);
     const column = sql.raw(t.column);
+    const id = sql.raw("key" in t ? t.key : "id");
+    const extra = sql.raw("where" in t ? ` AND ${t.where}` : "");
     let total = 0;
     for (let i = 0; i < maxBatches; i++) {
-      const res = await db.run(sql`DELETE FROM ${table} WHERE id IN (SELECT id FROM ${table} WHERE ${column} < ${cutoff} LIMIT ${sql.raw(String(batch))})`);
+      const res = await db.run(sql`DELETE FROM ${table} WHERE ${id} IN (SELECT ${id} FROM ${table} WHERE ${column} < ${cutoff}${extra} LIMIT ${sql.raw(String(batch))})`);
       const n = res.meta.changes ?? 0;
       total += n;
       if (n < batch) break;

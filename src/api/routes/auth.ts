@@ -1,6 +1,6 @@
 import { createRoute } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { and, desc, eq, isNull } from "drizzle-orm";
+import { and, desc, eq, isNull, sql } from "drizzle-orm";
 import { getConfig } from "../../config";
 import { getDb } from "../../db/client";
 import { apiTokens, users } from "../../db/schema";
@@ -32,6 +32,11 @@ async function limitAuthAttempt(c: Context<AppEnv>, email: string): Promise<void
   if (ip) await takeToken(c.env, "RL_AUTH_IP", ip, "attempts from this address");
   await takeToken(c.env, "RL_AUTH_ACCOUNT", email, "attempts for this account");
 }
+
+/** Active API tokens per user (issue 22: bounded growth). */
+export const MAX_API_TOKENS = 20;
+
+const PasswordChange = z.strictObject({ currentPassword: z.string().min(1).max(256), newPassword: Password }).openapi("PasswordChange");
 
 const isUniqueViolation = (e: unknown) => e instanceof Error && /UNIQUE constraint failed/i.test(e.message + String((e as { cause?: unknown }).cause ?? ""));
 
@@ -104,14 +109,17 @@ export const authRoutes = router()
     createRoute({
       method: "post", path: "/tokens", tags: ["auth"], summary: "Create an API token (shown once)", security, middleware: [requireAuth] as const,
       request: jsonBody(TokenName),
-      responses: { 201: json(CreatedToken, "Created; the token is not retrievable again"), ...commonErrors },
+      responses: { 201: json(CreatedToken, "Created; the token is not retrievable again"), 409: errorResponses[409], ...commonErrors },
     }),
     async (c) => {
       const { name } = c.req.valid("json");
       const user = c.get("user");
+      const db = getDb(c.env);
+      const active = await db.select({ n: sql<number>`count(*)` }).from(apiTokens).where(and(eq(apiTokens.userId, user.id), isNull(apiTokens.revokedAt))).get();
+      if ((active?.n ?? 0) >= MAX_API_TOKENS) throw new ApiError("limit_reached", `At most ${MAX_API_TOKENS} API tokens; revoke one first`, { limit: MAX_API_TOKENS });
       const t = await newApiToken();
       const createdAt = Date.now();
-      await getDb(c.env).insert(apiTokens).values({ id: t.id, userId: user.id, name, secretHash: t.secretHash, createdAt }).run();
+      await db.insert(apiTokens).values({ id: t.id, userId: user.id, name, secretHash: t.secretHash, createdAt }).run();
       c.get("logger").info("auth.token_created", { tokenId: t.id });
       return c.json({ id: t.id, name, token: t.token, createdAt }, 201);
     },
@@ -147,5 +155,42 @@ export const authRoutes = router()
       if (!res.meta.changes) throw notFound("Token");
       c.get("logger").info("auth.token_revoked", { tokenId: id });
       return c.body(null, 204);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "post", path: "/logout-all", tags: ["auth"], security, middleware: [requireAuth] as const,
+      summary: "End every session: all login JWTs of this user stop working at once (API tokens are revoked one by one)",
+      responses: { 204: { description: "Every JWT revoked" }, ...commonErrors },
+    }),
+    async (c) => {
+      const user = c.get("user");
+      await getDb(c.env).update(users).set({ tokenVersion: sql`${users.tokenVersion} + 1`, updatedAt: Date.now() }).where(eq(users.id, user.id)).run();
+      c.get("logger").info("auth.logout_all", {});
+      return c.body(null, 204);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "post", path: "/password", tags: ["auth"], security, middleware: [requireAuth] as const,
+      summary: "Change the password (the current one is required; a login session only, not an API token). Ends every other session and answers a new JWT",
+      request: jsonBody(PasswordChange),
+      responses: { 200: json(Session, "Changed"), 403: errorResponses[403], 429: errorResponses[429], ...commonErrors },
+    }),
+    async (c) => {
+      const auth = c.get("user");
+      if (auth.via.kind !== "jwt") throw new ApiError("forbidden", "Log in with your password to change it; API tokens cannot");
+      const { currentPassword, newPassword } = c.req.valid("json");
+      await limitAuthAttempt(c, auth.email);
+      const db = getDb(c.env);
+      const pepper = getConfig(c.env).PASSWORD_PEPPER;
+      const user = await findUserByEmail(db, auth.email);
+      if (!user || !(await checkPassword(currentPassword, user.passwordHash, pepper)).ok) throw new ApiError("invalid_credentials", "Current password is wrong");
+      const passwordHash = await hashPassword(newPassword, pepper);
+      const res = await db.update(users).set({ passwordHash, tokenVersion: user.tokenVersion + 1, updatedAt: Date.now() })
+        .where(and(eq(users.id, user.id), eq(users.tokenVersion, user.tokenVersion))).run();
+      if (!res.meta.changes) throw new ApiError("conflict", "The account changed meanwhile; log in again");
+      c.get("logger").info("auth.password_changed", {});
+      return c.json(await issueJwt(user.id, user.role, getConfig(c.env).JWT_SECRET, Date.now(), user.tokenVersion + 1), 200);
     },
   );
