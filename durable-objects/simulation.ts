@@ -16,7 +16,10 @@ import { createPriceScenario, type PriceScenario } from "../src/domain/scenarios
 import { accumulateSummary, createSimulation, initialSummary, simulateStep, type SimState, type SimSummary, type StepRecord } from "../src/domain/simulate-step";
 import { getDb } from "../src/db/client";
 import { simulations } from "../src/db/schema";
-import { migrate, SimulationStore } from "./simulation/storage";
+import { backtestSummary } from "../src/domain/backtest";
+import { LnMarketsError } from "../src/lnmarkets/errors";
+import { advanceBacktest, expectedCandles, prepareBacktest } from "./simulation/backtest-runner";
+import { migrate, SimulationStore, type SavedStep } from "./simulation/storage";
 import type { RunSummary, SimResult, SimulationInfo, SimulationParams, SimulationStatus } from "./simulation/types";
 
 export type { SimResult, SimulationInfo, SimulationParams, SimulationStatus } from "./simulation/types";
@@ -56,6 +59,7 @@ export class SimulationDO extends DurableObject<Env> {
    */
   async begin(params: SimulationParams): Promise<SimResult<SimulationInfo>> {
     if (this.store.getJson("params")) return { ok: false, code: "conflict", message: "simulation already started" };
+    if (params.source) return this.beginBacktest(params);
     const invalid = (e: unknown, field: string): SimResult<never> => ({ ok: false, code: "validation_error", message: e instanceof Error ? e.message : String(e), field });
     try {
       createPriceScenario(scenarioOptions(params));
@@ -89,6 +93,84 @@ export class SimulationDO extends DurableObject<Env> {
     return { ok: true, value: this.view(params, run, null) };
   }
 
+  /**
+   * Backtest mode (issue 24): load the funding history and the first candles, open the
+   * position in both runs, then step one batch of candles per alarm (always fast).
+   */
+  private async beginBacktest(input: SimulationParams): Promise<SimResult<SimulationInfo>> {
+    const prepared = await prepareBacktest(this.env, input);
+    if (!prepared.ok) return prepared;
+    if (this.store.getJson("params")) return { ok: false, code: "conflict", message: "simulation already started" };
+    const params: SimulationParams = { ...input, scenario: "backtest", speed: "fast", steps: expectedCandles(input) };
+    const { bt, cursor } = prepared.value;
+    const now = Date.now();
+    const run: RunMeta = { status: "running", step: 0, startedAt: now, finishedAt: null, error: null, d1Synced: false };
+    this.ctx.storage.transactionSync(() => {
+      this.store.setJson("params", params);
+      this.store.setJson("bt", bt);
+      this.store.setJson("cursor", cursor);
+      this.store.setJson("summary", backtestSummary(bt, bt.firstTime));
+      this.store.setJson("run", run);
+    });
+    await this.ctx.storage.setAlarm(now);
+    return { ok: true, value: this.view(params, run, null) };
+  }
+
+  /** One batch of a backtest; finishes it at the end or on a failure the exchange will not fix. */
+  private async alarmBacktest(params: SimulationParams): Promise<void> {
+    const sockets = this.ctx.getWebSockets();
+    const push = (msg: string) => {
+      for (const ws of sockets) {
+        try {
+          ws.send(msg);
+        } catch {
+          /* closing: webSocketClose follows */
+        }
+      }
+    };
+    let done = false;
+    try {
+      // A cancel may land while the batch loads: the write checks the status again.
+      const write = (fn: () => void) => this.ctx.storage.transactionSync(() => {
+        if (this.store.getJson<RunMeta>("run")?.status === "running") fn();
+      });
+      ({ done } = await advanceBacktest(this.env, this.store, params, write, push));
+    } catch (e) {
+      const run = this.store.getJson<RunMeta>("run")!;
+      if (run.status !== "running") return;
+      const failures = (this.store.getJson<number>("failures") ?? 0) + 1;
+      if (e instanceof LnMarketsError && e.kind === "temporary" && failures <= 3) {
+        this.store.setJson("failures", failures);
+        await this.ctx.storage.setAlarm(Date.now() + 2_000 * failures);
+        return;
+      }
+      await this.finish(params, run, "failed", e instanceof Error ? e.message : String(e));
+      return;
+    }
+    const run = this.store.getJson<RunMeta>("run")!;
+    if (run.status !== "running") return;
+    run.step = this.store.getJson<{ steps: number }>("summary")?.steps ?? run.step;
+    this.store.setJson("run", run);
+    if (done) {
+      // Gaps in the history: the expected count was an estimate.
+      const final = { ...params, steps: run.step };
+      this.store.setJson("params", final);
+      await this.finish(final, run, "completed", null);
+      return;
+    }
+    await this.ctx.storage.setAlarm(Date.now());
+  }
+
+  /** Trades of a backtest after sequence `cursor`, in order of their exit. */
+  async trades(cursor: number, limit: number): Promise<SimResult<{ data: unknown[]; nextCursor: string | null }>> {
+    if (!this.store.getJson("params")) return { ok: false, code: "not_found", message: "simulation not found" };
+    const n = Math.min(Math.max(1, Math.trunc(limit)), MAX_RESULTS_PAGE);
+    const rows = this.store.tradesAfter(Math.max(0, Math.trunc(cursor)), n + 1);
+    const data = rows.slice(0, n);
+    const last = data[data.length - 1];
+    return { ok: true, value: { data: data.map((r) => r.trade), nextCursor: rows.length > n && last ? String(last.seq) : null } };
+  }
+
   /** Status, progress and (once finished) the summary. */
   async info(): Promise<SimResult<SimulationInfo>> {
     const params = this.store.getJson<SimulationParams>("params");
@@ -98,7 +180,7 @@ export class SimulationDO extends DurableObject<Env> {
   }
 
   /** Saved steps after step `cursor` (exclusive), in order; `nextCursor` is null on the last page. */
-  async results(cursor: number, limit: number): Promise<SimResult<{ data: StepRecord[]; nextCursor: string | null }>> {
+  async results(cursor: number, limit: number): Promise<SimResult<{ data: SavedStep[]; nextCursor: string | null }>> {
     if (!this.store.getJson("params")) return { ok: false, code: "not_found", message: "simulation not found" };
     const n = Math.min(Math.max(1, Math.trunc(limit)), MAX_RESULTS_PAGE);
     const rows = this.store.stepsAfter(Math.max(0, Math.trunc(cursor)), n + 1);
@@ -169,6 +251,7 @@ export class SimulationDO extends DurableObject<Env> {
       if (!run.d1Synced) await this.syncD1(params, run);
       return;
     }
+    if (params.source) return this.alarmBacktest(params);
     try {
       this.advance(params, run);
     } catch (e) {
@@ -282,5 +365,6 @@ export class SimulationDO extends DurableObject<Env> {
 }
 
 function scenarioOptions(p: SimulationParams) {
+  if (p.scenario === "backtest") throw new Error("a backtest has no scenario");
   return { name: p.scenario, initialPrice: p.initialPrice, seed: p.seed, dropPct: p.dropPct, prices: p.prices };
 }

@@ -1,6 +1,11 @@
 /** What the route hands to SimulationDO.begin, and what the DO reports back. */
+import type { BtCandle } from "../../src/domain/backtest-candles";
 import type { SimAutomations, SimPosition, SimSummary } from "../../src/domain/simulate-step";
 import type { ScenarioName } from "../../src/domain/scenarios";
+import type { CandleSourceSpec } from "./candle-source";
+
+/** A backtest's history: the exchange's candles (cached in R2) or an uploaded file. */
+export type BacktestSource = CandleSourceSpec | { type: "upload"; candles: BtCandle[] };
 
 export type SimulationStatus = "running" | "completed" | "canceled" | "failed";
 export type SimulationSpeed = "fast" | "realtime";
@@ -9,7 +14,8 @@ export type SimulationSpeed = "fast" | "realtime";
 export interface SimulationParams {
   id: string;
   userId: string;
-  scenario: ScenarioName;
+  /** "backtest" when `source` is given. */
+  scenario: ScenarioName | "backtest";
   automations: SimAutomations;
   position?: SimPosition;
   initialPrice: number;
@@ -22,6 +28,13 @@ export interface SimulationParams {
   freeBalanceSats?: number;
   /** Offer minus bid, USD (default 5, as the simulator's). */
   spread?: number;
+  /** Backtests (issue 24): the candle history; steps are candles. */
+  source?: BacktestSource;
+  /** Backtests: trading fee rate (default 0.001) and funding rate for slots without a settlement. */
+  feeRate?: number;
+  fundingRate?: number;
+  /** A cell of a parameter sweep: the sweep's id, told when the cell ends. */
+  sweepId?: string;
 }
 
 /** The summary of the domain plus wall-clock time spent. */
@@ -30,7 +43,7 @@ export type RunSummary = SimSummary & { durationMs: number };
 export interface SimulationInfo {
   id: string;
   status: SimulationStatus;
-  scenario: ScenarioName;
+  scenario: ScenarioName | "backtest" | "sweep";
   speed: SimulationSpeed;
   progress: { step: number; steps: number };
   startedAt: number;

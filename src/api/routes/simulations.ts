@@ -10,6 +10,7 @@ import { getDb } from "../../db/client";
 import { effectivePlan, planThatLifts } from "../../db/plans";
 import { simulations } from "../../db/schema";
 import { AutoEntryConfig } from "../../domain/auto-entry";
+import { CandleRange, parseCandleCsv, parseCandleJson, rangeMs, type BtCandle } from "../../domain/backtest-candles";
 import { MAX_LEVERAGE, MAX_QUANTITY, MIN_LEVERAGE, MIN_QUANTITY } from "../../domain/inverse";
 import { MarginGuardConfig } from "../../domain/margin-guard";
 import { TpSlConfig } from "../../domain/tp-sl";
@@ -30,17 +31,45 @@ const Position = z.strictObject({
   if ((p.quantity === undefined) === (p.margin === undefined)) ctx.addIssue({ code: "custom", path: ["quantity"], message: "give exactly one of quantity or margin" });
 });
 
+/** ISO date-time or Unix milliseconds. */
+const Instant = z.union([z.number().int().min(0), z.string().max(40)]).transform((v, ctx) => {
+  const t = typeof v === "number" ? v : /^\d+$/.test(v) ? Number(v) : Date.parse(v);
+  if (!Number.isFinite(t) || t < 0) {
+    ctx.addIssue({ code: "custom", message: "an ISO date-time or Unix milliseconds" });
+    return z.NEVER;
+  }
+  return t;
+}).openapi({ type: "string", description: "ISO date-time or Unix milliseconds" });
+
+/** Backtests (issue 24): the exchange's candle history, or an uploaded candle file. */
+export const BacktestSource = z.discriminatedUnion("type", [
+  z.strictObject({
+    type: z.literal("candles"),
+    network: z.enum(["mainnet", "testnet", "simulator"]).openapi({ description: "Whose history: simulator in dev and tests" }),
+    range: CandleRange.default("1m"),
+    from: Instant,
+    to: Instant,
+  }),
+  z.strictObject({
+    type: z.literal("upload"),
+    // Bounds here are generous: parseCandleCsv/Json answer 413 naming the field above MAX_UPLOAD_CANDLES.
+    csv: z.string().max(1_000_000).optional().openapi({ description: "CSV with a header naming time,open,high,low,close" }),
+    candles: z.array(z.unknown()).max(1_000_000).optional().openapi({ description: "[{time, open, high, low, close}], oldest first" }),
+  }),
+]).openapi("BacktestSource");
+
 const CreateSimulation = z.strictObject({
-  scenario: z.enum(["bull", "bear", "sideways", "volatile", "crash", "replay"]),
+  scenario: z.enum(["bull", "bear", "sideways", "volatile", "crash", "replay"]).optional().openapi({ description: "Required unless `source` is given" }),
+  source: BacktestSource.optional(),
   automations: z.strictObject({
     marginGuard: z.unknown().optional(),
     tpSl: z.unknown().optional(),
     autoEntry: z.unknown().optional(),
   }).default({}),
   position: Position.optional(),
-  initialPrice: z.number().positive().max(100_000_000),
+  initialPrice: z.number().positive().max(100_000_000).optional().openapi({ description: "Required for a scenario; a backtest starts at its first candle's open" }),
   // Hard bound only: the plan's maxSimulationSteps answers 402 below it.
-  steps: z.number().int().min(1).max(1_000_000),
+  steps: z.number().int().min(1).max(1_000_000).optional().openapi({ description: "Required for a scenario; a backtest's steps are its candles" }),
   stepMs: z.number().int().min(10).max(60_000).default(100),
   seed: z.number().int().min(0).max(0xffffffff).optional(),
   speed: z.enum(["realtime", "fast"]).default("fast"),
@@ -49,7 +78,21 @@ const CreateSimulation = z.strictObject({
   freeBalanceSats: z.number().int().min(0).max(2_100_000_000_000_000).optional(),
   // Offer minus bid in USD: market orders fill at the spread, triggers use the last price.
   spread: z.number().min(0).max(10_000).multipleOf(0.5).optional().openapi({ description: "Offer minus bid in USD, a multiple of 0.5 (default 5)" }),
+  feeRate: z.number().min(0).max(0.01).optional().openapi({ description: "Backtests: trading fee rate (default 0.001, tier 1)" }),
+  fundingRate: z.number().min(-0.01).max(0.01).optional().openapi({ description: "Backtests: funding rate per settlement where the history has none (default 0.0001)" }),
 }).superRefine((b, ctx) => {
+  if (b.source) {
+    for (const k of ["scenario", "initialPrice", "steps", "prices", "dropPct", "seed"] as const) {
+      if (b[k] !== undefined) ctx.addIssue({ code: "custom", path: [k], message: `${k} is not used by a backtest (source)` });
+    }
+    if (b.source.type === "candles" && !(b.source.from < b.source.to)) ctx.addIssue({ code: "custom", path: ["source", "to"], message: "to must be after from" });
+    if (b.source.type === "upload" && (b.source.csv === undefined) === (b.source.candles === undefined)) ctx.addIssue({ code: "custom", path: ["source", "csv"], message: "give exactly one of csv or candles" });
+    return;
+  }
+  for (const k of ["scenario", "initialPrice", "steps"] as const) {
+    if (b[k] === undefined) ctx.addIssue({ code: "custom", path: [k], message: `${k} is required (or give a backtest source)` });
+  }
+  if (b.feeRate !== undefined || b.fundingRate !== undefined) ctx.addIssue({ code: "custom", path: [b.feeRate !== undefined ? "feeRate" : "fundingRate"], message: "only for a backtest (source)" });
   if (b.scenario === "replay" && !b.prices) ctx.addIssue({ code: "custom", path: ["prices"], message: "replay needs prices" });
   if (b.scenario !== "replay" && b.prices) ctx.addIssue({ code: "custom", path: ["prices"], message: "prices are only for replay" });
   if (b.dropPct !== undefined && b.scenario !== "crash") ctx.addIssue({ code: "custom", path: ["dropPct"], message: "dropPct is only for crash" });
@@ -62,7 +105,13 @@ const Simulation = z.object({
   params: z.unknown().optional(), summary: Summary, error: z.string().nullable().optional(),
   createdAt: z.number().optional(), startedAt: z.number().optional(), finishedAt: z.number().nullable(),
 }).openapi("Simulation");
-const StepRecord = z.object({ step: z.number(), price: z.number(), risk: z.number(), pnlSats: z.number(), equitySats: z.number(), actions: z.array(z.unknown()) }).openapi("SimulationStep");
+const StepRecord = z.object({
+  step: z.number(), price: z.number(), risk: z.number(), pnlSats: z.number(), equitySats: z.number(), actions: z.array(z.unknown()),
+  time: z.number().optional().openapi({ description: "Backtests: the candle's start (ms)" }),
+  low: z.number().optional(), high: z.number().optional(),
+  baseline: z.object({ pnlSats: z.number(), equitySats: z.number(), risk: z.number(), actions: z.array(z.unknown()) }).optional()
+    .openapi({ description: "Backtests: the same position with no automation, after the same candle" }),
+}).openapi("SimulationStep");
 const IdParams = z.object({ id: z.string().max(100).openapi({ param: { name: "id", in: "path" } }) });
 const ResultsQuery = z.object({
   cursor: z.string().regex(/^\d{1,9}$/, "not a cursor returned by this API").optional(),
@@ -87,6 +136,51 @@ function parseAutomations(input: Record<string, unknown>): SimAutomations {
   }
   if (details.length) throw new ApiError("validation_error", `Invalid ${details[0]!.path}: ${details[0]!.message}`, details);
   return out as SimAutomations;
+}
+
+type Body = z.infer<typeof CreateSimulation>;
+
+/** The validated backtest source: an upload parsed (400/413 naming the field), a window sized in candles. */
+function backtestSource(source: NonNullable<Body["source"]>): { source: NonNullable<SimulationParams["source"]>; steps: number } {
+  if (source.type === "candles") {
+    return { source, steps: Math.ceil((source.to - source.from) / rangeMs(source.range)) };
+  }
+  const r = source.csv !== undefined ? parseCandleCsv(source.csv) : parseCandleJson(source.candles ?? []);
+  if (!r.ok) throw new ApiError(r.status === 413 ? "payload_too_large" : "validation_error", `Invalid ${r.path}: ${r.message}`, [{ path: r.path, message: r.message, code: r.status === 413 ? "too_big" : "invalid_value" }]);
+  const candles: BtCandle[] = r.candles;
+  return { source: { type: "upload", candles }, steps: candles.length };
+}
+
+/** Refuse more steps than the plan allows (402 naming the plan that lifts it). */
+export async function checkSteps(db: ReturnType<typeof getDb>, userId: string, steps: number): Promise<void> {
+  const plan = await effectivePlan(db, userId);
+  if (steps > plan.limits.maxSimulationSteps) {
+    const lifts = await planThatLifts(db, (l) => l.maxSimulationSteps >= steps);
+    throw new ApiError("plan_limit", `${steps} steps exceed maxSimulationSteps (${plan.limits.maxSimulationSteps}) of the ${plan.name} plan${lifts ? `; the ${lifts.name} plan allows it` : ""}`, {
+      limit: "maxSimulationSteps", max: plan.limits.maxSimulationSteps, plan: plan.id, upgradeTo: lifts?.id ?? null,
+    });
+  }
+}
+
+/** The parameters a SimulationDO begins with (scenario or backtest), validated. */
+export function simulationParams(id: string, userId: string, body: Body): SimulationParams {
+  const automations = parseAutomations(body.automations);
+  const common = {
+    id, userId, automations, position: body.position, stepMs: body.stepMs, speed: body.speed, freeBalanceSats: body.freeBalanceSats,
+    ...(body.spread !== undefined ? { spread: body.spread } : {}),
+  };
+  if (body.source) {
+    const { source, steps } = backtestSource(body.source);
+    return {
+      ...common, scenario: "backtest", source, steps, initialPrice: 0, seed: 0, speed: "fast",
+      ...(body.feeRate !== undefined ? { feeRate: body.feeRate } : {}),
+      ...(body.fundingRate !== undefined ? { fundingRate: body.fundingRate } : {}),
+    };
+  }
+  return {
+    ...common, scenario: body.scenario!, initialPrice: body.initialPrice!, steps: body.steps!,
+    seed: body.seed ?? (crypto.getRandomValues(new Uint32Array(1))[0]!), prices: body.prices, dropPct: body.dropPct,
+  };
 }
 
 function unwrap<T>(r: SimResult<T>): T {
@@ -116,31 +210,21 @@ export const simulationRoutes = router()
     async (c) => {
       const user = c.get("user");
       const body = c.req.valid("json");
-      const automations = parseAutomations(body.automations);
       const db = getDb(c.env);
-      const plan = await effectivePlan(db, user.id);
-      if (body.steps > plan.limits.maxSimulationSteps) {
-        const lifts = await planThatLifts(db, (l) => l.maxSimulationSteps >= body.steps);
-        throw new ApiError("plan_limit", `${body.steps} steps exceed maxSimulationSteps (${plan.limits.maxSimulationSteps}) of the ${plan.name} plan${lifts ? `; the ${lifts.name} plan allows it` : ""}`, {
-          limit: "maxSimulationSteps", max: plan.limits.maxSimulationSteps, plan: plan.id, upgradeTo: lifts?.id ?? null,
-        });
-      }
       const id = newId("sim");
-      const params: SimulationParams = {
-        id, userId: user.id, scenario: body.scenario, automations, position: body.position, initialPrice: body.initialPrice,
-        steps: body.steps, stepMs: body.stepMs, seed: body.seed ?? (crypto.getRandomValues(new Uint32Array(1))[0]!), speed: body.speed,
-        prices: body.prices, dropPct: body.dropPct, freeBalanceSats: body.freeBalanceSats,
-        ...(body.spread !== undefined ? { spread: body.spread } : {}),
-      };
-      // D1 keeps the parameters for listing; the prices (up to 100k numbers) stay in the DO only.
-      const { prices, userId: _owner, ...stored } = params;
+      const params = simulationParams(id, user.id, body);
+      await checkSteps(db, user.id, params.steps);
+      const plan = await effectivePlan(db, user.id);
+      // D1 keeps the parameters for listing; the prices and uploaded candles stay in the DO only.
+      const { prices, userId: _owner, source, ...rest } = params;
+      const stored = { ...rest, ...(source ? { source: source.type === "upload" ? { type: "upload", candlesCount: source.candles.length } : source } : {}) };
       const max = plan.limits.maxConcurrentSimulations;
       // Count and insert in one statement so two concurrent POSTs cannot both take the last slot.
       const ins = await c.env.DB.prepare(
         `INSERT INTO simulations (id, user_id, scenario, status, steps, params, summary, created_at, finished_at)
          SELECT ?1, ?2, ?3, 'running', ?4, ?5, NULL, ?6, NULL
          WHERE (SELECT COUNT(*) FROM simulations WHERE user_id = ?2 AND status = 'running') < ?7`,
-      ).bind(id, user.id, body.scenario, body.steps, JSON.stringify({ ...stored, pricesCount: prices?.length }), Date.now(), max).run();
+      ).bind(id, user.id, params.scenario, params.steps, JSON.stringify({ ...stored, pricesCount: prices?.length }), Date.now(), max).run();
       if (!ins.meta.changes) {
         throw new ApiError("rate_limited", `You already have ${max} simulations running (the ${plan.name} plan allows ${max} at a time); wait for one to finish or cancel one with DELETE /v1/simulations/:id`, {
           limit: "maxConcurrentSimulations", max, plan: plan.id,
