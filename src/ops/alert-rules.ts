@@ -30,8 +30,12 @@ export const Thresholds = z.object({
   workerInactiveMinutes: z.number().positive().default(5),
   /** Open dead letters above which the DLQ alerts (0: any dead letter alerts). */
   deadLettersMax: z.number().int().nonnegative().default(0),
-  /** Heartbeat age (ms) after which an account with enabled automations is stale and woken. */
-  heartbeatStaleMs: z.number().positive().default(120_000),
+  /**
+   * Heartbeat age (ms) after which an account with enabled automations is stale and woken. An
+   * account beats at most once an hour (issue 20: one D1 write per account-hour): 2 h 5 min is
+   * two beats missed.
+   */
+  heartbeatStaleMs: z.number().positive().default(7_500_000),
   /** Look-back of the failure-rate and p95 rules, in minutes. */
   windowMinutes: z.number().int().positive().default(5),
   /** At most this many stale accounts woken per run (the cron must stay short). */
