@@ -36,13 +36,15 @@ function limits(l) {
     el('li', {}, l.maxConcurrentSimulations + ' simulations at a time, ' + fmt.num(l.maxSimulationSteps) + ' steps each'));
 }
 
+const planLine = (me) => el('p', { id: 'plan-line' }, el('strong', { id: 'current-plan' }, me.plan), me.planExpiresAt ? ' until ' + fmt.when(me.planExpiresAt) : ' (no expiry)');
+
 export async function render(main, ctx, seq) {
   const [plans, pays] = await Promise.all([get('/v1/plans'), get('/v1/payments?limit=10')]);
   if (!ctx.alive(seq)) return;
   const me = ctx.me;
   const invoice = el('div', { id: 'invoice' });
   main.append(
-    card('Your plan', el('p', {}, el('strong', { id: 'current-plan' }, me.plan), me.planExpiresAt ? ' until ' + fmt.when(me.planExpiresAt) : me.plan === 'free' ? ' (no expiry)' : '')),
+    card('Your plan', planLine(me)),
     el('div', { class: 'plans' }, plans.data.map((p) => card(p.name,
       el('p', { class: 'price' }, p.priceSats ? fmt.sats(p.priceSats) + ' / ' + p.durationDays + ' days' : 'Free'),
       limits(p.limits),
@@ -71,7 +73,7 @@ export async function render(main, ctx, seq) {
       status.textContent = p.status === 'paid' ? 'Paid ✓ — ' + plan.name + ' is active.' : 'Invoice ' + p.status + '.';
       status.className = 'pay-status ' + (p.status === 'paid' ? 'ok' : 'bad');
       status.dataset.status = p.status;
-      if (p.status === 'paid') { await ctx.reload(); fill(main.querySelector('#current-plan'), ctx.me.plan); flash(plan.name + ' is active.'); }
+      if (p.status === 'paid') { await ctx.reload(); main.querySelector('#plan-line').replaceWith(planLine(ctx.me)); flash(plan.name + ' is active.'); }
       clearInterval(timer);
     };
     const timer = setInterval(() => { if (ctx.alive(seq)) poll().catch(() => {}); else clearInterval(timer); }, 3000);
