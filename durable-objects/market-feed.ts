@@ -42,6 +42,11 @@ const FEED_SAVE_EVERY_MS = 5_000;
 /** Calls in flight per fan-out. */
 const FANOUT_WINDOW = 100;
 
+/** The account side of a wake-up (AccountDO.marketTick). */
+export interface TickListener {
+  marketTick(tick: MarketTick): Promise<unknown>;
+}
+
 const NETWORKS = new Set<LnMarketsNetwork>(["mainnet", "testnet", "simulator"]);
 
 export class MarketFeedDO extends DurableObject<Env> {
@@ -142,7 +147,7 @@ export class MarketFeedDO extends DurableObject<Env> {
     const network = this.network;
     const result = await fanout(crossed, (c) => {
       this.counters.wakes++;
-      return this.env.ACCOUNT.getByName(c.accountId).marketTick({ network, price, previous, at, kind: c.kind });
+      return (this.env.ACCOUNT.getByName(c.accountId) as unknown as TickListener).marketTick({ network, price, previous, at, kind: c.kind });
     }, FANOUT_WINDOW);
     this.counters.wakeFailures += result.failures;
     this.counters.maxFanoutMs = Math.max(this.counters.maxFanoutMs, result.ms);
