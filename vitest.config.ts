@@ -61,12 +61,6 @@ export default defineConfig({
         test: { name: "browser", include: ["test/browser/**/*.test.mjs"], environment: "node", hookTimeout: 150_000, testTimeout: 120_000 },
       },
       {
-        // The trader console (/app) driven in headless Chromium (@sparticuz/chromium, from npm)
-        // against both workers started on free loopback ports. Starting them takes most of the
-        // hook's time: wrangler dev builds and boots two workers.
-        test: { name: "browser", include: ["test/browser/**/*.test.mjs"], environment: "node", hookTimeout: 150_000, testTimeout: 120_000 },
-      },
-      {
         plugins: [
           cloudflareTest({
             wrangler: { configPath: "./sim/wrangler.toml" },
