@@ -148,8 +148,12 @@ describe("protection never silently off", () => {
     // The exchange recovers but the breaker stays open for its 30 s: the guard still acts.
     await simFaults({ silenceStream: true });
     await simPrice(atRisk(trade.liquidation, 0.93, trade.entryPrice ?? trade.price));
-    await runDueNow(acc.id);
-    expect((await statusOf(acc.id)).breaker.state).not.toBe("closed");
+    await until("the add-margin, breaker open", async () => {
+      if ((await addOrders(acc.keys.key)).length) return true;
+      await runDueNow(acc.id);
+      return false;
+    }, 10_000, 200);
+    expect((await statusOf(acc.id)).breaker.state).toBe("open");
     expect(await addOrders(acc.keys.key)).toHaveLength(1);
   }, 30_000);
 
