@@ -114,7 +114,8 @@ export const accountAutomationRoutes = router()
       } catch (e) {
         throw new ApiError("upstream_unavailable", `The exchange could not be reached: ${e instanceof Error ? e.message : String(e)}`);
       }
-      const value = unwrap(result);
+      // Cast as before: the narrowed RPC stub type is too deep for inference here.
+      const value = unwrap(result) as { price: number; bid?: number | null; offer?: number | null; feed: string; trades: unknown[] };
       return c.json({ price: value.price, bid: value.bid ?? null, offer: value.offer ?? null, feed: value.feed, trades: value.trades as never[] }, 200);
     },
   )
