@@ -20,6 +20,7 @@ import { backtestSummary } from "../src/domain/backtest";
 import { LnMarketsError } from "../src/lnmarkets/errors";
 import { advanceBacktest, expectedCandles, prepareBacktest } from "./simulation/backtest-runner";
 import { migrate, SimulationStore, type SavedStep } from "./simulation/storage";
+import { pollCells, startCells, sweepView, SWEEP_POLL_MS, type SweepMeta, type SweepSpec, type SweepView } from "./simulation/sweep";
 import type { RunSummary, SimResult, SimulationInfo, SimulationParams, SimulationStatus } from "./simulation/types";
 
 export type { SimResult, SimulationInfo, SimulationParams, SimulationStatus } from "./simulation/types";
@@ -171,6 +172,63 @@ export class SimulationDO extends DurableObject<Env> {
     return { ok: true, value: { data: data.map((r) => r.trade), nextCursor: rows.length > n && last ? String(last.seq) : null } };
   }
 
+  /**
+   * Sweep mode (issue 24): start one SimulationDO per grid cell, then poll them on the alarm
+   * until every one has ended. A cell that cannot start fails the whole sweep (validation).
+   */
+  async beginSweep(spec: SweepSpec): Promise<SimResult<SweepView>> {
+    if (this.store.getJson("params") || this.store.getJson("sweep")) return { ok: false, code: "conflict", message: "simulation already started" };
+    const stub = (id: string) => this.env.SIMULATION.getByName(id);
+    const started = await startCells(spec, stub);
+    if (!started.ok) {
+      await Promise.all(spec.cells.map((c) => stub(c.id).cancel().catch(() => undefined)));
+      return started;
+    }
+    const meta: SweepMeta = { id: spec.id, objective: spec.objective, status: "running", startedAt: Date.now(), finishedAt: null, cells: started.value, d1Synced: false };
+    this.store.setJson("sweep", meta);
+    await this.ctx.storage.setAlarm(Date.now() + SWEEP_POLL_MS);
+    return { ok: true, value: sweepView(meta) };
+  }
+
+  /** A sweep's status and table (best cell first for its objective). */
+  async sweepInfo(): Promise<SimResult<SweepView>> {
+    const meta = this.store.getJson<SweepMeta>("sweep");
+    if (!meta) return { ok: false, code: "not_found", message: "sweep not found" };
+    return { ok: true, value: sweepView(meta) };
+  }
+
+  private async alarmSweep(meta: SweepMeta): Promise<void> {
+    if (meta.status === "running") {
+      const done = await pollCells(meta, (id) => this.env.SIMULATION.getByName(id));
+      const latest = this.store.getJson<SweepMeta>("sweep")!;
+      if (latest.status !== "running") return; // canceled while polling
+      if (!done) {
+        this.store.setJson("sweep", meta);
+        await this.ctx.storage.setAlarm(Date.now() + SWEEP_POLL_MS);
+        return;
+      }
+      meta.status = meta.cells.some((c) => c.status === "completed") ? "completed" : "failed";
+      meta.finishedAt = Date.now();
+      this.store.setJson("sweep", meta);
+    }
+    await this.syncSweep(meta);
+  }
+
+  private async syncSweep(meta: SweepMeta): Promise<void> {
+    if (meta.d1Synced) return;
+    try {
+      const view = sweepView(meta);
+      await getDb(this.env).update(simulations)
+        .set({ status: meta.status === "running" ? "completed" : meta.status, summary: JSON.stringify({ objective: view.objective, table: view.table }), finishedAt: meta.finishedAt })
+        .where(eq(simulations.id, meta.id)).run();
+      meta.d1Synced = true;
+      this.store.setJson("sweep", meta);
+    } catch (e) {
+      console.error(JSON.stringify({ level: "error", msg: "simulation.d1_sync_failed", simulationId: meta.id, error: String(e) }));
+      await this.ctx.storage.setAlarm(Date.now() + D1_RETRY_MS);
+    }
+  }
+
   /** Status, progress and (once finished) the summary. */
   async info(): Promise<SimResult<SimulationInfo>> {
     const params = this.store.getJson<SimulationParams>("params");
@@ -191,6 +249,18 @@ export class SimulationDO extends DurableObject<Env> {
 
   /** Stop a running simulation; a finished one is left as it is. Returns the status. */
   async cancel(): Promise<SimResult<SimulationInfo>> {
+    const sweep = this.store.getJson<SweepMeta>("sweep");
+    if (sweep) {
+      if (sweep.status === "running") {
+        await Promise.all(sweep.cells.map((c) => this.env.SIMULATION.getByName(c.id).cancel().catch(() => undefined)));
+        await this.ctx.storage.deleteAlarm();
+        Object.assign(sweep, { status: "canceled", finishedAt: Date.now() });
+        this.store.setJson("sweep", sweep);
+        await this.syncSweep(sweep);
+      }
+      const v = sweepView(sweep);
+      return { ok: true, value: { id: v.id, status: v.status, scenario: "sweep", speed: "fast", progress: { step: v.progress.done, steps: v.progress.cells }, startedAt: v.startedAt, finishedAt: v.finishedAt, error: null, summary: null } };
+    }
     const params = this.store.getJson<SimulationParams>("params");
     const run = this.store.getJson<RunMeta>("run");
     if (!params || !run) return { ok: false, code: "not_found", message: "simulation not found" };
@@ -244,6 +314,8 @@ export class SimulationDO extends DurableObject<Env> {
   }
 
   override async alarm(): Promise<void> {
+    const sweep = this.store.getJson<SweepMeta>("sweep");
+    if (sweep) return this.alarmSweep(sweep);
     const params = this.store.getJson<SimulationParams>("params");
     const run = this.store.getJson<RunMeta>("run");
     if (!params || !run) return;

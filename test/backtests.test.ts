@@ -135,3 +135,108 @@ describe("backtests on the simulator's candle history", () => {
     expect(tooBig.body.error.details[0].path).toBe("source.csv");
   });
 });
+
+describe("backtest reports and exports", () => {
+  it("per-trade report and CSV of steps and trades", async () => {
+    const u = await registerUser("bt-export");
+    const a = await waitDone(u.token, await startBacktest(u.token, day2));
+    const trades = await api("GET", `/v1/simulations/${a.id}/trades`, { token: u.token });
+    expect(trades.status).toBe(200);
+    const byRun = Object.fromEntries(trades.body.data.map((t: any) => [t.run, t]));
+    expect(byRun.baseline).toMatchObject({ reason: "liquidation", side: "buy", quantity: 1_000, entryTime: FROM });
+    expect(byRun.baseline.pnlSats).toBeLessThan(0);
+    expect(byRun.automated).toMatchObject({ reason: "open", exitTime: null, marginAddedSats: a.summary.automated.marginAddedSats });
+
+    const res = await api("GET", `/v1/simulations/${a.id}/results.csv`, { token: u.token });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toMatch(/^text\/csv/);
+    const lines = (res.body as string).trim().split("\r\n");
+    expect(lines[0]).toBe("step,time,price,low,high,risk,pnl_sats,equity_sats,actions,baseline_pnl_sats,baseline_equity_sats,baseline_actions");
+    expect(lines).toHaveLength(1_441);
+    expect(lines[1]!.startsWith(`1,${new Date(FROM).toISOString()},`)).toBe(true);
+    const tcsv = await api("GET", `/v1/simulations/${a.id}/trades.csv`, { token: u.token });
+    const tl = (tcsv.body as string).trim().split("\r\n");
+    expect(tl[0]).toBe("run,trade_id,side,quantity,leverage,entry_time,entry_price,exit_time,exit_price,reason,margin_added_sats,fees_sats,funding_sats,pnl_sats");
+    expect(tl.slice(1).map((l) => l.split(",")[9]).sort()).toEqual(["liquidation", "open"]);
+
+    const other = await registerUser("bt-export-other");
+    expect((await api("GET", `/v1/simulations/${a.id}/trades.csv`, { token: other.token })).status).toBe(404);
+    const doc = await api("GET", "/openapi.json");
+    expect(Object.keys(doc.body.paths)).toEqual(expect.arrayContaining(["/v1/simulations/{id}/trades", "/v1/simulations/{id}/results.csv", "/v1/simulations/{id}/trades.csv", "/v1/backtests/sweep", "/v1/backtests/sweep/{id}"]));
+  });
+
+  it("Auto Entry with TP/SL on the history: each trade with entry, exit, reason and PnL, and the statistics", async () => {
+    const u = await registerUser("bt-trades");
+    const body = {
+      source: { ...day2.source, range: "5m", to: new Date(FROM + 3 * 86_400_000).toISOString() },
+      freeBalanceSats: 2_000_000,
+      automations: {
+        autoEntry: { condition: { type: "drop_from_high", percent: 0.5, windowMs: 3_600_000 }, side: "buy", quantity: 100, leverage: 10, cooldownMs: 0, maxPerDay: 100 },
+        tpSl: { takeProfit: { percent: 0.5 }, stopLoss: { percent: 0.5 } },
+      },
+    };
+    const done = await waitDone(u.token, await startBacktest(u.token, body));
+    expect(done.status, done.error).toBe("completed");
+    const all = await api("GET", `/v1/simulations/${done.id}/trades?limit=1000`, { token: u.token });
+    const closed = all.body.data.filter((t: any) => t.reason !== "open");
+    expect(closed.length).toBeGreaterThan(1);
+    for (const t of closed) {
+      expect(t.run).toBe("automated");
+      expect(t.exitTime).toBeGreaterThan(t.entryTime);
+      expect(["takeprofit", "stoploss", "takeprofit_reached", "stoploss_reached"]).toContain(t.reason);
+      expect(t.feesSats).toBeGreaterThan(0);
+    }
+    const s = done.summary.trades.automated;
+    expect(s.trades).toBe(closed.length);
+    expect(s.winRate).toBeCloseTo(closed.filter((t: any) => t.pnlSats > 0).length / closed.length);
+    expect(s.exposurePct).toBeGreaterThan(0);
+    expect(s).toHaveProperty("profitFactor");
+    expect(s).toHaveProperty("avgWinSats");
+    expect(s).toHaveProperty("avgLossSats");
+    expect(done.summary.trades.baseline.trades).toBe(0);
+  });
+});
+
+describe("parameter sweeps", () => {
+  const base = day2;
+
+  it("runs every cell in parallel and sorts the table by the objective", async () => {
+    const u = await registerUser("bt-sweep");
+    const grid = { "marginGuard.actAt": [0.7, 0.8], "marginGuard.targetRisk": [0.2, 0.4] };
+    const r = await api("POST", "/v1/backtests/sweep", { token: u.token, body: { base, grid, objective: "final_equity" } });
+    expect(r.status, JSON.stringify(r.body)).toBe(202);
+    expect(r.body.progress).toEqual({ done: 0, cells: 4 });
+    started.push({ token: u.token, id: r.body.id });
+    const done = await waitDone(u.token, r.body.id, `/v1/backtests/sweep/${r.body.id}`, 60_000);
+    expect(done.status).toBe("completed");
+    expect(done.table).toHaveLength(4);
+    expect(done.table.map((row: any) => row.values)).toEqual(expect.arrayContaining([
+      { "marginGuard.actAt": 0.7, "marginGuard.targetRisk": 0.2 }, { "marginGuard.actAt": 0.8, "marginGuard.targetRisk": 0.4 },
+    ]));
+    const equities = done.table.map((row: any) => row.finalEquitySats);
+    expect(equities).toEqual([...equities].sort((a, b) => b - a));
+    for (const row of done.table) {
+      expect(row.status).toBe("completed");
+      expect(row.baselineLiquidations).toBe(1);
+      expect(row.liquidationsAvoided).toBe(1 - row.liquidations);
+    }
+    const list = await api("GET", "/v1/simulations?limit=1", { token: u.token });
+    expect(list.body.data[0]).toMatchObject({ id: r.body.id, scenario: "sweep", status: "completed" });
+  }, 90_000);
+
+  it("refuses more cells than the plan allows (402), bad cells naming the axis (400)", async () => {
+    const u = await registerUser("bt-sweep-limits");
+    const five = await api("POST", "/v1/backtests/sweep", { token: u.token, body: { base, grid: { "marginGuard.actAt": [0.65, 0.7, 0.75, 0.8, 0.85] } } });
+    expect(five.status).toBe(402);
+    expect(five.body.error.details).toMatchObject({ limit: "maxSweepCells", max: 4 });
+    const bad = await api("POST", "/v1/backtests/sweep", { token: u.token, body: { base, grid: { "marginGuard.targetRisk": [0.3, 0.65] } } });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.details[0].path).toBe("grid.marginGuard.targetRisk");
+    const axis = await api("POST", "/v1/backtests/sweep", { token: u.token, body: { base, grid: { "position.leverage": [10] } } });
+    expect(axis.status).toBe(400);
+    expect(axis.body.error.details[0].path).toMatch(/^grid/);
+    const noSource = await api("POST", "/v1/backtests/sweep", { token: u.token, body: { base: { scenario: "bull", initialPrice: 1, steps: 1 }, grid: { "marginGuard.actAt": [0.7] } } });
+    expect(noSource.status).toBe(400);
+    expect(noSource.body.error.details[0].path).toBe("base.source");
+  });
+});

@@ -27,6 +27,7 @@ import { accountAutomationRoutes, automationRoutes } from "./routes/automations"
 import { meRoutes } from "./routes/me";
 import { notificationRoutes } from "./routes/notifications";
 import { paymentRoutes, planRoutes } from "./routes/payments";
+import { backtestRoutes, simulationExportRoutes } from "./routes/backtests";
 import { simulationRoutes } from "./routes/simulations";
 
 export const MAX_BODY_BYTES = 256 * 1024;
@@ -80,6 +81,7 @@ export function createApp() {
   app.use("/v1/notifications/*", requireAuth);
   app.use("/v1/simulations", requireAuth);
   app.use("/v1/simulations/*", requireAuth);
+  app.use("/v1/backtests/*", requireAuth);
   app.use("/v1/admin/*", requireAuth, requireAdmin);
 
   // Per-user limits on what costs us or reaches outside (after requireAuth: keyed by user id).
@@ -101,6 +103,8 @@ export function createApp() {
     .route("/v1/payments", paymentRoutes)
     .route("/v1/notifications", notificationRoutes)
     .route("/v1/simulations", simulationRoutes)
+    .route("/v1/simulations", simulationExportRoutes)
+    .route("/v1/backtests", backtestRoutes)
     .route("/v1/admin", adminRoutes)
     .route("/v1/admin", adminDeadLetterRoutes)
     .route("/v1/admin", adminOpsRoutes);

@@ -9,8 +9,18 @@ export const PlanLimits = z.object({
   automationTypes: z.array(z.string()),
   maxConcurrentSimulations: z.number().int().min(0),
   maxSimulationSteps: z.number().int().min(0),
+  /** Cells of one backtest sweep; absent: {@link DEFAULT_SWEEP_CELLS} (free 4, paid 25). */
+  maxSweepCells: z.number().int().min(0).optional(),
 });
 export type PlanLimits = z.infer<typeof PlanLimits>;
+
+/** Sweep cells of a plan whose limits do not say: 4 on a free plan, 25 on a paid one. */
+export const DEFAULT_SWEEP_CELLS = { free: 4, paid: 25 } as const;
+
+/** The most cells one backtest sweep may have on `plan`. */
+export function maxSweepCells(plan: Plan): number {
+  return plan.limits.maxSweepCells ?? (plan.priceSats > 0 ? DEFAULT_SWEEP_CELLS.paid : DEFAULT_SWEEP_CELLS.free);
+}
 
 export interface Plan {
   id: string;

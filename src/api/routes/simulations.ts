@@ -58,7 +58,7 @@ export const BacktestSource = z.discriminatedUnion("type", [
   }),
 ]).openapi("BacktestSource");
 
-const CreateSimulation = z.strictObject({
+export const CreateSimulation = z.strictObject({
   scenario: z.enum(["bull", "bear", "sideways", "volatile", "crash", "replay"]).optional().openapi({ description: "Required unless `source` is given" }),
   source: BacktestSource.optional(),
   automations: z.strictObject({
@@ -138,7 +138,8 @@ function parseAutomations(input: Record<string, unknown>): SimAutomations {
   return out as SimAutomations;
 }
 
-type Body = z.infer<typeof CreateSimulation>;
+export type CreateSimulationBody = z.infer<typeof CreateSimulation>;
+type Body = CreateSimulationBody;
 
 /** The validated backtest source: an upload parsed (400/413 naming the field), a window sized in candles. */
 function backtestSource(source: NonNullable<Body["source"]>): { source: NonNullable<SimulationParams["source"]>; steps: number } {
@@ -193,10 +194,10 @@ function unwrap<T>(r: SimResult<T>): T {
   throw new ApiError("not_found", "Simulation not found");
 }
 
-const stub = (env: Env, id: string) => env.SIMULATION.getByName(id);
+export const stub = (env: Env, id: string) => env.SIMULATION.getByName(id);
 
 /** The user's D1 row, or 404 (another user's simulation is indistinguishable from none). */
-async function ownRow(env: Env, userId: string, id: string) {
+export async function ownRow(env: Env, userId: string, id: string) {
   if (!isId("sim", id)) throw new ApiError("not_found", "Simulation not found");
   const row = await getDb(env).select().from(simulations).where(and(eq(simulations.id, id), eq(simulations.userId, userId))).get();
   if (!row) throw new ApiError("not_found", "Simulation not found");
