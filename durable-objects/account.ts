@@ -31,17 +31,21 @@ import { Market } from "./account/market";
 import { MONITOR_ID, Runner } from "./account/runner";
 import { AccountStore, migrate, type AutomationRow } from "./account/storage";
 import { StreamFeed } from "./account/stream-feed";
+import { FeedLink, INDEXED_TYPES } from "./account/feed-link";
+import type { MarketTick } from "./market-feed";
 import { automationView, type AutomationView } from "./account/views";
 
 export { MONITOR_ID };
 const CONTEXT_TTL_MS = 60_000;
-/** The monitor's cadence with nothing to watch (no running trade, no automation): it re-syncs positions by REST. */
-const MONITOR_IDLE_INTERVAL_MS = 60_000;
-// The watchdog calls a heartbeat stale after 120 s (ALERT_THRESHOLDS.heartbeatStaleMs): 30 s
-// leaves it four beats, and each beat is a D1 write per account.
-const HEARTBEAT_EVERY_MS = 30_000;
-// Decrypted-key cache hits are only counted to D1 this often (a miss or expiry at the next beat).
-const COUNTERS_EVERY_MS = 300_000;
+// Liveness costs at most one D1 write per account per hour (issue 20): the beat is saved in the
+// DO's own SQLite, so an eviction between alarms does not write again; the watchdog calls a
+// beat stale after ALERT_THRESHOLDS.heartbeatStaleMs (2 h 5 min: two beats missed).
+// docs/OPERATIONS.md "Liveness" says what this can miss.
+const HEARTBEAT_EVERY_MS = 3_600_000;
+// Decrypted-key cache counters go to D1 with the beat (a miss or expiry waits for it).
+const COUNTERS_EVERY_MS = 3_600_000;
+/** After leaving the hot zone the socket stays this long (no open/close flapping at its edge). */
+const HOT_LINGER_MS = 30_000;
 
 export type DoResult<T> = { ok: true; value: T } | { ok: false; code: "validation_error" | "not_found" | "no_account"; message: string; details?: Issue[] };
 
@@ -65,6 +69,10 @@ export class AccountDO extends DurableObject<Env> {
   private readonly keys: Keys;
   private readonly runner: Runner;
   private readonly feed: StreamFeed;
+  /** The network's market feed: the account's trigger levels and its hot zone (issue 20). */
+  private readonly link: FeedLink;
+  private lastHotAt = 0;
+  private lastSyncAt = 0;
   private lastHeartbeat = 0;
   private lastCountersAt = 0;
 
@@ -98,11 +106,20 @@ export class AccountDO extends DurableObject<Env> {
       pauseEntries: () => this.context?.pauseEntries ?? false,
       automationsRunning: () => self.automationsRun(self.context),
       monitorSchedule: (now) => this.monitorSchedule(now),
+      slowAtRest: (row, settings) => (INDEXED_TYPES.has(row.type) && this.atRest() ? { ...settings, intervalMs: Math.max(settings.intervalMs, this.link.config.restResyncMs) } : settings),
+    });
+    this.link = new FeedLink({
+      env, market: this.market, journal: this.journal,
+      accountId: () => this.accountId,
+      context: () => this.context,
+      automations: () => (this.automationsRun(this.context) ? this.enabledAutomations() : []),
+      parsedConfig: (row) => this.parsedConfig(row),
+      onMissedCrossing: (price) => this.onTick(price, "feed"),
     });
     this.feed = new StreamFeed({
       env, store: this.store, journal: this.journal, market: this.market,
       credentials: (c) => this.keys.credentials(c),
-      wanted: () => this.automationsRun(this.context),
+      wanted: () => this.streamWanted(),
       onTick: (price) => this.onTick(price),
       rearm: () => this.ctx.waitUntil(this.rearm()),
     });
@@ -216,7 +233,73 @@ export class AccountDO extends DurableObject<Env> {
   private monitorSchedule(now: number) {
     const s = monitorSchedule(this.market.feed(now));
     const idle = this.market.trades.size === 0 && this.market.tradesAt > 0 && !this.automationsRun(this.context);
-    return idle ? { ...s, intervalMs: MONITOR_IDLE_INTERVAL_MS } : s;
+    // At rest the feed watches the levels: the monitor is the slow REST re-sync.
+    return idle || this.atRest() ? { ...s, intervalMs: Math.max(s.intervalMs, this.link.config.restResyncMs) } : s;
+  }
+
+  // --- market feed and hot zone (issue 20) -----------------------------------------------------
+
+  /** No level near the price (and the feed holds the levels): no socket, slow alarm. */
+  private atRest(): boolean {
+    return !this.link.failed && !this.streamWanted();
+  }
+
+  /** The account's own socket: automations running and a level within the hot zone (or just left). */
+  private streamWanted(): boolean {
+    if (!this.automationsRun(this.context)) return false;
+    const now = Date.now();
+    if (this.link.hot()) this.lastHotAt = now;
+    return now - this.lastHotAt < HOT_LINGER_MS && this.lastHotAt > 0;
+  }
+
+  /** Opens the socket in the hot zone, closes it at rest. */
+  private placeStream(): void {
+    if (this.streamWanted()) this.feed.ensure(this.context);
+    else this.feed.stop(this.automationsRun(this.context) ? "at rest: no trigger near the price" : "not running");
+  }
+
+  /** Re-registers the levels when they moved, then places the socket. */
+  private async syncFeed(force = false): Promise<void> {
+    this.lastSyncAt = Date.now();
+    if (this.watching(this.context)) await this.link.sync(force);
+    this.placeStream();
+    // The feed does not hold the levels: the monitor watches on its own, every 5 s, until it does.
+    const m = this.link.failed ? this.store.automation(MONITOR_ID) : undefined;
+    const soon = Date.now() + SCHEDULE_DEFAULTS.margin_monitor.intervalMs;
+    if (m?.next_run_at != null && m.next_run_at > soon) {
+      this.store.updateAutomation(MONITOR_ID, { next_run_at: soon });
+      await this.rearm();
+    }
+  }
+
+  /**
+   * The market feed's wake-up: a tick crossed one of this account's levels (or the edge of its
+   * hot zone). Evaluated at once, as a stream tick; the monitor runs when only it watches.
+   */
+  async marketTick(tick: MarketTick): Promise<{ evaluated: boolean }> {
+    const ctx = await this.currentContext();
+    if (!ctx || !this.watching(ctx) || !this.keys.usable(ctx)) return { evaluated: false };
+    const now = Date.now();
+    this.market.onFeedPrice(tick.price, now);
+    if (!this.automationsRun(ctx)) {
+      // Only the monitor watches: its run reads the positions and alerts on a new level.
+      const m = this.store.automation(MONITOR_ID);
+      if (m && !this.runner.has(MONITOR_ID)) this.ctx.waitUntil(this.runner.trigger(m, `feed ${tick.price}`).then(() => this.syncFeed()).then(() => this.journal.flush()));
+      return { evaluated: true };
+    }
+    if (this.market.tradesAt === 0) {
+      // A cold DO has no positions in memory: one read, then the tick is evaluated on them.
+      const started = Date.now();
+      try {
+        const client = await this.client();
+        this.market.setTrades(await client.runningTrades(), Date.now(), started);
+      } catch (e) {
+        this.journal.logger.warn("feed.tick_positions_failed", { error: e });
+      }
+    }
+    this.onTick(tick.price, "feed");
+    this.ctx.waitUntil(this.syncFeed());
+    return { evaluated: true };
   }
 
   // --- scheduling -------------------------------------------------------------------------------
@@ -259,8 +342,9 @@ export class AccountDO extends DurableObject<Env> {
     // Runs that should not go on are stopped where they stand (kill switch, scope, keys).
     if (!run) this.runner.abortAll("automations stopped", (id) => id === MONITOR_ID && watch);
     if (!watch) this.runner.abort(MONITOR_ID, "monitor stopped");
-    if (run) this.feed.ensure(this.context);
-    else this.feed.stop("not running");
+    if (watch) await this.link.sync();
+    else await this.link.clear();
+    this.placeStream();
     await this.rearm();
     return run;
   }
@@ -285,13 +369,14 @@ export class AccountDO extends DurableObject<Env> {
         for (const a of this.store.automations()) if (a.next_run_at !== null && a.next_run_at < later) this.store.updateAutomation(a.id, { next_run_at: later });
         return;
       }
-      if (this.automationsRun(ctx)) this.feed.ensure(this.context);
-      else await this.reconcileRunning();
+      if (!this.automationsRun(ctx)) await this.reconcileRunning();
       if (this.store.unresolvedIntents().length) await this.executor.reconcilePending().catch(() => undefined);
       for (const due of dueRows(scheduled(this.store.automations()), Date.now())) {
         const row = this.store.automation(due.id);
         if (row) await this.runner.run(row);
       }
+      // Positions were re-read: the levels may have moved (funding, a manual trade or add-margin).
+      await this.syncFeed();
       await this.heartbeat();
     } catch (e) {
       this.journal.logger.error("alarm.error", { error: e });
@@ -308,9 +393,12 @@ export class AccountDO extends DurableObject<Env> {
    * that would act runs now instead of at its next alarm. Stored configs are parsed once per
    * change, not per tick.
    */
-  private onTick(price: number): void {
+  private onTick(price: number, source: "stream" | "feed" = "stream"): void {
     const now = Date.now();
-    this.market.onStreamPrice(price, now);
+    if (source === "stream") this.market.onStreamPrice(price, now);
+    else this.market.onFeedPrice(price, now);
+    // Leaving the hot zone closes the socket; levels moved by stream events are re-registered.
+    if (source === "stream" && now - this.lastSyncAt > 5_000) this.ctx.waitUntil(this.syncFeed());
     if (!this.automationsRun(this.context)) return;
     const enabled = this.enabledAutomations();
     for (const a of enabled) {
@@ -324,7 +412,7 @@ export class AccountDO extends DurableObject<Env> {
         this.journal.logger.warn("tick.evaluate_failed", { automationId: a.id, error: e });
       }
       // An action taken on a tick is logged at once: operators look for it right away.
-      if (act) this.ctx.waitUntil(this.runner.trigger(a, `tick ${price}`).then(() => this.journal.flush()));
+      if (act) this.ctx.waitUntil(this.runner.trigger(a, `tick ${price}`).then(() => this.syncFeed()).then(() => this.journal.flush()));
     }
     // The monitor's check on every tick, for an account without a guard (a guard's own
     // evaluation above acts and alerts): a trade newly crossing into warning or critical
@@ -458,6 +546,7 @@ export class AccountDO extends DurableObject<Env> {
     await this.loadContext().catch(() => null);
     this.runner.abortAll("account deleted");
     this.feed.stop("account deleted");
+    await this.link.clear();
     await this.ctx.storage.deleteAlarm();
     if (this.store.unresolvedIntents().length && this.context) await this.executor.reconcilePending().catch(() => undefined);
     const unresolved = this.store.unresolvedIntents().length;
@@ -478,7 +567,7 @@ export class AccountDO extends DurableObject<Env> {
     const now = Date.now();
     const ctx = await this.loadContext();
     const running = this.automationsRun(ctx);
-    if (running) this.feed.ensure(this.context);
+    if (running) this.placeStream();
     const breaker = this.executor.breaker;
     const keys = this.keys.state();
     const keysState = !ctx ? "unknown" : keys?.version === ctx.credentialVersion ? keys.state : "unchecked";
@@ -494,6 +583,7 @@ export class AccountDO extends DurableObject<Env> {
       feed: this.market.feed(now),
       stream: this.feed.snapshot(),
       /** The network's market feed: levels registered, hot zone or at rest. */
+      marketFeed: this.link.snapshot(),
       // Open: entries wait; protective orders (add margin, close, stop loss) still go out.
       breaker: { state: breaker.stateAt(now), ...breaker.windowCounts(now), protectiveOrders: "allowed" as const },
       price: this.market.price,
@@ -531,8 +621,10 @@ export class AccountDO extends DurableObject<Env> {
 
   private async heartbeat(force = false): Promise<void> {
     const now = Date.now();
+    if (!this.lastHeartbeat) this.lastHeartbeat = Number(this.store.getMeta("heartbeatAt") ?? 0);
     if (!force && now - this.lastHeartbeat < HEARTBEAT_EVERY_MS) return;
     this.lastHeartbeat = now;
+    this.store.setMeta("heartbeatAt", String(now));
     await getDb(this.env).update(exchangeAccounts).set({ lastHeartbeatAt: now, feed: this.market.feed(now) }).where(eq(exchangeAccounts.id, this.accountId)).run();
     if (await flushAccountCounters(this.env, this.credCounters, now, this.lastCountersAt, COUNTERS_EVERY_MS)) {
       this.lastCountersAt = now;

@@ -34,6 +34,16 @@ export function parseHotZone(raw: string | undefined): HotZoneConfig {
 /** Types whose triggers are in the index: at rest their schedules slow to the re-sync cadence. */
 export const INDEXED_TYPES = new Set(["margin_guard", "tp_sl", "auto_entry", "margin_monitor"]);
 
+export interface FeedLinkSnapshot {
+  levels: number;
+  hot: boolean;
+  registeredAt: number | null;
+  registrations: number;
+  failed: boolean;
+  distancePct: number;
+  restResyncMs: number;
+}
+
 export interface FeedLinkHost {
   readonly env: Env;
   readonly market: Market;
@@ -68,8 +78,9 @@ export class FeedLink {
     return isHot(this.levels, this.h.market.price, this.config.distancePct / 100);
   }
 
-  snapshot() {
-    return { levels: this.levels.filter((l) => l.kind !== "hot_zone").length, hot: this.hot(), registeredAt: this.registeredAt || null, registrations: this.registrations, failed: this.failed, ...this.config };
+  snapshot(): FeedLinkSnapshot {
+    const { distancePct, restResyncMs } = this.config;
+    return { levels: this.levels.filter((l) => l.kind !== "hot_zone").length, hot: this.hot(), registeredAt: this.registeredAt || null, registrations: this.registrations, failed: this.failed, distancePct, restResyncMs };
   }
 
   /** The levels as they stand now (trades and automations in memory). */
