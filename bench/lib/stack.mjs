@@ -4,7 +4,7 @@
 // unique worker name, so a developer's `npm run dev` elsewhere is never picked up).
 // Everything started here is stopped by stop(), also on errors and signals.
 import { execFileSync, spawn } from "node:child_process";
-import { accessSync, constants, copyFileSync, createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { accessSync, constants, copyFileSync, cpSync, createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { createHmac } from "node:crypto";
 import { createServer } from "node:net";
 import os from "node:os";
@@ -57,20 +57,53 @@ function stateRoot() {
   }
 }
 
-/** Starts both workers; returns URLs and stop(). */
-export async function startStack({ log = () => {}, name = "bench" } = {}) {
+/**
+ * A frozen copy of the code the workers run, so edits made in the working tree while a long
+ * run goes on (wrangler dev rebuilds and restarts on every change it sees) neither restart
+ * nor change it: `git archive` of HEAD (the commit the results name), or with `worktree` the
+ * working tree's tracked and new files. node_modules and the vendored assets are linked in.
+ */
+function snapshot(dir, { worktree = false } = {}) {
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  if (worktree) {
+    const files = execFileSync("git", ["ls-files", "-z", "--cached", "--others", "--exclude-standard"], { cwd: ROOT, encoding: "utf8" }).split("\0").filter(Boolean);
+    for (const f of files) {
+      if (!existsSync(`${ROOT}${f}`)) continue; // deleted in the working tree
+      mkdirSync(`${dir}/${f}`.replace(/\/[^/]+$/, ""), { recursive: true });
+      copyFileSync(`${ROOT}${f}`, `${dir}/${f}`);
+    }
+  } else {
+    execFileSync("sh", ["-c", `git archive --format=tar HEAD | tar -x -C '${dir}'`], { cwd: ROOT });
+  }
+  symlinkSync(`${ROOT}node_modules`, `${dir}/node_modules`);
+  if (existsSync(`${ROOT}public/vendor`)) cpSync(`${ROOT}public/vendor`, `${dir}/public/vendor`, { recursive: true });
+  return `${dir}/`;
+}
+
+/**
+ * Starts both workers; returns URLs and stop(). `snapshot`: run a frozen copy of the code
+ * ("head" or "worktree", see snapshot()) instead of the live tree; `reloadPlatform()` then
+ * restarts the platform's runtime as a deploy would (every Durable Object evicted: memory
+ * gone, storage and alarms kept). `logLevel`: the platform's LOG_LEVEL ("info" prints every
+ * decision and order as a JSON line; BENCH_LOG_DIR keeps them in platform.log).
+ */
+export async function startStack({ log = () => {}, name = "bench", snapshot: snap = null, logLevel = "warn" } = {}) {
   const state = `${stateRoot()}/state-${name}`;
   rmSync(state, { recursive: true, force: true });
   mkdirSync(OUT, { recursive: true });
   const simName = `lnm-sim-bench-${process.pid}`;
-  const cfg = readFileSync(`${ROOT}wrangler.toml`, "utf8")
-    .replace(/^main = "(.*)"/m, 'main = "../../$1"')
-    .replace(/^directory = "\.\/public"/gm, 'directory = "../../public"')
-    .replace(/^migrations_dir = "(.*)"/gm, 'migrations_dir = "../../$1"')
+  const code = snap ? snapshot(`${stateRoot()}/code-${name}`, { worktree: snap === "worktree" }) : ROOT;
+  const base = snap ? code : `${OUT}/`;
+  const rel = snap ? "" : "../../";
+  const cfg = readFileSync(`${code}wrangler.toml`, "utf8")
+    .replace(/^main = "(.*)"/m, `main = "${rel}$1"`)
+    .replace(/^directory = "\.\/public"/gm, `directory = "${rel || "./"}public"`)
+    .replace(/^migrations_dir = "(.*)"/gm, `migrations_dir = "${rel}$1"`)
     .replace(/^service = "lnm-sim"/gm, `service = "${simName}"`);
-  const cfgPath = `${OUT}/wrangler.${name}.toml`;
+  const cfgPath = `${base}wrangler.${name}.toml`;
   writeFileSync(cfgPath, cfg);
-  copyFileSync(existsSync(`${ROOT}.dev.vars`) ? `${ROOT}.dev.vars` : `${ROOT}.dev.vars.example`, `${OUT}/.dev.vars`);
+  copyFileSync(existsSync(`${ROOT}.dev.vars`) ? `${ROOT}.dev.vars` : `${ROOT}.dev.vars.example`, `${base}.dev.vars`);
 
   const [simPort, platPort, insp1, insp2] = [await freePort(), await freePort(), await freePort(), await freePort()];
   const sim = `http://127.0.0.1:${simPort}`;
@@ -101,13 +134,14 @@ export async function startStack({ log = () => {}, name = "bench" } = {}) {
     }
     // tmpfs is memory: a run leaves nothing there.
     if (state.startsWith("/dev/shm/")) rmSync(state.replace(/\/state-[^/]+$/, ""), { recursive: true, force: true });
+    else if (snap) rmSync(code, { recursive: true, force: true });
   };
   const onSignal = () => void stop().then(() => process.exit(130));
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
 
   const start = (name, args) => {
-    const c = spawn("wrangler", args, { cwd: ROOT, env: wranglerEnv, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+    const c = spawn("wrangler", args, { cwd: code, env: wranglerEnv, detached: true, stdio: ["ignore", "pipe", "pipe"] });
     let tail = "";
     const keep = (d) => {
       tail = (tail + d.toString()).slice(-4000);
@@ -128,11 +162,11 @@ export async function startStack({ log = () => {}, name = "bench" } = {}) {
 
   try {
     log(`[stack] migrations -> ${state}`);
-    execFileSync("wrangler", ["d1", "migrations", "apply", "DB", "--local", "-c", cfgPath, "--persist-to", state], { cwd: ROOT, env: wranglerEnv, stdio: "ignore" });
+    execFileSync("wrangler", ["d1", "migrations", "apply", "DB", "--local", "-c", cfgPath, "--persist-to", state], { cwd: code, env: wranglerEnv, stdio: "ignore" });
     start("sim", ["dev", "-c", "sim/wrangler.toml", "--name", simName, "--ip", "127.0.0.1", "--port", String(simPort), "--inspector-port", String(insp1), "--persist-to", state, "--log-level", "warn"]);
     await waitFor(`${sim}/v3/ping`, "simulator");
-    start("platform", ["dev", "-c", cfgPath, "--ip", "127.0.0.1", "--port", String(platPort), "--inspector-port", String(insp2), "--persist-to", state, "--log-level", "warn",
-      "--var", `LNM_SIMULATOR_URL:${sim}`, "--var", "LOG_LEVEL:warn"]);
+    start("platform", ["dev", "-c", cfgPath, "--ip", "127.0.0.1", "--port", String(platPort), "--inspector-port", String(insp2), "--persist-to", state, "--log-level", logLevel === "warn" ? "warn" : "log",
+      "--var", `LNM_SIMULATOR_URL:${sim}`, "--var", `LOG_LEVEL:${logLevel}`]);
     await waitFor(`${platform}/health`, "platform");
     log(`[stack] simulator ${sim}, platform ${platform}`);
   } catch (e) {
@@ -144,7 +178,32 @@ export async function startStack({ log = () => {}, name = "bench" } = {}) {
   const cpu = () => ({ sim: groupCpuMs(simProc.pid), platform: groupCpuMs(platformProc.pid) });
   /** Resident memory (MB) of the platform's processes. */
   const rss = () => groupRssMb(platformProc.pid);
-  return { sim, platform, stop, cpu, rss, inspector: { sim: insp1, platform: insp2 } };
+  let reloads = 0;
+  /**
+   * Restarts the platform's runtime (a config change makes wrangler dev reload it, as a deploy
+   * does): every Durable Object is evicted, in-flight requests and sockets are cut, storage
+   * and alarms stay. Only on a snapshot (the live tree belongs to whoever edits it). Resolves
+   * when the platform answers again; returns how long it was out (ms).
+   */
+  const reloadPlatform = async (timeoutMs = 60_000) => {
+    if (!snap) throw new Error("reloadPlatform needs a snapshot stack");
+    const t0 = Date.now();
+    reloads++;
+    writeFileSync(cfgPath, `${cfg}\n# reload ${reloads} at ${new Date(t0).toISOString()}\n`);
+    // The old runtime may answer for a moment: wait for the restart to be seen, then for health.
+    const before = platformProc.pid;
+    await sleep(1_500);
+    await waitFor(`${platform}/health`, "platform after reload", timeoutMs);
+    if (platformProc.exitCode !== null || platformProc.pid !== before) throw new Error("platform process exited on reload");
+    return Date.now() - t0;
+  };
+  /** The platform's local D1 database file (read it with node:sqlite, read-only). */
+  const d1Path = () => {
+    const dir = `${state}/v3/d1/miniflare-D1DatabaseObject`;
+    const f = existsSync(dir) ? readdirSync(dir).find((x) => x.endsWith(".sqlite") && x !== "metadata.sqlite") : undefined;
+    return f ? `${dir}/${f}` : null;
+  };
+  return { sim, platform, stop, cpu, rss, reloadPlatform, d1Path, state, code, inspector: { sim: insp1, platform: insp2 } };
 }
 
 /**
