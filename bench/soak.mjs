@@ -296,6 +296,20 @@ function measure(stack, run, ev, fleet, bare) {
       const d1Logs = q("SELECT client_id, outcome, created_at FROM trade_logs WHERE account_id = ?", a.accountId);
       const d1Seen = new Set(d1Logs.map((l) => `${l.client_id}:${l.outcome}`));
       run.tradeLogsMissingInD1 += orders.filter((o) => !d1Seen.has(`${o.clientId}:${o.outcome}`)).length;
+      // Orders per clientId as the DO saw them: at most one answer that it landed (ok, or
+      // found by reconciliation) per clientId.
+      const okPerCid = new Map();
+      for (const o of orders) {
+        if (!okPerCid.has(o.clientId)) okPerCid.set(o.clientId, 0);
+        if (o.outcome === "ok" || o.outcome === "reconciled") okPerCid.set(o.clientId, okPerCid.get(o.clientId) + 1);
+      }
+      run.clientIds += okPerCid.size;
+      for (const [cid, k] of okPerCid) {
+        if (k > 1) {
+          run.duplicates += k - 1;
+          run.evidence.push({ kind: "clientId_landed_twice", account: a.accountId, clientId: cid, platformLog: orders.filter((o) => o.clientId === cid) });
+        }
+      }
       // Add-margins per decision: every landed add-margin must belong to a distinct intent
       // (clientId) of that trade and amount; an extra one is a second order for one decision.
       const intents = new Map();
