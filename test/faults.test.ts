@@ -3,8 +3,11 @@
  * while the simulator injects REST errors, 429s with retry-after, a latency spike (shorter than
  * a request's 10 s timeout: runs wait it out, since no run timeout may be shorter than a
  * request's) and socket drops every few seconds. Alarms are
- * driven by hand (runDueNow) so the run stays short and repeatable. The long form is
- * `npm run soak` (bench/soak.mjs).
+ * driven by hand (runDueNow) so the run stays short and repeatable. A third case sends an
+ * add-margin that the exchange applies only after the client gave up (the simulator's
+ * `lateLanding`), as the soak does. The long form is `npm run soak` (bench/soak.mjs), which
+ * adds held answers, spikes past the run timeout, reloads, funding, the trader's own orders and
+ * key revocation.
  *
  * Queue consumers fed duplicates and poison messages are covered where they live:
  * notifications.test.ts ("does not send twice when a message is redelivered"),
@@ -282,4 +285,40 @@ describe("eviction", () => {
     expect(st.running).toBe(true);
     expect(st.automations[0].status.nextRunAt).toBeTypeOf("number");
   }, 30_000);
+});
+
+describe("late landing", () => {
+  it("an add-margin the exchange applies after the client gave up lands once: the retry waits out its window, then finds it", async () => {
+    await simFaults({});
+    await simPrice(100_000);
+    const u = await proUser("late-landing");
+    const acc = await simAccount(u.token, "Late", 5_000_000);
+    cleanup.push(acc.id);
+    const t = await acc.client.newTrade({ type: "market", side: "buy", leverage: 50, quantity: 1_000 });
+    await automation(u.token, acc.id, { type: "margin_guard", config: GUARD, schedule: { timeoutMs: 12_000, retryAttempts: 3, retryDelayMs: 1_000 } });
+    await settle(acc.id);
+    await simPrice(half(100_000 - 0.8 * (100_000 - t.liquidation)));
+    // Every write is applied 10.5 s after it arrives: the 10 s request timeout gives up first.
+    await simFaults({ lateLanding: { rate: 1, minMs: 10_500, maxMs: 10_500 } });
+    await runDueNow(acc.id).catch(() => undefined);
+    await simFaults({});
+    // Retries inside the 12 s window must not send another order; after it, they find the landed one.
+    const deadline = Date.now() + 25_000;
+    for (;;) {
+      await runDueNow(acc.id).catch(() => undefined);
+      const intents = await intentsOf(acc.id);
+      if (!intents.some((i) => i.status === "pending" || i.status === "uncertain") || Date.now() > deadline) break;
+      await sleep(1_000);
+    }
+    await sleep(500);
+    const adds = (await simOrders(acc.keys.key)).filter((o) => o.route.endsWith("/add-margin") && o.status < 300);
+    const late = adds.filter((o) => o.handledAt - o.at >= 10_000);
+    expect(late.length).toBe(1);
+    const intents = await intentsOf(acc.id);
+    expect(intents.filter((i) => i.status === "pending" || i.status === "uncertain")).toEqual([]);
+    // One landed order per intent that is done, and the late one among them: never two for one decision.
+    expect(adds.length).toBe(intents.filter((i) => i.action === "add_margin" && i.status === "done").length);
+    const running = await acc.client.runningTrades();
+    expect(running.find((x) => x.id === t.id)!.margin).toBeGreaterThan(t.margin);
+  }, 60_000);
 });
