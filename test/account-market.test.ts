@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { Market } from "../../durable-objects/account/market";
-import type { FuturesTrade } from "../../src/lnmarkets/schemas";
+import { Market } from "../durable-objects/account/market";
+import type { FuturesTrade } from "../src/lnmarkets/schemas";
 
 const trade = (margin: number) =>
   ({ id: "t1", side: "buy", quantity: 1_000, price: 100_000, entryPrice: 100_000, margin, liquidation: 98_039.5, clientId: null, takeprofit: 0, stoploss: 0, stoplossTrailingDistance: 0, leverage: 50, running: true }) as unknown as FuturesTrade;

@@ -5,12 +5,12 @@
  * store and a fake client, no runtime.
  */
 import { describe, expect, it } from "vitest";
-import { addMarginLanded, Executor, type Intent } from "../../durable-objects/account/executor";
-import type { IntentRow, IntentStatus } from "../../durable-objects/account/storage";
-import { CircuitBreaker } from "../../src/domain/circuit-breaker";
-import { LnMarketsError } from "../../src/lnmarkets/errors";
-import type { LnMarketsRestClient } from "../../src/lnmarkets/rest-client";
-import type { FuturesTrade } from "../../src/lnmarkets/schemas";
+import { addMarginLanded, Executor, type Intent } from "../durable-objects/account/executor";
+import type { IntentRow, IntentStatus } from "../durable-objects/account/storage";
+import { CircuitBreaker } from "../src/domain/circuit-breaker";
+import { LnMarketsError } from "../src/lnmarkets/errors";
+import type { LnMarketsRestClient } from "../src/lnmarkets/rest-client";
+import type { FuturesTrade } from "../src/lnmarkets/schemas";
 
 class FakeStore {
   rows = new Map<string, IntentRow>();

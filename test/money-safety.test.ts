@@ -232,7 +232,9 @@ describe("no surprise closes", () => {
     const g = await automation(u.token, acc.id, { type: "margin_guard", config: { ...GUARD, onInsufficient: "close" }, schedule: { retryAttempts: 0 } });
     await settle(acc.id);
     // The DO's last balance read says 0 (it was, a minute ago); the account has 5,000,000 now.
-    await runInDurableObject(stub(acc.id), (inst: any) => {
+    // Typed loosely: the DO stub's inferred type is too deep for tsc (TS2589).
+    await runInDurableObject(stub(acc.id), (_inst, state) => {
+      const inst = _inst as unknown as { market: { balance: number; balanceAt: number } };
       inst.market.balance = 0;
       inst.market.balanceAt = Date.now() - 60_000;
     });

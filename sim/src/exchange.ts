@@ -48,9 +48,8 @@ import type { Account, Store } from "./store";
 export const DEFAULT_PRICE = 100_000;
 /** The simulator's default bid/offer spread in USD (a chosen default: the real one varies by size). */
 export const DEFAULT_SPREAD = 5;
-/** LN Markets' FAQ: funding every 8 h, at 04:00, 12:00 and 20:00 UTC. */
-export const DEFAULT_FUNDING_PERIOD_MS = 8 * 3600_000;
-export const FUNDING_ANCHOR_MS = 4 * 3600_000;
+import { DEFAULT_FUNDING_PERIOD_MS, nextFundingSlot } from "./maths";
+export { DEFAULT_FUNDING_PERIOD_MS, FUNDING_ANCHOR_MS, nextFundingSlot } from "./maths";
 const DAY_MS = 86_400_000;
 
 export interface PriceState {
@@ -106,12 +105,6 @@ export interface NewKeysInput {
   secret?: string;
   passphrase?: string;
   username?: string;
-}
-
-/** The next slot of a funding schedule of period `periodMs` anchored at 04:00 UTC, after `now`. */
-export function nextFundingSlot(now: number, periodMs: number): number {
-  const anchor = FUNDING_ANCHOR_MS % periodMs;
-  return anchor + (Math.floor((now - anchor) / periodMs) + 1) * periodMs;
 }
 
 function priceState(lastPrice: number, index: number, spread: number, time: number): PriceState {

@@ -254,3 +254,13 @@ export function liquidatedAt(side: Side, liquidation: number, price: number): bo
   if (!(liquidation > 0)) return false;
   return side === "buy" ? price <= liquidation : price >= liquidation;
 }
+
+/** LN Markets' FAQ ("What are the funding fees?"): funding every 8 h, at 04:00, 12:00 and 20:00 UTC. */
+export const DEFAULT_FUNDING_PERIOD_MS = 8 * 3600_000;
+export const FUNDING_ANCHOR_MS = 4 * 3600_000;
+
+/** The next slot of a funding schedule of period `periodMs` anchored at 04:00 UTC, after `now`. */
+export function nextFundingSlot(now: number, periodMs: number): number {
+  const anchor = FUNDING_ANCHOR_MS % periodMs;
+  return anchor + (Math.floor((now - anchor) / periodMs) + 1) * periodMs;
+}

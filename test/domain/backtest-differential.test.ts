@@ -8,7 +8,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import * as bt from "../../src/domain/backtest-exchange";
 import * as exchange from "../../sim/src/maths";
-import { FUNDING_ANCHOR_MS as SIM_ANCHOR, nextFundingSlot as simNextSlot } from "../../sim/src/exchange";
+import { FUNDING_ANCHOR_MS as SIM_ANCHOR, nextFundingSlot as simNextSlot } from "../../sim/src/maths";
 
 const price = fc.integer({ min: 2, max: 2_000_000 }).map((p) => p / 2);
 const quantity = fc.integer({ min: 1, max: 500_000 });

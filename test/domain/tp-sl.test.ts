@@ -154,7 +154,8 @@ describe("trailing stop", () => {
     expect(sent(pct)).toEqual({ type: "stoploss", tradeId: "L", value: 0.015, mode: "trailing" });
     // A price distance is divided by the entry price (stable while the price moves).
     expect(sent(dist)).toEqual({ type: "stoploss", tradeId: "L", value: 0.01, mode: "trailing" });
-    expect(sent(tiny)?.type === "stoploss" && sent(tiny)?.value).toBe(0.001);
+    const tinyChange = sent(tiny);
+    expect(tinyChange?.type === "stoploss" ? tinyChange.value : undefined).toBe(0.001);
     // A percent under the exchange's minimum distance is refused at configuration.
     expect(TpSlConfig.safeParse({ stopLoss: { percent: 0.05, trailing: true } }).success).toBe(false);
     expect(TpSlConfig.safeParse({ stopLoss: { percent: 0.05, trailing: true, trailingMode: "managed" } }).success).toBe(true);
