@@ -24,6 +24,7 @@ import {
   type SimAutomations,
   type SimPosition,
   type SimState,
+  type SimSummary,
   type SimTrade,
 } from "./simulate-step";
 
@@ -313,18 +314,8 @@ function stats(run: RunTrack, spanMs: number): TradeStats {
   };
 }
 
-export interface BacktestSummary {
-  /** The automated run's figures, in the shape of a simulation summary. */
-  steps: number;
-  finalPrice: number | null;
-  finalPnlSats: number;
-  finalEquitySats: number;
-  peakEquitySats: number;
-  maxDrawdownSats: number;
-  maxDrawdownPct: number;
-  actionsByType: Partial<Record<SimActionType, number>>;
-  liquidated: boolean;
-  liquidations: number;
+/** The automated run's figures, in the shape of a simulation summary, and the backtest's own. */
+export interface BacktestSummary extends SimSummary {
   from: string;
   to: string;
   automated: RunReport;
