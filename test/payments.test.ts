@@ -9,6 +9,7 @@ import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { handleQueue } from "../queues";
 import type { PaymentMessage } from "../queues/messages";
 import { handlePaymentBatch, MAX_ATTEMPTS, type PaymentCheckDeps } from "../queues/payments";
+import { resetLnbitsGuards } from "../src/lightning/lnbits";
 import { sweepPayments } from "../src/lightning/sweeper";
 import { handleScheduled } from "../src/scheduled";
 import { api, captureLogs, registerUser } from "./helpers";
@@ -72,6 +73,9 @@ beforeAll(async () => {
 });
 beforeEach(async () => {
   await simFaults({});
+  // The LNbits breaker and bucket live per isolate: each test starts with them fresh, as
+  // calls made by earlier tests (a second or so before) would otherwise drain the bucket.
+  resetLnbitsGuards();
 });
 
 describe("plans", () => {

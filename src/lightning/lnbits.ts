@@ -37,6 +37,11 @@ export function lnbitsGuardFor(baseUrl: string): CallGuard {
   return g;
 }
 
+/** Forgets every LNbits breaker and bucket (tests; an operator after fixing the provider). */
+export function resetLnbitsGuards(): void {
+  sharedGuards.clear();
+}
+
 /** The LNbits provider. Use `lightningProviderFromEnv` to build it from configuration. */
 export class LnbitsProvider implements LightningProvider {
   readonly #base: string;
