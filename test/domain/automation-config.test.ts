@@ -11,7 +11,7 @@ describe("parseAutomationConfig", () => {
     const mg = parseAutomationConfig({ type: "margin_guard", config: { action: "close" } });
     expect(mg).toEqual({
       ok: true,
-      value: { type: "margin_guard", config: { warnAt: 0.8, actAt: 0.9, action: "close", targetRisk: 0.5, cooldownMs: 60_000 } },
+      value: { type: "margin_guard", config: { warnAt: 0.8, actAt: 0.9, action: "close", targetRisk: 0.5, cooldownMs: 60_000, onInsufficient: "alert" } },
     });
     expect(parseAutomationConfig({ type: "tp_sl", config: { takeProfit: { percent: 5 } } }).ok).toBe(true);
     const ae = parseAutomationConfig({ type: "auto_entry", config: { condition: { type: "price_below", level: 1 }, side: "buy", quantity: 1, leverage: 2 } });
