@@ -21,7 +21,17 @@ describe("wrangler.toml environments", () => {
       const c = read(env);
       expect(c.d1_databases).toHaveLength(1);
       expect(c.kv_namespaces).toHaveLength(1);
-      expect(c.durable_objects.bindings.map((b: any) => b.name).sort()).toEqual(["ACCOUNT", "SIMULATION"]);
+      expect(c.durable_objects.bindings.map((b: any) => b.name).sort()).toEqual(["ACCOUNT", "MARKET_FEED", "SIMULATION"]);
+      // Every bound Durable Object class is created by a migration (SQLite-backed), once.
+      const created = (c.migrations ?? []).flatMap((m: any) => m.new_sqlite_classes ?? []);
+      expect([...created].sort()).toEqual(["AccountDO", "MarketFeedDO", "SimulationDO"]);
+      expect(new Set(c.migrations.map((m: any) => m.tag)).size).toBe(c.migrations.length);
+      expect(c.durable_objects.bindings.map((b: any) => b.class_name).sort()).toEqual([...created].sort());
+      expect(c.r2_buckets.map((b: any) => b.binding)).toEqual(["CANDLES"]);
+      names.add(`r2:${c.r2_buckets[0]!.bucket_name}`);
+      const limits = c.ratelimits ?? [];
+      expect(limits.map((l: any) => l.name).sort()).toEqual(["RL_AUTH_ACCOUNT", "RL_AUTH_IP", "RL_OUTBOUND"]);
+      for (const l of limits) names.add(`ratelimit:${l.namespace_id}`);
       expect(c.triggers.crons).toEqual(["* * * * *"]);
       names.add(c.d1_databases[0]!.database_name!);
       names.add(c.kv_namespaces[0]!.id!);
@@ -35,7 +45,7 @@ describe("wrangler.toml environments", () => {
         names.add(p.queue);
       }
     }
-    // 3 D1 + 3 KV + 12 queues, none shared between environments.
-    expect(names.size).toBe(18);
+    // 3 D1 + 3 KV + 12 queues + 3 R2 buckets + 9 rate limit namespaces, none shared between environments.
+    expect(names.size).toBe(30);
   });
 });
