@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { runInDurableObject } from "cloudflare:test";
 import { afterEach, describe, expect, it } from "vitest";
-import { evaluateAlertRules, Thresholds } from "../src/ops/alert-rules";
+import { evaluateAlertRules, loadThresholds, Thresholds } from "../src/ops/alert-rules";
 import { collectMetrics, windowStart } from "../src/ops/metrics";
 import { runRetention } from "../src/ops/retention";
 import { automation, proUser, quiesce, settle, simAccount, stub } from "./account-helpers";
@@ -337,17 +337,42 @@ describe("watchdog", () => {
     await runInDurableObject(stub(acc.id), async (_i, state) => { await state.storage.deleteAlarm(); });
     expect(await runInDurableObject(stub(acc.id), (_i, s) => s.storage.getAlarm())).toBeNull();
     const now = Date.now();
-    await env.DB.prepare("UPDATE exchange_accounts SET last_heartbeat_at = ? WHERE id = ?").bind(now - 10 * 60_000, acc.id).run();
+    // Beats reach D1 hourly: stale means older than the configured threshold (two beats missed).
+    const { heartbeatStaleMs } = loadThresholds(env);
+    expect(heartbeatStaleMs).toBeGreaterThan(3_600_000);
+    // A beat an hour old (the normal cadence) is not stale: nothing to wake, nothing to alert.
+    await env.DB.prepare("UPDATE exchange_accounts SET last_heartbeat_at = ? WHERE id = ?").bind(now - 3_600_000, acc.id).run();
+    expect((await evaluateAlertRules(env, { now })).woken.map((w) => w.accountId)).not.toContain(acc.id);
+    expect(await alertRows("stale_heartbeat", acc.id)).toEqual([]);
+    // Stale: its alarm is gone, so its own last beat (kept in the DO's SQLite) is as old as D1's.
+    const staleAt = now - heartbeatStaleMs - 10 * 60_000;
+    await env.DB.prepare("UPDATE exchange_accounts SET last_heartbeat_at = ? WHERE id = ?").bind(staleAt, acc.id).run();
+    // The DO's private beat state (storage meta and its in-memory copy), set as a long outage leaves it.
+    await runInDurableObject<DurableObject, void>(stub(acc.id) as unknown as DurableObjectStub, (i) => {
+      const inst = i as unknown as { store: { setMeta(k: string, v: string): void }; lastHeartbeat: number };
+      inst.store.setMeta("heartbeatAt", String(staleAt));
+      inst.lastHeartbeat = staleAt;
+    });
 
     const r = await evaluateAlertRules(env, { now });
-    expect(r.woken).toEqual(expect.arrayContaining([expect.objectContaining({ accountId: acc.id, ok: true })]));
-    expect(await runInDurableObject(stub(acc.id), (_i, s) => s.storage.getAlarm())).toBeTypeOf("number");
+    // Woken with an alarm armed. The monitor is due at once, so that alarm may be running as we
+    // look (getAlarm is null until it re-arms at its end): the loop must have re-armed itself.
+    expect(r.woken).toEqual(expect.arrayContaining([expect.objectContaining({ accountId: acc.id, ok: true, alarm: expect.any(Number) })]));
+    const armedBy = Date.now() + 5_000;
+    let alarm: number | null = null;
+    while ((alarm = await runInDurableObject(stub(acc.id), (_i, s) => s.storage.getAlarm())) === null && Date.now() < armedBy) await new Promise((res) => setTimeout(res, 50));
+    expect(alarm).toBeTypeOf("number");
     const rows = await alertRows("stale_heartbeat", acc.id);
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({ status: "open", severity: "critical" });
 
-    await env.DB.prepare("UPDATE exchange_accounts SET last_heartbeat_at = ? WHERE id = ?").bind(now + 1000, acc.id).run();
-    const after = await evaluateAlertRules(env, { now: now + 2000 });
+    // The woken account beats at its first alarm (its last beat is over an hour old), not an
+    // hour later: D1 sees it, and the next run resolves the alert.
+    const beat = async () => (await env.DB.prepare("SELECT last_heartbeat_at AS at FROM exchange_accounts WHERE id = ?").bind(acc.id).first<{ at: number }>())!.at;
+    const beatBy = Date.now() + 5_000;
+    while ((await beat()) < now && Date.now() < beatBy) await new Promise((res) => setTimeout(res, 50));
+    expect(await beat()).toBeGreaterThanOrEqual(now);
+    const after = await evaluateAlertRules(env, { now: Date.now() });
     expect(after.woken.map((w) => w.accountId)).not.toContain(acc.id);
     expect((await alertRows("stale_heartbeat", acc.id))[0]).toMatchObject({ status: "resolved" });
   });
