@@ -32,7 +32,7 @@ import { MONITOR_ID, Runner } from "./account/runner";
 import { AccountStore, migrate, type AutomationRow } from "./account/storage";
 import { StreamFeed } from "./account/stream-feed";
 import { FeedLink, INDEXED_TYPES } from "./account/feed-link";
-import type { MarketTick } from "./market-feed";
+import type { FundingSettlement, MarketTick } from "./market-feed";
 import { automationView, type AutomationView } from "./account/views";
 
 export { MONITOR_ID };
@@ -299,6 +299,42 @@ export class AccountDO extends DurableObject<Env> {
     }
     this.onTick(tick.price, "feed");
     this.ctx.waitUntil(this.syncFeed());
+    return { evaluated: true };
+  }
+
+  /**
+   * The market feed's wake-up after a funding settlement (issue 20): the charge moved the
+   * liquidation price of every payer, which an account at rest (no private socket, no
+   * `funding` event) would otherwise only see at its next re-sync. Positions are re-read by
+   * REST, the levels re-registered, and everything evaluated at the current price at once: a
+   * drop right after the charge is then judged on the new liquidation price.
+   */
+  async fundingSettled(settlement: FundingSettlement): Promise<{ evaluated: boolean }> {
+    const ctx = await this.currentContext();
+    if (!ctx || !this.watching(ctx) || !this.keys.usable(ctx)) return { evaluated: false };
+    const started = Date.now();
+    try {
+      const client = await this.client();
+      this.market.setTrades(await client.runningTrades(), Date.now(), started);
+    } catch (e) {
+      // The re-sync (at most restResyncMs away) re-reads them; the levels stay as they were.
+      this.journal.logger.warn("feed.funding_positions_failed", { error: e });
+      return { evaluated: false };
+    }
+    if (settlement.price !== null) this.market.onFeedPrice(settlement.price, Date.now());
+    this.journal.automation("debug", "feed.funding_settled", null, { rate: settlement.rate, trades: this.market.trades.size });
+    await this.syncFeed();
+    const price = this.market.price;
+    if (price === null || !this.market.trades.size) return { evaluated: false };
+    if (this.automationsRun(ctx)) {
+      this.onTick(price, "feed");
+    } else {
+      // Only the monitor watches: a trade the charge pushed past 0.8 or 0.9 alerts now.
+      const m = this.store.automation(MONITOR_ID);
+      if (m && !this.runner.has(MONITOR_ID) && monitorMargins(this.market.runningTrades(), price, undefined, monitorLevels(m)).escalated.length) {
+        this.ctx.waitUntil(this.runner.trigger(m, `funding ${price}`).then(() => this.journal.flush()));
+      }
+    }
     return { evaluated: true };
   }
 

@@ -6,6 +6,13 @@
  * crossed since the last tick with one range query on the price index and wakes only those
  * accounts, in parallel (AccountDO.marketTick). Accounts at rest hold no socket of their own.
  *
+ * Funding settlements (a charge moves every payer's liquidation price, so its risk levels):
+ * the feed subscribes to the public funding topic and, on a settlement, wakes every registered
+ * account (AccountDO.fundingSettled, same bounded fan-out as a tick), which re-reads its
+ * positions by REST, re-registers its levels and evaluates at the current price at once. A
+ * settlement while the socket was down is caught from the next settlement time moving on
+ * (the subscribe snapshot, or the REST ticker's fundingTime while polling).
+ *
  * Failure modes (docs/OPERATIONS.md, "Market feed"): the feed restarting loses nothing but
  * the ticks while it was down (the index and the last price are in its SQLite; the first tick
  * after a restart is compared with the last price saved, at most FEED_SAVE_EVERY_MS old); an
@@ -42,9 +49,20 @@ const FEED_SAVE_EVERY_MS = 5_000;
 /** Calls in flight per fan-out. */
 const FANOUT_WINDOW = 100;
 
-/** The account side of a wake-up (AccountDO.marketTick). */
+/** What an account is woken with after a funding settlement. */
+export interface FundingSettlement {
+  network: LnMarketsNetwork;
+  /** The feed's last price (null before its first). */
+  price: number | null;
+  at: number;
+  /** The funding rate reported with the settlement, when known. */
+  rate: number | null;
+}
+
+/** The account side of a wake-up (AccountDO.marketTick, AccountDO.fundingSettled). */
 export interface TickListener {
   marketTick(tick: MarketTick): Promise<unknown>;
+  fundingSettled(settlement: FundingSettlement): Promise<unknown>;
 }
 
 const NETWORKS = new Set<LnMarketsNetwork>(["mainnet", "testnet", "simulator"]);
@@ -58,8 +76,11 @@ export class MarketFeedDO extends DurableObject<Env> {
   private source: "stream" | "rest" | "none" = "none";
   private savedAt = 0;
   private ticker: { index: number | null; fundingRate: number | null; at: number } | null = null;
-  private readonly counters = { ticks: 0, crossings: 0, wakes: 0, wakeFailures: 0, restPolls: 0, registrations: 0, maxFanoutMs: 0 };
+  private readonly counters = { ticks: 0, crossings: 0, wakes: 0, wakeFailures: 0, restPolls: 0, registrations: 0, maxFanoutMs: 0, fundingSettlements: 0, fundingWakes: 0, fundingWakeFailures: 0 };
   private lastFanout: (FanoutResult & { at: number; price: number; previous: number }) | null = null;
+  private lastFundingFanout: (FanoutResult & { at: number }) | null = null;
+  /** The next funding frame is the snapshot sent on (re)subscribing, not a settlement. */
+  private fundingSnapshotPending = true;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -111,6 +132,14 @@ export class MarketFeedDO extends DurableObject<Env> {
     return this.onPrice(price, at, "rest");
   }
 
+  /**
+   * A funding settlement from outside the stream (tests; the REST fallback calls it too):
+   * every registered account is woken to re-read its positions. Resolves once they answered.
+   */
+  async ingestFunding(rate: number | null = null, at: number = Date.now()): Promise<FanoutResult> {
+    return this.onFundingSettled(rate, at);
+  }
+
   /** Index size, price, stream, counters and the last fan-out. */
   async status() {
     return {
@@ -123,6 +152,7 @@ export class MarketFeedDO extends DurableObject<Env> {
       ...this.index.counts(),
       counters: { ...this.counters },
       lastFanout: this.lastFanout,
+      lastFundingFanout: this.lastFundingFanout,
       alarm: await this.ctx.storage.getAlarm(),
     };
   }
@@ -156,6 +186,54 @@ export class MarketFeedDO extends DurableObject<Env> {
     return result;
   }
 
+  // --- funding -------------------------------------------------------------------------------
+
+  /**
+   * A funding frame. After a (re)subscribe the first one is the topic's snapshot: it is a
+   * settlement only if the next settlement time moved on since the last one saved (one was
+   * settled while the socket was down). Every later push is a settlement (or a change of rate
+   * or schedule: a wake costs one REST read per account, a missed charge costs a position).
+   */
+  private onFundingFrame(data: unknown): void {
+    const d = (data ?? {}) as { current?: { rate?: number | null; time?: number | null } };
+    const rate = typeof d.current?.rate === "number" ? d.current.rate : null;
+    const next = typeof d.current?.time === "number" ? d.current.time : null;
+    const snapshot = this.fundingSnapshotPending;
+    this.fundingSnapshotPending = false;
+    if (snapshot && !this.nextFundingMovedOn(next)) {
+      this.saveNextFunding(next);
+      return;
+    }
+    this.saveNextFunding(next);
+    this.ctx.waitUntil(this.onFundingSettled(rate, Date.now()).catch((e) => this.log.error("feed.funding_failed", { error: e })).then(() => undefined));
+  }
+
+  /** Whether the next settlement time is later than the one saved (a settlement happened in between). */
+  private nextFundingMovedOn(next: number | null): boolean {
+    const saved = Number(this.index.getMeta("nextFunding") ?? NaN);
+    return next !== null && Number.isFinite(saved) && next > saved;
+  }
+
+  private saveNextFunding(next: number | null): void {
+    if (next !== null) this.index.setMeta("nextFunding", String(next));
+  }
+
+  /** Wakes every registered account after a settlement (bounded parallelism, as a tick). */
+  private async onFundingSettled(rate: number | null, at: number): Promise<FanoutResult> {
+    const network = this.network;
+    const ids = this.index.accountIds();
+    this.counters.fundingSettlements++;
+    const price = this.price;
+    const result = await fanout(ids, (accountId) => {
+      this.counters.fundingWakes++;
+      return (this.env.ACCOUNT.getByName(accountId) as unknown as TickListener).fundingSettled({ network, price, at, rate });
+    }, FANOUT_WINDOW);
+    this.counters.fundingWakeFailures += result.failures;
+    this.lastFundingFanout = { ...result, at };
+    this.log.info("feed.funding_settled", { network, rate, accounts: ids.length, failures: result.failures, ms: result.ms });
+    return result;
+  }
+
   // --- stream and alarm ------------------------------------------------------------------------
 
   /** The stream is open and the alarm armed while any account is registered. */
@@ -174,7 +252,7 @@ export class MarketFeedDO extends DurableObject<Env> {
     try {
       this.stream = new LnMarketsStreamClient({
         endpoints: resolveEndpoints(this.env, network),
-        topics: [TOPICS.lastPrice, TOPICS.ticker],
+        topics: [TOPICS.lastPrice, TOPICS.ticker, TOPICS.funding],
         logger: this.log,
         onPrice: (price, time) => {
           // A tick's wake-ups outlive the socket callback.
@@ -182,12 +260,15 @@ export class MarketFeedDO extends DurableObject<Env> {
           void time;
         },
         onSubscription: (topic, data) => {
+          if (topic === TOPICS.funding) return this.onFundingFrame(data);
           if (topic !== TOPICS.ticker) return;
           const d = data as { index?: number | null; funding?: { rate?: number | null } };
           this.ticker = { index: d.index ?? null, fundingRate: d.funding?.rate ?? null, at: Date.now() };
         },
         onStateChange: (state, previous, reason) => {
           this.log.info("feed.stream_state", { network, state, previous, reason });
+          // (Re)connecting: the first funding frame after the subscribe is the topic's snapshot.
+          if (state === "connecting") this.fundingSnapshotPending = true;
           // Down or stale: the REST ticker takes over at the next alarm, due now.
           if (state !== "open") this.ctx.waitUntil(this.ctx.storage.setAlarm(Date.now() + 1_000));
         },
@@ -219,6 +300,13 @@ export class MarketFeedDO extends DurableObject<Env> {
         const t = await rest.ticker();
         this.counters.restPolls++;
         await this.onPrice(t.lastPrice, Date.now(), "rest");
+        // A settlement while the socket is down: the ticker's next funding time moved on.
+        const nextFunding = t.fundingTime ? Date.parse(t.fundingTime) : NaN;
+        if (Number.isFinite(nextFunding)) {
+          const settled = this.nextFundingMovedOn(nextFunding);
+          this.saveNextFunding(nextFunding);
+          if (settled) await this.onFundingSettled(t.fundingRate ?? null, Date.now());
+        }
       }
     } catch (e) {
       next = REST_POLL_MS;

@@ -72,6 +72,11 @@ export class TriggerIndex {
     return q.toArray().length > 0;
   }
 
+  /** Every registered account (a funding settlement wakes them all). */
+  accountIds(): string[] {
+    return this.sql.exec<{ account_id: string }>("SELECT account_id FROM accounts").toArray().map((r) => r.account_id);
+  }
+
   counts(): { accounts: number; levels: number } {
     const a = this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM accounts").one().n;
     const l = this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM triggers").one().n;

@@ -324,6 +324,15 @@ export const TickerData = z.object({
 });
 export type TickerData = z.infer<typeof TickerData>;
 
+/**
+ * `futures/inverse/btc_usd/funding` data: pushed after each settlement (and when the rate or
+ * schedule changes); `current.time` is the next settlement (ms). Lenient: unknown keys pass.
+ */
+export const FundingData = z.object({
+  current: z.object({ rate: z.number().nullable().optional(), time: z.number().nullable().optional() }).passthrough().optional(),
+}).passthrough();
+export type FundingData = z.infer<typeof FundingData>;
+
 const Pair = z.literal("btc_usd");
 
 const OpenedTradePayload = z.object({
@@ -429,6 +438,7 @@ export const TOPICS = {
   lastPrice: "futures/inverse/btc_usd/lastPrice",
   index: "futures/inverse/btc_usd/index",
   ticker: "futures/inverse/btc_usd/ticker",
+  funding: "futures/inverse/btc_usd/funding",
   isolatedTrades: "futures/inverse/btc_usd/isolated/trades",
 } as const;
 
@@ -437,5 +447,6 @@ export const TOPIC_DATA: Readonly<Record<string, z.ZodType>> = {
   [TOPICS.lastPrice]: LastPriceData,
   [TOPICS.index]: IndexData,
   [TOPICS.ticker]: TickerData,
+  [TOPICS.funding]: FundingData,
   [TOPICS.isolatedTrades]: IsolatedTradeEvent,
 };
