@@ -114,7 +114,7 @@ export class AccountDO extends DurableObject<Env> {
       context: () => this.context,
       automations: () => (this.automationsRun(this.context) ? this.enabledAutomations() : []),
       parsedConfig: (row) => this.parsedConfig(row),
-      onMissedCrossing: (price) => this.onTick(price, "feed"),
+      onMissedCrossing: (price, at) => this.onTick(price, "feed", at),
     });
     this.feed = new StreamFeed({
       env, store: this.store, journal: this.journal, market: this.market,
@@ -280,7 +280,7 @@ export class AccountDO extends DurableObject<Env> {
     const ctx = await this.currentContext();
     if (!ctx || !this.watching(ctx) || !this.keys.usable(ctx)) return { evaluated: false };
     const now = Date.now();
-    this.market.onFeedPrice(tick.price, now);
+    this.market.onFeedPrice(tick.price, Math.min(tick.at, now));
     if (!this.automationsRun(ctx)) {
       // Only the monitor watches: its run reads the positions and alerts on a new level.
       const m = this.store.automation(MONITOR_ID);
@@ -297,7 +297,7 @@ export class AccountDO extends DurableObject<Env> {
         this.journal.logger.warn("feed.tick_positions_failed", { error: e });
       }
     }
-    this.onTick(tick.price, "feed");
+    this.onTick(tick.price, "feed", Math.min(tick.at, now));
     this.ctx.waitUntil(this.syncFeed());
     return { evaluated: true };
   }
@@ -321,13 +321,13 @@ export class AccountDO extends DurableObject<Env> {
       this.journal.logger.warn("feed.funding_positions_failed", { error: e });
       return { evaluated: false };
     }
-    if (settlement.price !== null) this.market.onFeedPrice(settlement.price, Date.now());
+    if (settlement.price !== null && settlement.priceAt > this.market.priceAt) this.market.onFeedPrice(settlement.price, Math.min(settlement.priceAt, Date.now()));
     this.journal.automation("debug", "feed.funding_settled", null, { rate: settlement.rate, trades: this.market.trades.size });
     await this.syncFeed();
     const price = this.market.price;
     if (price === null || !this.market.trades.size) return { evaluated: false };
     if (this.automationsRun(ctx)) {
-      this.onTick(price, "feed");
+      this.onTick(price, "feed", this.market.priceAt);
     } else {
       // Only the monitor watches: a trade the charge pushed past 0.8 or 0.9 alerts now.
       const m = this.store.automation(MONITOR_ID);
@@ -429,10 +429,11 @@ export class AccountDO extends DurableObject<Env> {
    * that would act runs now instead of at its next alarm. Stored configs are parsed once per
    * change, not per tick.
    */
-  private onTick(price: number, source: "stream" | "feed" = "stream"): void {
+  private onTick(price: number, source: "stream" | "feed" = "stream", at?: number): void {
     const now = Date.now();
     if (source === "stream") this.market.onStreamPrice(price, now);
-    else this.market.onFeedPrice(price, now);
+    // A feed price is as old as the feed's reading of it (a run re-reads the ticker past FEED_PRICE_FRESH_MS).
+    else this.market.onFeedPrice(price, Math.min(at ?? now, now));
     // Leaving the hot zone closes the socket; levels moved by stream events are re-registered.
     if (source === "stream" && now - this.lastSyncAt > 5_000) this.ctx.waitUntil(this.syncFeed());
     if (!this.automationsRun(this.context)) return;

@@ -54,6 +54,8 @@ export interface FundingSettlement {
   network: LnMarketsNetwork;
   /** The feed's last price (null before its first). */
   price: number | null;
+  /** When the feed read that price. */
+  priceAt: number;
   at: number;
   /** The funding rate reported with the settlement, when known. */
   rate: number | null;
@@ -226,7 +228,7 @@ export class MarketFeedDO extends DurableObject<Env> {
     const price = this.price;
     const result = await fanout(ids, (accountId) => {
       this.counters.fundingWakes++;
-      return (this.env.ACCOUNT.getByName(accountId) as unknown as TickListener).fundingSettled({ network, price, at, rate });
+      return (this.env.ACCOUNT.getByName(accountId) as unknown as TickListener).fundingSettled({ network, price, priceAt: this.priceAt, at, rate });
     }, FANOUT_WINDOW);
     this.counters.fundingWakeFailures += result.failures;
     this.lastFundingFanout = { ...result, at };

@@ -54,7 +54,7 @@ export interface FeedLinkHost {
   automations(): AutomationRow[];
   parsedConfig(row: AutomationRow): unknown;
   /** The feed reported a crossing the account has not evaluated yet. */
-  onMissedCrossing(price: number): void;
+  onMissedCrossing(price: number, at: number): void;
 }
 
 export class FeedLink {
@@ -137,7 +137,10 @@ export class FeedLink {
       this.registeredAt = Date.now();
       this.failed = false;
       this.h.journal.logger.debug("feed.registered", { levels: r.levels, price: r.price, crossed: r.crossed });
-      if (r.crossed && r.price !== null) this.h.onMissedCrossing(r.price);
+      // Only a feed price newer than the account's own read is news: an older one (the feed's
+      // socket quiet since, the account having read the ticker after it) would have the account
+      // decide on a price the market has left.
+      if (r.crossed && r.price !== null && r.priceAt > this.h.market.priceAt) this.h.onMissedCrossing(r.price, r.priceAt);
     } catch (e) {
       // Registered at the next sync (the alarm's); meanwhile the re-sync cadence watches.
       this.failed = true;
