@@ -205,9 +205,15 @@ describe("protection never silently off", () => {
     cleanup.push(acc.id);
     await automation(u.token, acc.id, { type: "margin_guard", config: GUARD, schedule: { retryAttempts: 3, retryDelayMs: 60_000 } });
     await settle(acc.id);
-    await until("the stream feed", async () => (await statusOf(acc.id)).feed === "stream", 8_000);
-    // The exchange slows down; a tick crosses actAt: the guard's run sends its add-margin (the
-    // tick path reads nothing else first).
+    // At rest (issue 20): the account's levels are with the network's feed, which is live.
+    await until("registered with the feed", async () => (await statusOf(acc.id)).marketFeed.registeredAt, 8_000);
+    const last = (await sim<any>("GET", "/v3/futures/ticker")).lastPrice;
+    await until("the feed at the exchange's price", async () => {
+      const f = await env.MARKET_FEED.getByName("simulator").status();
+      return f.stream.state === "open" && f.price === last;
+    }, 15_000, 100);
+    // The exchange slows down; a tick crosses actAt: the feed wakes the account and the
+    // guard's run sends its add-margin (the wake's price is fresh: nothing else is read first).
     await simFaults({ latencyMs: 2_500 });
     await simPrice(atRisk(trade.liquidation, 0.93, trade.entryPrice ?? trade.price));
     await until("the add-margin intent", () => runInDurableObject(stub(acc.id), (_i, s) => s.storage.sql.exec("SELECT 1 FROM intents WHERE action = 'add_margin'").toArray().length > 0), 8_000, 20);
