@@ -47,6 +47,9 @@ describe("exactly once by construction", () => {
     });
     await simPrice(atRisk(after1.liquidation, 0.95, entry));
     await runDueNow(acc.id);
+    // The retry may run from this alarm or from a feed wake-up on the price move (whichever
+    // comes first; the other finds it running): either way one new order, under a new clientId.
+    await until("the retry's add-margin", async () => (await addOrders(acc.keys.key)).length >= 2, 8_000);
     expect(await addOrders(acc.keys.key)).toHaveLength(2);
     const after2 = (await acc.client.runningTrades()).find((t) => t.id === trade.id)!;
     expect(after2.margin).toBeGreaterThan(after1.margin);
