@@ -660,9 +660,11 @@ export class AccountDO extends DurableObject<Env> {
     const now = Date.now();
     if (!this.lastHeartbeat) this.lastHeartbeat = Number(this.store.getMeta("heartbeatAt") ?? 0);
     if (!force && now - this.lastHeartbeat < HEARTBEAT_EVERY_MS) return;
+    // D1 first: a beat counts as written only once the watchdog can see it (a failed write
+    // would otherwise leave the account looking dead for up to an hour).
+    await getDb(this.env).update(exchangeAccounts).set({ lastHeartbeatAt: now, feed: this.market.feed(now) }).where(eq(exchangeAccounts.id, this.accountId)).run();
     this.lastHeartbeat = now;
     this.store.setMeta("heartbeatAt", String(now));
-    await getDb(this.env).update(exchangeAccounts).set({ lastHeartbeatAt: now, feed: this.market.feed(now) }).where(eq(exchangeAccounts.id, this.accountId)).run();
     if (await flushAccountCounters(this.env, this.credCounters, now, this.lastCountersAt, COUNTERS_EVERY_MS)) {
       this.lastCountersAt = now;
       this.credCounters = { hit: 0, miss: 0, expiry: 0 };
