@@ -13,10 +13,6 @@ beforeAll(async () => {
 });
 
 
-async function streamOpen(accountId: string) {
-  await until("stream open", async () => (await statusOf(accountId)).stream.state === "open");
-}
-
 /**
  * At rest (issue 20) the account holds no socket: the network's market feed watches its levels
  * and wakes it on a crossing. Waits until its levels are registered and the feed is live at the
@@ -70,35 +66,51 @@ describe("Margin Guard end to end (stream ticks)", () => {
 });
 
 describe("the margin monitor on the stream", () => {
-  it("alerts a critical trade on the tick, with no guard and no alarm; its alarm is a 30 s backstop that a drop brings back to 5 s", async () => {
+  it("alerts a critical trade on the tick, with no guard and no alarm; at rest its alarm is a 60 s backstop, in the hot zone a drop of its socket brings it back to 5 s", async () => {
     const { u, acc, trade: t } = await traderWithLong("monitor-tick");
     cleanup.push(acc.id);
     // Something enabled, so the account runs (and its monitor with it), but no guard.
     await automation(u.token, acc.id, { type: "noop", config: {}, schedule: { intervalMs: 3_600_000 } });
     await settle(acc.id);
-    await streamOpen(acc.id);
     await runDueNow(acc.id);
-    const before = (await statusOf(acc.id)).monitor.status;
-    expect(before.lastResult).toMatch(/feed stream/);
-    expect(before.nextRunAt - before.lastRunAt).toBe(30_000);
+    // At rest (issue 20): no socket of its own, the feed watches the trade's 0.8 and 0.9 levels
+    // and the monitor's alarm is the 60 s REST backstop.
+    const st = await statusOf(acc.id);
+    const before = st.monitor.status;
+    expect(st.stream.state).toBe("closed");
+    expect(st.marketFeed.hot).toBe(false);
+    expect(before.nextRunAt - before.lastRunAt).toBe(60_000);
+    await watchedByFeed(acc.id);
 
+    const t0 = Date.now();
     await simPrice(Math.round((100_000 - 0.93 * (100_000 - t.liquidation)) * 2) / 2);
     const logs = await until("critical logged from the tick", async () => {
       const r = await api("GET", `/v1/accounts/${acc.id}/logs?limit=100`, { token: u.token });
       return r.body.data.some((l: any) => l.event === "margin_monitor.critical") ? r.body.data : undefined;
-    });
+    }, 5_000, 100);
+    // Through the feed's wake-up, within seconds, long before the backstop.
+    expect(Date.now() - t0).toBeLessThan(5_000);
+    expect(Date.now()).toBeLessThan(before.nextRunAt);
     expect(logs.find((l: any) => l.event === "margin_monitor.critical").data.guards).toBe(0);
     // A run the tick started leaves the schedule where it was.
     const after = (await statusOf(acc.id)).monitor.status;
     expect(after.nextRunAt).toBe(before.nextRunAt);
 
+    // Now next to its levels, the account is in its hot zone and holds its own socket.
+    await until("hot zone socket open", async () => {
+      const s = await statusOf(acc.id);
+      return s.marketFeed.hot && s.stream.state === "open";
+    });
     // The socket drops: the monitor is the only detection again, due within 5 s.
     await simFaults({ dropSocketsEveryMs: 200 });
-    await until("monitor due soon", async () => {
-      const m = (await statusOf(acc.id)).monitor.status;
-      return m.nextRunAt - Date.now() <= 5_000 ? m : undefined;
-    });
-    await simFaults({});
+    try {
+      await until("monitor due soon", async () => {
+        const m = (await statusOf(acc.id)).monitor.status;
+        return m.nextRunAt - Date.now() <= 5_000 ? m : undefined;
+      });
+    } finally {
+      await simFaults({});
+    }
   }, 20_000);
 });
 
@@ -109,7 +121,8 @@ describe("Margin Guard with a stale balance", () => {
     await automation(u.token, acc.id, { type: "margin_guard", config: { maxAddPerTradeSats: 2_000_000, maxAddPerDaySats: 2_000_000 } });
     // The first runs read the balance (the monitor keeps it for the guards).
     await settle(acc.id);
-    await streamOpen(acc.id);
+    // At rest the guard's levels are with the feed; the crossing below reaches it as a wake-up.
+    await watchedByFeed(acc.id);
     // Behind the guard's back most of the balance goes into an unfilled limit order.
     const before = (await acc.client.account()).balance;
     await acc.client.newTrade({ type: "limit", side: "buy", leverage: 1, margin: before - 20_000, price: 50_000 });
@@ -121,6 +134,9 @@ describe("Margin Guard with a stale balance", () => {
       const o = (await simOrders(acc.keys.key)).filter((x: any) => x.at >= since && /add-margin|close/.test(x.route));
       return o.length >= 2 ? o : undefined;
     });
+    // The tick reached the guard through the feed's wake-up: it acted within seconds, long
+    // before its 60 s backstop at rest.
+    expect(orders[0].at - since).toBeLessThan(5_000);
     // The first add-margin was sized from the old balance and refused; the second fits.
     expect(orders[0]).toMatchObject({ route: "POST /v3/futures/isolated/trade/add-margin", status: 400 });
     expect(orders[0].body.amount).toBeGreaterThan(left);
@@ -176,18 +192,26 @@ describe("Auto Entry", () => {
       config: { condition: { type: "price_below", level: 95_000 }, side: "buy", quantity: 100, leverage: 5, maxOpenTrades: 10, cooldownMs: 0, maxPerDay: 10 },
     });
     await settle(acc.id);
-    await streamOpen(acc.id);
+    // 95,000 is more than 1 % below 96,000: at rest, the feed watches the entry level.
+    expect((await statusOf(acc.id)).marketFeed.hot).toBe(false);
+    await watchedByFeed(acc.id);
     const opens = async () => (await simOrders(acc.keys.key)).filter((o: any) => o.route.endsWith("/futures/isolated/trade") && o.status < 300);
+    const t0 = Date.now();
     await simPrice(94_900);
-    await until("first open", async () => (await opens()).length === 1);
+    await until("first open", async () => (await opens()).length === 1, 5_000, 50);
+    // Through the feed's wake-up (at rest, no socket of its own): within seconds, not at the
+    // 60 s backstop.
+    expect(Date.now() - t0).toBeLessThan(5_000);
     await simPrice(94_800);
     await simPrice(94_700);
     await new Promise((r) => setTimeout(r, 300));
     expect(await opens()).toHaveLength(1);
     await simPrice(96_000); // leaves the condition: re-armed
     await new Promise((r) => setTimeout(r, 200));
+    const t1 = Date.now();
     await simPrice(94_900);
-    await until("second open", async () => (await opens()).length === 2);
+    await until("second open", async () => (await opens()).length === 2, 5_000, 50);
+    expect(Date.now() - t1).toBeLessThan(5_000);
     const ids = (await opens()).map((o: any) => o.clientId);
     expect(new Set(ids).size).toBe(2);
     expect((await acc.client.runningTrades()).length).toBe(2);
@@ -201,7 +225,7 @@ describe("Auto Entry", () => {
     await api("PATCH", "/v1/me", { token: u.token, body: { pauseEntries: true } });
     await automation(u.token, acc.id, { type: "auto_entry", config: { condition: { type: "price_below", level: 95_000 }, side: "buy", quantity: 100, leverage: 5, cooldownMs: 0 } });
     await settle(acc.id);
-    await streamOpen(acc.id);
+    await watchedByFeed(acc.id);
     await simPrice(94_000);
     await new Promise((r) => setTimeout(r, 500));
     const { runDueNow } = await import("./account-helpers");
