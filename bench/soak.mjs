@@ -409,16 +409,26 @@ async function main() {
   log(`logs in ${process.env.BENCH_LOG_DIR}`);
   const stack = await startStack({ log, name: "soak", snapshot: SNAPSHOT, logLevel: "info" });
   let injected = null;
+  let aborted = null;
+  let completed = { injected: null, bySoak: { ...run.faultsBySoak }, steps: 0, spikes: 0 };
   try {
     const hardStop = started + 240 * 60_000;
     const soakFaults = () => run.faultsBySoak.trader_add_margin + run.faultsBySoak.trader_close + run.faultsBySoak.platform_reload;
     for (let n = 1; n <= 500; n++) {
       const more = Date.now() < deadline || ((injected?.total ?? 0) + soakFaults() < MIN_FAULTS && Date.now() < hardStop);
       if (!more) break;
-      await cycle(stack, n, Math.max(deadline, Date.now() + 6 * 60_000), run);
+      try {
+        await cycle(stack, n, Math.max(deadline, Date.now() + 6 * 60_000), run);
+      } catch (e) {
+        // A cycle that did not finish is not measured: the entry covers the completed ones.
+        aborted = `cycle ${n}: ${e?.message ?? e}`;
+        log(`ABORTED ${e?.stack ?? e}`);
+        break;
+      }
       run.cycles++;
       injected = await faultsInjected(stack);
-      const { evidence, alertLatencyMs, ...brief } = run;
+      completed = { injected, bySoak: { ...run.faultsBySoak }, steps: run.steps, spikes: run.spikes };
+      const { evidence, alertLatencyMs, allEvidence, ...brief } = run;
       log(`cycle ${n} done: injected ${injected.total}; ${JSON.stringify(brief)}`);
       for (const e of evidence.splice(0)) {
         log(`EVIDENCE ${JSON.stringify(e)}`);
@@ -427,8 +437,12 @@ async function main() {
     }
   } finally {
     await http("POST", `${stack.sim}/__sim/faults`, {}).catch(() => undefined);
-    injected = (await faultsInjected(stack).catch(() => null)) ?? injected;
+    if (!aborted) injected = (await faultsInjected(stack).catch(() => null)) ?? injected;
     await stack.stop();
+  }
+  if (aborted) {
+    injected = completed.injected;
+    Object.assign(run, { faultsBySoak: completed.bySoak, steps: completed.steps, spikes: completed.spikes });
   }
   const minutes = ((Date.now() - started) / 60_000).toFixed(1);
   const { total: simTotal, ...byKind } = injected ?? { total: 0 };
@@ -456,9 +470,14 @@ async function main() {
       "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
       `| ${run.cycles} | ${run.steps} | ${run.clientIds} | ${run.addMarginIntents} | ${run.addMarginsLanded} | ${run.lateLandedAdds} | ${run.duplicates} | ${run.decisions} | ${run.skipped} | ${Object.entries(run.explained).map(([k, v]) => `${k}: ${v}`).join("; ") || 0} | ${run.saved} / ${run.saveable} | ${run.reached.guarded} / ${run.reached.bare} | ${run.alerted.guarded} / ${run.alerted.bare} | ${summary.alertLatencyMs ? `${summary.alertLatencyMs.p50} / ${summary.alertLatencyMs.max}` : "-"} | ${run.revokedAlerted} / ${run.revokedKeys} | ${run.reconciled} | ${run.tradeLogErrors} | ${run.tradeLogsMissingInD1} | ${run.doubleReports} | ${run.stoppedSchedules} |`,
       "",
+      ...(aborted ? [`Run aborted (${aborted}): the figures cover the ${run.cycles} completed cycles.`, ""] : []),
       line,
       "",
     ].join("\n"));
+  }
+  if (aborted) {
+    console.error(`[soak] aborted: ${aborted}`);
+    process.exitCode = 1;
   }
 }
 
