@@ -282,9 +282,7 @@ export class AccountDO extends DurableObject<Env> {
     const now = Date.now();
     this.market.onFeedPrice(tick.price, Math.min(tick.at, now));
     if (!this.automationsRun(ctx)) {
-      // Only the monitor watches: its run reads the positions and alerts on a new level.
-      const m = this.store.automation(MONITOR_ID);
-      if (m && !this.runner.has(MONITOR_ID)) this.ctx.waitUntil(this.runner.trigger(m, `feed ${tick.price}`).then(() => this.syncFeed()).then(() => this.journal.flush()));
+      this.wakeMonitor(`feed ${tick.price}`);
       return { evaluated: true };
     }
     if (this.market.tradesAt === 0) {
@@ -300,6 +298,12 @@ export class AccountDO extends DurableObject<Env> {
     this.onTick(tick.price, "feed", Math.min(tick.at, now));
     this.ctx.waitUntil(this.syncFeed());
     return { evaluated: true };
+  }
+
+  /** Runs the monitor now (only it watches this account): it reads the positions and alerts on a new level. */
+  private wakeMonitor(reason: string): void {
+    const m = this.store.automation(MONITOR_ID);
+    if (m && !this.runner.has(MONITOR_ID)) this.ctx.waitUntil(this.runner.trigger(m, reason).then(() => this.syncFeed()).then(() => this.journal.flush()));
   }
 
   /**
@@ -436,7 +440,12 @@ export class AccountDO extends DurableObject<Env> {
     else this.market.onFeedPrice(price, Math.min(at ?? now, now));
     // Leaving the hot zone closes the socket; levels moved by stream events are re-registered.
     if (source === "stream" && now - this.lastSyncAt > 5_000) this.ctx.waitUntil(this.syncFeed());
-    if (!this.automationsRun(this.context)) return;
+    if (!this.automationsRun(this.context)) {
+      // Only the monitor watches: a crossing the feed reported (a wake-up, or one found at
+      // registration) wakes its run, which reads the positions.
+      if (source === "feed") this.wakeMonitor(`feed ${price}`);
+      return;
+    }
     const enabled = this.enabledAutomations();
     for (const a of enabled) {
       if (this.runner.has(a.id) || a.type === "noop") continue;

@@ -20,6 +20,7 @@
  * registration, which reports a crossing between the price it saw and the feed's.
  */
 import { DurableObject } from "cloudflare:workers";
+import { REST_RETRY_BACKOFF } from "../src/domain/backoff";
 import type { TriggerLevel } from "../src/domain/trigger-levels";
 import { createLogger } from "../src/lib/logger";
 import { LnMarketsRestClient } from "../src/lnmarkets/rest-client";
@@ -46,6 +47,8 @@ const HEALTH_EVERY_MS = 30_000;
 const REST_POLL_MS = 5_000;
 /** The last price is saved at most this often (one SQLite write, not one per tick). */
 const FEED_SAVE_EVERY_MS = 5_000;
+/** The REST ticker poll retries a 5xx, network error or 429 twice inside the poll (reads only). */
+const FEED_READ_RETRY = { retries: 2, backoff: { ...REST_RETRY_BACKOFF, maxMs: 1_000 } };
 /** Calls in flight per fan-out. */
 const FANOUT_WINDOW = 100;
 
@@ -298,7 +301,7 @@ export class MarketFeedDO extends DurableObject<Env> {
       // current however quiet (it pings, and goes stale after 10 s without any frame).
       if (!(this.stream?.state === "open" && this.source === "stream")) {
         next = REST_POLL_MS;
-        const rest = new LnMarketsRestClient({ endpoints: resolveEndpoints(this.env, this.network), timeoutMs: 5_000 });
+        const rest = new LnMarketsRestClient({ endpoints: resolveEndpoints(this.env, this.network), timeoutMs: 5_000, readRetry: FEED_READ_RETRY });
         const t = await rest.ticker();
         this.counters.restPolls++;
         await this.onPrice(t.lastPrice, Date.now(), "rest");

@@ -146,6 +146,48 @@ describe("protection never silently off", () => {
     expect(await notes(u.userId, "margin.warning")).toHaveLength(1);
   }, 30_000);
 
+  it("a crossing the feed reports at registration wakes the monitor of an account without automations", async () => {
+    // Defect: a crossing found when the account registered its levels (the feed's price newer
+    // than the account's, past one of its levels) went through the automations' tick path,
+    // which returned at once for an account without automations: no alert until the 60 s re-sync.
+    await simPrice(100_000);
+    const u = await userWithChannels("bare-missed");
+    const acc = await simAccount(u.token, "Bare missed");
+    cleanup.push(acc.id);
+    const trade = await acc.client.newTrade({ type: "market", side: "buy", leverage: 50, quantity: 1_000 });
+    await runDueNow(acc.id);
+    const price = atRisk(trade.liquidation, 0.93, trade.entryPrice ?? trade.price);
+    // The feed's stream says nothing: only the registration's report can wake the account.
+    await simFaults({ silenceStream: true });
+    await simPrice(price);
+    // What FeedLink does when register() answers `crossed: true` with the feed's newer price.
+    await runInDurableObject(stub(acc.id), (i: any) => i.link.h.onMissedCrossing(price, Date.now()));
+    const critical = await until("the critical alert", async () => (await notes(u.userId, "margin.critical"))[0], 8_000, 250);
+    expect(critical).toMatchObject({ severity: "critical" });
+  }, 20_000);
+
+  it("the account's reads retry a failing exchange inside the call; its writes are not retried", async () => {
+    // Defect: one 503 on a read failed the whole run; at rest the next try of an exhausted
+    // monitor or guard came a minute later (the soak, 40 % of answers 503, lost critical
+    // alerts on positions liquidated meanwhile).
+    await simPrice(100_000);
+    const u = await userWithChannels("read-retry");
+    const acc = await simAccount(u.token, "Read retry");
+    cleanup.push(acc.id);
+    const trade = await acc.client.newTrade({ type: "market", side: "buy", leverage: 50, quantity: 1_000 });
+    await runDueNow(acc.id);
+    await simFaults({ restErrorRate: 1 });
+    const attempts = await runInDurableObject(stub(acc.id), async (i: any) => {
+      const client = await i.client();
+      const reads: number[] = [];
+      const writes: number[] = [];
+      await client.runningTrades({ onCall: (c: { attempt: number }) => reads.push(c.attempt) }).catch(() => undefined);
+      await client.addMargin({ id: trade.id, amount: 1_000 }, { onCall: (c: { attempt: number }) => writes.push(c.attempt) }).catch(() => undefined);
+      return { reads, writes };
+    });
+    expect(attempts).toEqual({ reads: [1, 2, 3, 4], writes: [1] });
+  }, 20_000);
+
   it("an open breaker does not hold back an add-margin; opening it alerts the owner and counts in /metrics", async () => {
     // Defect: an open breaker paused every run, the guard's included, and was only logged.
     await simPrice(100_000);

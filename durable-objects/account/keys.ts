@@ -13,7 +13,8 @@ import { decryptAccountCredentials, validateCredentials } from "../../src/accoun
 import { getDb } from "../../src/db/client";
 import { exchangeAccounts } from "../../src/db/schema";
 import type { Logger } from "../../src/lib/logger";
-import type { CallInfo } from "../../src/lnmarkets/rest-http";
+import { REST_RETRY_BACKOFF } from "../../src/domain/backoff";
+import type { CallInfo, ReadRetryPolicy } from "../../src/lnmarkets/rest-http";
 import { LnMarketsRestClient, type LnMarketsCredentials } from "../../src/lnmarkets/rest-client";
 import type { TokenBucketLimiter } from "../../src/lnmarkets/rate-limiter";
 import { resolveEndpoints } from "../../src/lnmarkets/transport";
@@ -23,6 +24,13 @@ import type { AccountStore } from "./storage";
 const CREDENTIALS_TTL_MS = 10 * 60_000;
 /** An exchange that could not be reached to validate new keys is asked again after this. */
 export const KEYS_RECHECK_MS = 30_000;
+/**
+ * The account's reads (positions, ticker, balance) retry a 5xx, network error or 429 up to
+ * three times inside the call, 100 ms to 2 s apart with jitter: a run is not lost to one
+ * failed read while the exchange is flaky (the soak in bench/soak.mjs, 40 % of answers 503,
+ * lost liquidation alerts without it). Writes are never retried by the client.
+ */
+export const ACCOUNT_READ_RETRY: ReadRetryPolicy = { retries: 3, backoff: { ...REST_RETRY_BACKOFF, maxMs: 2_000 } };
 
 export const KeyState = z.object({
   /** valid: validated for `version`; rejected: the exchange refused them (401/403, or validation); unavailable: could not ask. */
@@ -106,7 +114,7 @@ export class Keys {
       this.rest = {
         version: ctx.credentialVersion,
         client: new LnMarketsRestClient({
-          endpoints: resolveEndpoints(this.env, ctx.network), credentials: creds, rateLimiter: this.limiter, rateLimitRetry: { maxWaitMs: 2_000 },
+          endpoints: resolveEndpoints(this.env, ctx.network), credentials: creds, rateLimiter: this.limiter, rateLimitRetry: { maxWaitMs: 2_000 }, readRetry: ACCOUNT_READ_RETRY,
           onCall: (info) => this.hooks.onCall(info),
         }),
       };

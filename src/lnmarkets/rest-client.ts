@@ -8,7 +8,7 @@
  */
 import { registerSecret } from "../lib/logger.js";
 import { LnMarketsError } from "./errors.js";
-import { type CallInfo, type CallOptions, executeRequest, type HttpContext, type HttpRequestSpec, type RateLimitRetryPolicy } from "./rest-http.js";
+import { type CallInfo, type CallOptions, executeRequest, type HttpContext, type HttpRequestSpec, type RateLimitRetryPolicy, type ReadRetryPolicy } from "./rest-http.js";
 import type { RateLimiter } from "./rate-limiter.js";
 import {
   Account,
@@ -28,7 +28,7 @@ import { HmacSigner } from "./signing.js";
 import type { LnMarketsEndpoints } from "./transport.js";
 import type { z } from "zod";
 
-export type { CallInfo, CallOptions, RateLimitRetryPolicy } from "./rest-http.js";
+export type { CallInfo, CallOptions, RateLimitRetryPolicy, ReadRetryPolicy } from "./rest-http.js";
 
 /** An LN Markets API key trio. */
 export interface LnMarketsCredentials {
@@ -48,6 +48,8 @@ export interface RestClientOptions {
   rateLimiter?: RateLimiter;
   /** Wait out one 429 when its retry-after is at most `maxWaitMs`; default: never wait. */
   rateLimitRetry?: RateLimitRetryPolicy;
+  /** Retry reads (GET) after a 5xx, network error or 429; default: never (see ReadRetryPolicy). */
+  readRetry?: ReadRetryPolicy;
   /** Receives the measurement of every attempt (latency for trade logs, metrics). */
   onCall?: (info: CallInfo) => void;
   /** Clock for latency measurement; default Date.now. */
@@ -126,6 +128,7 @@ export class LnMarketsRestClient {
       timeoutMs: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS,
       ...(opts.rateLimiter ? { rateLimiter: opts.rateLimiter } : {}),
       ...(opts.rateLimitRetry ? { rateLimitRetry: opts.rateLimitRetry } : {}),
+      ...(opts.readRetry ? { readRetry: opts.readRetry } : {}),
       ...(opts.onCall ? { onCall: opts.onCall } : {}),
       now: opts.now ?? Date.now,
     };

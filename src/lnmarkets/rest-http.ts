@@ -3,6 +3,7 @@
  * time out, classify, validate. rest-client.ts maps routes onto it.
  */
 import type { z } from "zod";
+import { type BackoffPolicy, fullJitterDelay, type Random } from "../domain/backoff.js";
 import { classifyHttpError, LnMarketsError } from "./errors.js";
 import type { RateLimiter } from "./rate-limiter.js";
 import { sleep } from "./rate-limiter.js";
@@ -23,7 +24,7 @@ export interface CallInfo {
   latencyMs: number;
   /** Time spent waiting for the rate limiter before this attempt. */
   queuedMs: number;
-  /** 1 for the first attempt, 2 after a waited-out 429. */
+  /** 1 for the first attempt; 2 and more after a waited-out 429 or a retried read. */
   attempt: number;
   errorKind?: LnMarketsError["kind"];
   errorCode?: LnMarketsError["code"];
@@ -44,6 +45,24 @@ export interface RateLimitRetryPolicy {
   maxWaitMs: number;
 }
 
+/**
+ * Retrying reads (GET) inside the call after a temporary failure: a 5xx, a network error or a
+ * 429 (after its retry-after). A read changes nothing at the exchange, so sending it again is
+ * always safe; writes are never retried here (the executor reconciles an uncertain write
+ * before anything is sent again). Timeouts are not retried: a read that hung for the whole
+ * request timeout has used the run's time, and the run decides. Delays use full jitter
+ * (src/domain/backoff.ts) so many accounts failing together do not retry in lockstep; a
+ * retry-after longer than `backoff.maxMs` ends the retries.
+ */
+export interface ReadRetryPolicy {
+  /** Retries after the first attempt. */
+  retries: number;
+  backoff: BackoffPolicy;
+  random?: Random;
+}
+
+const READ_RETRY_CODES = new Set<LnMarketsError["code"]>(["server_error", "network", "rate_limited"]);
+
 export interface HttpContext {
   restBase: string;
   fetch: FetchLike;
@@ -52,6 +71,7 @@ export interface HttpContext {
   timeoutMs: number;
   rateLimiter?: RateLimiter;
   rateLimitRetry?: RateLimitRetryPolicy;
+  readRetry?: ReadRetryPolicy;
   onCall?: (info: CallInfo) => void;
   now: () => number;
 }
@@ -69,12 +89,16 @@ export interface HttpRequestSpec<S extends z.ZodType> {
   public?: boolean;
 }
 
-/** Executes a request (with the optional single 429 wait) and returns the parsed body. */
+/**
+ * Executes a request (with the optional single 429 wait, and read retries when configured)
+ * and returns the parsed body.
+ */
 export async function executeRequest<S extends z.ZodType>(
   ctx: HttpContext,
   spec: HttpRequestSpec<S>,
   opts: CallOptions = {},
 ): Promise<z.output<S>> {
+  let readRetries = 0;
   for (let attempt = 1; ; attempt++) {
     try {
       return await attemptOnce(ctx, spec, opts, attempt);
@@ -94,6 +118,17 @@ export async function executeRequest<S extends z.ZodType>(
           throw abortedError(spec, reason);
         });
         continue;
+      }
+      const reads = ctx.readRetry;
+      if (reads && spec.method === "GET" && e instanceof LnMarketsError && READ_RETRY_CODES.has(e.code) && readRetries < reads.retries) {
+        const delay = Math.max(fullJitterDelay(readRetries, reads.backoff, reads.random ?? Math.random), e.retryAfterMs ?? 0);
+        if (delay <= reads.backoff.maxMs) {
+          readRetries++;
+          await sleep(delay, opts.signal).catch((reason) => {
+            throw abortedError(spec, reason);
+          });
+          continue;
+        }
       }
       throw e;
     }

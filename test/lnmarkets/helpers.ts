@@ -27,6 +27,8 @@ export const sim = {
   price: (price: number) => control<{ lastPrice: number; index: number }>("POST", "/price", { price }),
   faults: (faults: Record<string, unknown>) => control<unknown>("POST", "/faults", faults),
   clearFaults: () => control<unknown>("POST", "/faults", {}),
+  /** Faults injected by kind since the last reset (rest_5xx, rate_limited_429, ...). */
+  injected: () => control<Record<string, number>>("GET", "/faults/injected"),
   orders: (key?: string) =>
     control<Array<{ at: number; key: string; route: string; body: unknown; clientId: string | null; status: number }>>(
       "GET",

@@ -147,3 +147,72 @@ describe("local order validation (nothing reaches the exchange)", () => {
     expect((await sim.orders(keys.key)).length).toBe(before);
   });
 });
+
+describe("read retries (issue 19: a flaky exchange does not cost a run)", () => {
+  const policy = { retries: 3, backoff: { baseMs: 20, minMs: 10, maxMs: 200, factor: 2 } };
+  const retrying = (onCall?: (i: CallInfo) => void) => restClient(keys, { readRetry: policy, ...(onCall ? { onCall } : {}) });
+  const fives = async () => (await sim.injected()).rest_5xx ?? 0;
+
+  it("a read that keeps failing is sent 1 + retries times, then fails with the exchange's error", async () => {
+    const seen: CallInfo[] = [];
+    await sim.faults({ restErrorRate: 1 });
+    try {
+      const before = await fives();
+      const e = (await retrying((i) => seen.push(i)).runningTrades().catch((x: unknown) => x)) as LnMarketsError;
+      expect(e).toBeInstanceOf(LnMarketsError);
+      expect(e.code).toBe("server_error");
+      expect((await fives()) - before).toBe(4);
+      expect(seen.map((i) => i.attempt)).toEqual([1, 2, 3, 4]);
+      // Without the policy the same read is sent once.
+      const once = await fives();
+      await restClient(keys).runningTrades().catch(() => undefined);
+      expect((await fives()) - once).toBe(1);
+    } finally {
+      await sim.clearFaults();
+    }
+  });
+
+  it("a write is never retried by the client (the executor reconciles it)", async () => {
+    await sim.faults({ restErrorRate: 1 });
+    try {
+      const before = await fives();
+      const e = (await retrying().newTrade({ type: "market", side: "buy", leverage: 10, quantity: 10 }).catch((x: unknown) => x)) as LnMarketsError;
+      expect(e.code).toBe("server_error");
+      expect((await fives()) - before).toBe(1);
+    } finally {
+      await sim.clearFaults();
+    }
+  });
+
+  it("reads through a 50 % error storm succeed where single attempts fail", async () => {
+    await sim.faults({ restErrorRate: 0.5, seed: 7 });
+    try {
+      let plain = 0;
+      let retried = 0;
+      for (let i = 0; i < 20; i++) {
+        if (await restClient(keys).ticker().then(() => true, () => false)) plain++;
+        if (await retrying().ticker().then(() => true, () => false)) retried++;
+      }
+      expect(plain).toBeLessThan(16);
+      expect(retried).toBeGreaterThanOrEqual(18);
+    } finally {
+      await sim.clearFaults();
+    }
+  });
+
+  it("a caller's abort ends the wait between retries", async () => {
+    await sim.faults({ restErrorRate: 1 });
+    try {
+      const ac = new AbortController();
+      const slow = restClient(keys, { readRetry: { retries: 5, backoff: { baseMs: 5_000, minMs: 5_000, maxMs: 5_000, factor: 1 } } });
+      const p = slow.runningTrades({ signal: ac.signal }).catch((x: unknown) => x);
+      setTimeout(() => ac.abort(new Error("run timed out")), 100);
+      const t0 = Date.now();
+      const e = (await p) as LnMarketsError;
+      expect(e.code).toBe("aborted");
+      expect(Date.now() - t0).toBeLessThan(2_000);
+    } finally {
+      await sim.clearFaults();
+    }
+  });
+});
