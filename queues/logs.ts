@@ -7,9 +7,9 @@ import { getDb } from "../src/db/client";
 import { automationLogs, jobEvents, tradeLogs } from "../src/db/schema";
 import { queueRetryDelaySeconds } from "../src/domain/backoff";
 import { createLogger } from "../src/lib/logger";
-import { messageKey, recordMessageFailure, storeDeadLetter } from "./dead-letters";
-import { LogMessage, type LogEntry } from "./messages";
-import { countQueue } from "./send";
+import { messageKey, recordMessageFailure, storeDeadLetter } from "../src/messaging/dead-letters";
+import { LogMessage, type LogEntry } from "../src/messaging/messages";
+import { countQueue } from "../src/messaging/send";
 
 const json = (v: unknown) => (v === undefined || v === null ? null : JSON.stringify(v));
 

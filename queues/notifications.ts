@@ -10,9 +10,9 @@
  */
 import { createLogger } from "../src/lib/logger";
 import { deliverNotification } from "../src/notify/deliver";
-import { clearMessageFailure, messageKey, recordMessageFailure, storeDeadLetter } from "./dead-letters";
-import { NotificationMessage } from "./messages";
-import { countQueue } from "./send";
+import { clearMessageFailure, messageKey, recordMessageFailure, storeDeadLetter } from "../src/messaging/dead-letters";
+import { NotificationMessage } from "../src/messaging/messages";
+import { countQueue } from "../src/messaging/send";
 
 const BASE_DELAY_SECONDS = 2;
 

@@ -16,9 +16,9 @@ import { createLogger, type Logger } from "../src/lib/logger";
 import { lightningProviderFromEnv } from "../src/lightning/lnbits";
 import { activatePayment, CHECK_DELAY_S, claimNextCheck, expirePayment, loadPayment, recordCheck, type Activation, type PaymentRow } from "../src/lightning/payments";
 import { isLightningError, type LightningProvider } from "../src/lightning/provider";
-import { clearMessageFailure, messageKey, recordMessageFailure, storeDeadLetter } from "./dead-letters";
-import { PaymentMessage } from "./messages";
-import { countQueue, sendNotification, sendPaymentCheck } from "./send";
+import { clearMessageFailure, messageKey, recordMessageFailure, storeDeadLetter } from "../src/messaging/dead-letters";
+import { PaymentMessage } from "../src/messaging/messages";
+import { countQueue, sendNotification, sendPaymentCheck } from "../src/messaging/send";
 
 export const QUEUE = "payments";
 /** Attempts a message gets before the platform dead-letters it (max_retries = 4, plus the first). */

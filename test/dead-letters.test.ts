@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { beforeEach, describe, expect, it } from "vitest";
-import { recordMessageFailure } from "../queues/dead-letters";
+import { recordMessageFailure } from "../src/messaging/dead-letters";
 import { api, registerUser } from "./helpers";
 import {
   adminUser, clearInbox, deliveries, eventually, failChannel, message, okCount, received, runQueue, userWithChannels,

@@ -2,7 +2,7 @@
 import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { handleQueue } from "../queues";
-import type { NotificationMessage } from "../queues/messages";
+import type { NotificationMessage } from "../src/messaging/messages";
 import { api, registerUser } from "./helpers";
 import { sim } from "./sim-helpers";
 

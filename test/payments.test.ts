@@ -7,7 +7,7 @@ import { createExecutionContext, createMessageBatch, createScheduledController, 
 import { env } from "cloudflare:workers";
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { handleQueue } from "../queues";
-import type { PaymentMessage } from "../queues/messages";
+import type { PaymentMessage } from "../src/messaging/messages";
 import { handlePaymentBatch, MAX_ATTEMPTS, type PaymentCheckDeps } from "../queues/payments";
 import { resetLnbitsGuards } from "../src/lightning/lnbits";
 import { sweepPayments } from "../src/lightning/sweeper";

@@ -3,8 +3,8 @@
  * in every automation line), and rows for D1 (automation logs, trade logs, job events) kept
  * in the DO's outbox until the LOGS queue has them, so nothing is lost if a send fails.
  */
-import { sendLogs, sendNotification } from "../../queues/send";
-import type { Severity } from "../../queues/messages";
+import { sendLogs, sendNotification } from "../../src/messaging/send";
+import type { Severity } from "../../src/messaging/messages";
 import { newId } from "../../src/lib/ids";
 import { createLogger, type LogFields, type Logger } from "../../src/lib/logger";
 import type { TradeLog } from "./executor";

@@ -11,7 +11,7 @@ import { listPlans } from "../db/plans";
 import { payments, users } from "../db/schema";
 import { isId, newId } from "../lib/ids";
 import type { Logger } from "../lib/logger";
-import { sendPaymentCheck } from "../../queues/send";
+import { sendPaymentCheck } from "../messaging/send";
 import { isLightningError, type LightningProvider } from "./provider";
 import { lightningProviderFromEnv } from "./lnbits";
 

@@ -8,7 +8,7 @@ import { getDb } from "../db/client";
 import { payments } from "../db/schema";
 import { newId } from "../lib/ids";
 import type { Logger } from "../lib/logger";
-import { sendPaymentCheck } from "../../queues/send";
+import { sendPaymentCheck } from "../messaging/send";
 import { takeOverChecks } from "./payments";
 
 /** A pending payment with no check and no message sent for this long has no chain alive. */

@@ -6,7 +6,7 @@
  *
  * Error texts never contain a URL (the Telegram URL carries the bot token) nor a secret.
  */
-import type { Severity } from "../../queues/messages";
+import type { Severity } from "../messaging/messages";
 import { REDACTED } from "../lib/logger";
 import type { ChannelName, ResolvedChannels } from "./settings";
 import { signWebhook } from "./signature";

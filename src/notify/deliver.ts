@@ -8,7 +8,7 @@
  * row `{message id}:{admin id}`, so each operator sees the alert in their own history.
  */
 import { and, eq, inArray } from "drizzle-orm";
-import type { NotificationMessage } from "../../queues/messages";
+import type { NotificationMessage } from "../messaging/messages";
 import { CallGuard, NOTIFY_GUARDS } from "../domain/call-guard";
 import { getDb } from "../db/client";
 import { notificationDeliveries, notifications } from "../db/schema";

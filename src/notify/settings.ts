@@ -10,7 +10,7 @@ import type { Db } from "../db/client";
 import { notificationChannels, users } from "../db/schema";
 import { loadKeyRing, open, seal } from "../lib/credentials-crypto";
 import { registerSecret } from "../lib/logger";
-import { Severity } from "../../queues/messages";
+import { Severity } from "../messaging/messages";
 import { checkWebhookUrl } from "./url-policy";
 
 export const ChannelName = z.enum(["webhook", "telegram", "email"]);

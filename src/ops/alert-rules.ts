@@ -9,7 +9,7 @@
  */
 import { and, eq, sql } from "drizzle-orm";
 import { z } from "zod";
-import { sendNotification } from "../../queues/send";
+import { sendNotification } from "../messaging/send";
 import { getDb } from "../db/client";
 import { alerts } from "../db/schema";
 import { newId } from "../lib/ids";

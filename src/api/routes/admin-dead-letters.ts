@@ -5,7 +5,7 @@
  */
 import { createRoute } from "@hono/zod-openapi";
 import { and, desc, eq, gte, sql } from "drizzle-orm";
-import { retryDeadLetter, type DeadLetterRow } from "../../../queues/dead-letters";
+import { retryDeadLetter, type DeadLetterRow } from "../../messaging/dead-letters";
 import { getDb } from "../../db/client";
 import { deadLetters } from "../../db/schema";
 import { isId } from "../../lib/ids";

@@ -3,7 +3,7 @@
  * requireAuth; everything is scoped to the caller's user id. Secrets are write-only.
  */
 import { createRoute } from "@hono/zod-openapi";
-import { sendNotification } from "../../../queues/send";
+import { sendNotification } from "../../messaging/send";
 import { getDb } from "../../db/client";
 import { newId } from "../../lib/ids";
 import { TEST_EVENT } from "../../notify/deliver";

@@ -3,8 +3,8 @@
  * count what was sent per queue, for the backlog metric (sent minus settled).
  */
 import { sql } from "drizzle-orm";
-import { getDb } from "../src/db/client";
-import { queueCounters } from "../src/db/schema";
+import { getDb } from "../db/client";
+import { queueCounters } from "../db/schema";
 import { LogMessage, NotificationMessage, PaymentMessage } from "./messages";
 
 type Counted = "notifications" | "alerts" | "payments" | "logs";
