@@ -80,3 +80,12 @@ export const devSimRoutes = new Hono<AppEnv>()
       throw new ApiError("validation_error", `The simulator refused the trade: ${e instanceof Error ? e.message : String(e)}`, [{ path: "trade", message: e instanceof Error ? e.message : String(e), code: "custom" }]);
     }
   });
+
+/**
+ * The simulator network's market feed (issue 20): price, index size, counters (ticks,
+ * crossings, wakes, registrations) and the last fan-out, for the bench (bench/run.mjs reads
+ * the fan-out's RPC rate here). Read-only; dev stack only, like every route here. Added
+ * outside the chain above so it stays out of the app's exported type (a deeper AppType trips
+ * TypeScript's instantiation depth in the typed-client tests).
+ */
+devSimRoutes.get("/feed", requireAuth, async (c) => c.json(await c.env.MARKET_FEED.getByName("simulator").status(), 200, { "cache-control": "no-store" }));
