@@ -8,54 +8,34 @@
  * survive RPC).
  */
 import { DurableObject } from "cloudflare:workers";
-import { eq } from "drizzle-orm";
-import { parseAutomationConfig, parseScheduleOverride, type AutomationType, type Issue } from "../src/automations/registry";
+import { parseAutomationConfig } from "../src/automations/registry";
 import { CircuitBreaker } from "../src/domain/circuit-breaker";
 import { monitorMargins } from "../src/domain/margin-monitor";
-import { alarmTime, dueRows, monitorSchedule, SCHEDULE_DEFAULTS, type ScheduleOverride } from "../src/domain/schedule";
+import { alarmTime, dueRows, monitorSchedule, SCHEDULE_DEFAULTS } from "../src/domain/schedule";
 import { tradeRisk } from "../src/domain/trade";
-import { getDb } from "../src/db/client";
-import { incrementCounters } from "../src/db/counters";
-import { exchangeAccounts } from "../src/db/schema";
-import { newId } from "../src/lib/ids";
 import type { LnMarketsRestClient } from "../src/lnmarkets/rest-client";
-import type { CallInfo } from "../src/lnmarkets/rest-http";
 import { TokenBucketLimiter } from "../src/lnmarkets/rate-limiter";
+import { AutomationCrud, type AutomationInput, type AutomationPatch, type DoResult } from "./account/automation-crud";
 import { loadAccountContext, type AccountContext } from "./account/context";
-import { flushAccountCounters } from "./account/counters";
+import { ExchangeHealth } from "./account/exchange-health";
 import { Executor } from "./account/executor";
+import { FeedLink, INDEXED_TYPES } from "./account/feed-link";
 import { monitorLevels, wouldAct } from "./account/jobs";
 import { Journal } from "./account/journal";
-import { isAuthFailure, Keys, KEYS_RECHECK_MS } from "./account/keys";
+import { Keys, KEYS_RECHECK_MS } from "./account/keys";
+import { Liveness } from "./account/liveness";
 import { Market } from "./account/market";
 import { MONITOR_ID, Runner } from "./account/runner";
 import { AccountStore, migrate, type AutomationRow } from "./account/storage";
 import { StreamFeed } from "./account/stream-feed";
-import { FeedLink, INDEXED_TYPES } from "./account/feed-link";
-import type { FundingSettlement, MarketTick } from "./market-feed";
 import { automationView, type AutomationView } from "./account/views";
+import type { FundingSettlement, MarketTick } from "./market-feed";
 
 export { MONITOR_ID };
+export type { AutomationInput, DoResult };
 const CONTEXT_TTL_MS = 60_000;
-// Liveness costs at most one D1 write per account per hour (issue 20): the beat is saved in the
-// DO's own SQLite, so an eviction between alarms does not write again; the watchdog calls a
-// beat stale after ALERT_THRESHOLDS.heartbeatStaleMs (2 h 5 min: two beats missed).
-// docs/OPERATIONS.md "Liveness" says what this can miss.
-const HEARTBEAT_EVERY_MS = 3_600_000;
-// Decrypted-key cache counters go to D1 with the beat (a miss or expiry waits for it).
-const COUNTERS_EVERY_MS = 3_600_000;
 /** After leaving the hot zone the socket stays this long (no open/close flapping at its edge). */
 const HOT_LINGER_MS = 30_000;
-
-export type DoResult<T> = { ok: true; value: T } | { ok: false; code: "validation_error" | "not_found" | "no_account"; message: string; details?: Issue[] };
-
-export interface AutomationInput {
-  type: string;
-  name?: string | null;
-  config?: unknown;
-  schedule?: unknown;
-  enabled?: boolean;
-}
 
 export class AccountDO extends DurableObject<Env> {
   private readonly store: AccountStore;
@@ -64,7 +44,6 @@ export class AccountDO extends DurableObject<Env> {
   private readonly executor: Executor;
   private context: AccountContext | null = null;
   private contextRefresh: Promise<unknown> | null = null;
-  private credCounters = { hit: 0, miss: 0, expiry: 0 };
   private readonly limiter = new TokenBucketLimiter();
   private readonly keys: Keys;
   private readonly runner: Runner;
@@ -73,8 +52,9 @@ export class AccountDO extends DurableObject<Env> {
   private readonly link: FeedLink;
   private lastHotAt = 0;
   private lastSyncAt = 0;
-  private lastHeartbeat = 0;
-  private lastCountersAt = 0;
+  private readonly health: ExchangeHealth;
+  private readonly liveness: Liveness;
+  private readonly crud: AutomationCrud;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -97,7 +77,8 @@ export class AccountDO extends DurableObject<Env> {
       onRunningTrades: (trades, readStartedAt) => this.market.setTrades(trades, Date.now(), readStartedAt),
       timeoutMs: 10_000,
     });
-    this.keys = new Keys(env, this.store, this.limiter, { count: (what) => this.credCounters[what]++, onCall: (info) => this.recordCall(info) });
+    this.liveness = new Liveness({ env, store: this.store, market: this.market, accountId: () => this.accountId });
+    this.keys = new Keys(env, this.store, this.limiter, { count: (what) => this.liveness.count(what), onCall: (info) => this.health.recordCall(info) });
     const self = this;
     this.runner = new Runner({
       store: this.store, journal: this.journal, market: this.market, executor: this.executor,
@@ -107,6 +88,17 @@ export class AccountDO extends DurableObject<Env> {
       automationsRunning: () => self.automationsRun(self.context),
       monitorSchedule: (now) => this.monitorSchedule(now),
       slowAtRest: (row, settings) => (INDEXED_TYPES.has(row.type) && this.atRest() ? { ...settings, intervalMs: Math.max(settings.intervalMs, this.link.config.restResyncMs) } : settings),
+    });
+    this.health = new ExchangeHealth({
+      env, store: this.store, journal: this.journal, executor: this.executor, keys: this.keys, runner: this.runner,
+      context: () => this.context,
+      waitUntil: (p) => this.ctx.waitUntil(p),
+      reconcile: () => this.reconcileRunning(),
+    });
+    this.crud = new AutomationCrud({
+      env, store: this.store, journal: this.journal, market: this.market, runner: this.runner,
+      loadContext: (force) => this.loadContext(force),
+      afterChange: () => this.afterChange(),
     });
     this.link = new FeedLink({
       env, market: this.market, journal: this.journal,
@@ -167,66 +159,6 @@ export class AccountDO extends DurableObject<Env> {
     const ctx = await this.currentContext();
     if (!ctx) throw new Error("account not found");
     return this.keys.client(ctx);
-  }
-
-  /**
-   * Every REST call of the account: temporary failures and successes feed the breaker (a
-   * breaker that opens alerts the owner: protective orders still go out, entries wait); a
-   * 401/403 means the keys no longer work.
-   */
-  private recordCall(info: CallInfo): void {
-    if (!info.ok && isAuthFailure(info.errorCode)) {
-      this.ctx.waitUntil(this.onKeysRejected(`${info.method} ${info.path}: ${info.errorCode} (${info.status ?? "?"})`));
-      return;
-    }
-    const b = this.executor.breaker;
-    const before = b.stateAt(Date.now());
-    if (info.ok) b.onSuccess(Date.now());
-    else if (info.errorKind === "temporary") b.onFailure(Date.now());
-    else return;
-    this.store.setMeta("breaker", JSON.stringify(b.toJSON()));
-    const after = b.stateAt(Date.now());
-    if (after === before) return;
-    this.journal.automation(after === "open" ? "warn" : "info", "breaker.state", null, { from: before, to: after });
-    if (after === "open" && before === "closed") {
-      const { failures, calls } = b.windowCounts(Date.now());
-      this.ctx.waitUntil(Promise.all([
-        this.journal.notify("exchange.breaker_open", "critical", "LN Markets calls are failing",
-          `${failures || "Most"} of the last ${calls || "few"} calls to LN Markets failed: the circuit breaker is open for 30 s. Protective orders (add margin, close, stop loss) still go out; new entries wait.`,
-          { breaker: "open" }),
-        incrementCounters(getDb(this.env), { "exchange.breaker_opened": 1 }).catch((e) => this.journal.logger.warn("breaker.counter_failed", { error: e })),
-      ]));
-    }
-  }
-
-  /** The exchange refused the keys (401/403): everything on them pauses, the owner is told once per version. */
-  private async onKeysRejected(reason: string): Promise<void> {
-    const ctx = this.context;
-    if (!ctx || this.keys.rejected(ctx)) return;
-    this.keys.setState({ state: "rejected", version: ctx.credentialVersion, reason, at: Date.now() });
-    this.runner.abortAll("credentials rejected by the exchange");
-    this.journal.automation("error", "credentials.rejected", null, { reason, credentialVersion: ctx.credentialVersion });
-    await this.journal.notify("credentials.rejected", "critical", "LN Markets refused the account's API keys",
-      `The exchange refused the keys of ${ctx.name} (${reason}). Its automations and liquidation alerts are paused until new keys are saved.`, { reason });
-    await this.reconcileRunning();
-  }
-
-  /**
-   * Live validation (KV-cached) of keys not validated yet for their version, before anything
-   * runs on them; refused keys pause the account with a critical alert.
-   */
-  private async checkKeys(ctx: AccountContext): Promise<void> {
-    if (!this.keys.needsCheck(ctx, Date.now())) return;
-    const s = await this.keys.validate(ctx, this.journal.logger).catch((e) => {
-      this.journal.logger.warn("credentials.validate_failed", { error: e });
-      return null;
-    });
-    if (s?.state === "rejected") {
-      this.runner.abortAll("credentials rejected by the exchange");
-      this.journal.automation("error", "credentials.rejected", null, { reason: s.reason, credentialVersion: s.version });
-      await this.journal.notify("credentials.rejected", "critical", "LN Markets refused the account's API keys",
-        `The keys of ${ctx.name} did not validate (${s.reason ?? "refused"}). Its automations and liquidation alerts are paused until new keys are saved.`, { reason: s.reason ?? null });
-    }
   }
 
   /** The monitor's schedule: 5 s on REST, 30 s behind a healthy stream, 60 s with nothing to watch. */
@@ -398,7 +330,7 @@ export class AccountDO extends DurableObject<Env> {
   override async alarm(): Promise<void> {
     try {
       const ctx = await this.loadContext();
-      if (ctx && this.watching(ctx)) await this.checkKeys(ctx);
+      if (ctx && this.watching(ctx)) await this.health.checkKeys(ctx);
       if (!ctx || !this.watching(ctx)) {
         await this.reconcileRunning();
         return;
@@ -417,7 +349,7 @@ export class AccountDO extends DurableObject<Env> {
       }
       // Positions were re-read: the levels may have moved (funding, a manual trade or add-margin).
       await this.syncFeed();
-      await this.heartbeat();
+      await this.liveness.heartbeat();
     } catch (e) {
       this.journal.logger.error("alarm.error", { error: e });
     } finally {
@@ -485,78 +417,28 @@ export class AccountDO extends DurableObject<Env> {
 
   /** Creates an automation; config validated by its type's strict schema. */
   async createAutomation(input: AutomationInput, trace?: { traceId?: string }): Promise<DoResult<AutomationView>> {
-    const parsed = this.validate(input.type, input.config, input.schedule);
-    if (!parsed.ok) return parsed;
-    const ctx = await this.loadContext(true);
-    if (!ctx) return { ok: false, code: "no_account", message: "Account not found" };
-    const now = Date.now();
-    const id = newId("aut");
-    this.store.insertAutomation({
-      id, type: parsed.value.type, name: input.name ?? null, config: JSON.stringify(parsed.value.config),
-      schedule: parsed.value.schedule ? JSON.stringify(parsed.value.schedule) : null, enabled: input.enabled === false ? 0 : 1,
-      next_run_at: null, trace_id: trace?.traceId ?? null, created_at: now, updated_at: now,
-    });
-    this.journal.automation("info", "automation.created", id, { type: parsed.value.type, enabled: input.enabled !== false, config: parsed.value.config }, undefined, trace?.traceId);
-    await this.afterChange();
-    return { ok: true, value: automationView(this.store.automation(id)!, this.market.feed(now)) };
+    return this.crud.create(input, trace);
   }
 
   async listAutomations(): Promise<AutomationView[]> {
-    const feed = this.market.feed(Date.now());
-    return this.store.automations().filter((a) => a.id !== MONITOR_ID).map((a) => automationView(a, feed));
+    return this.crud.list();
   }
 
   async getAutomation(id: string): Promise<DoResult<AutomationView>> {
-    const row = id === MONITOR_ID ? undefined : this.store.automation(id);
-    return row ? { ok: true, value: automationView(row, this.market.feed(Date.now())) } : { ok: false, code: "not_found", message: "Automation not found" };
+    return this.crud.get(id);
   }
 
   /** Enable/disable, replace config or schedule, rename. */
-  async updateAutomation(id: string, patch: { name?: string | null; config?: unknown; schedule?: unknown; enabled?: boolean }, trace?: { traceId?: string }): Promise<DoResult<AutomationView>> {
-    const row = id === MONITOR_ID ? undefined : this.store.automation(id);
-    if (!row) return { ok: false, code: "not_found", message: "Automation not found" };
-    const parsed = this.validate(row.type, patch.config === undefined ? JSON.parse(row.config) : patch.config, patch.schedule === undefined ? (row.schedule ? JSON.parse(row.schedule) : null) : patch.schedule);
-    if (!parsed.ok) return parsed;
-    const now = Date.now();
-    const enabled = patch.enabled === undefined ? row.enabled : patch.enabled ? 1 : 0;
-    this.store.updateAutomation(id, {
-      ...(patch.name !== undefined ? { name: patch.name } : {}),
-      config: JSON.stringify(parsed.value.config),
-      schedule: parsed.value.schedule ? JSON.stringify(parsed.value.schedule) : null,
-      enabled,
-      ...(enabled ? {} : { next_run_at: null, attempts: 0 }),
-      // A new config starts with fresh decision state (cooldowns, trailing anchors).
-      ...(patch.config !== undefined ? { state: "{}" } : {}),
-      ...(trace?.traceId ? { trace_id: trace.traceId } : {}),
-      updated_at: now,
-    });
-    this.journal.automation("info", "automation.updated", id, { fields: Object.keys(patch), enabled: !!enabled }, undefined, trace?.traceId);
-    // Disabled: a run in flight stops where it stands (an order it sent stays an intent until reconciled).
-    if (!enabled) this.runner.abort(id, "automation disabled");
-    await this.afterChange();
-    return { ok: true, value: automationView(this.store.automation(id)!, this.market.feed(now)) };
+  async updateAutomation(id: string, patch: AutomationPatch, trace?: { traceId?: string }): Promise<DoResult<AutomationView>> {
+    return this.crud.update(id, patch, trace);
   }
 
   async deleteAutomation(id: string, trace?: { traceId?: string }): Promise<DoResult<null>> {
-    if (id === MONITOR_ID || !this.store.automation(id)) return { ok: false, code: "not_found", message: "Automation not found" };
-    this.runner.abort(id, "automation deleted");
-    this.store.deleteAutomation(id);
-    this.journal.automation("info", "automation.deleted", id, {}, undefined, trace?.traceId);
-    await this.afterChange();
-    return { ok: true, value: null };
-  }
-
-  private validate(type: string, config: unknown, schedule: unknown): DoResult<{ type: AutomationType; config: unknown; schedule: ScheduleOverride | null }> {
-    const allowTestTypes = this.env.ENVIRONMENT === "development" || this.env.ENVIRONMENT === "test";
-    const c = parseAutomationConfig(type, config, { allowTestTypes });
-    const s = parseScheduleOverride(schedule);
-    const issues = [...(c.ok ? [] : c.issues), ...(s.ok ? [] : s.issues)];
-    if (!c.ok || !s.ok) return { ok: false, code: "validation_error", message: `Invalid ${issues[0]?.path}: ${issues[0]?.message}`, details: issues };
-    return { ok: true, value: { ...c.value, schedule: s.value } };
+    return this.crud.delete(id, trace);
   }
 
   private async afterChange(): Promise<void> {
-    await this.syncSummary();
+    await this.liveness.syncSummary();
     await this.reconcileRunning();
     await this.journal.flush();
   }
@@ -569,7 +451,7 @@ export class AccountDO extends DurableObject<Env> {
    */
   async refreshScheduling(): Promise<{ running: boolean }> {
     const ctx = await this.loadContext(true);
-    if (ctx && ctx.status === "active") await this.checkKeys(ctx);
+    if (ctx && ctx.status === "active") await this.health.checkKeys(ctx);
     const running = await this.reconcileRunning();
     await this.journal.flush();
     return { running };
@@ -661,34 +543,6 @@ export class AccountDO extends DurableObject<Env> {
   async wake(): Promise<{ running: boolean; alarm: number | null }> {
     const r = await this.refreshScheduling();
     return { ...r, alarm: await this.ctx.storage.getAlarm() };
-  }
-
-  // --- heartbeat ---------------------------------------------------------------------------------
-
-  private async heartbeat(force = false): Promise<void> {
-    const now = Date.now();
-    if (!this.lastHeartbeat) this.lastHeartbeat = Number(this.store.getMeta("heartbeatAt") ?? 0);
-    if (!force && now - this.lastHeartbeat < HEARTBEAT_EVERY_MS) return;
-    // D1 first: a beat counts as written only once the watchdog can see it (a failed write
-    // would otherwise leave the account looking dead for up to an hour).
-    await getDb(this.env).update(exchangeAccounts).set({ lastHeartbeatAt: now, feed: this.market.feed(now) }).where(eq(exchangeAccounts.id, this.accountId)).run();
-    this.lastHeartbeat = now;
-    this.store.setMeta("heartbeatAt", String(now));
-    if (await flushAccountCounters(this.env, this.credCounters, now, this.lastCountersAt, COUNTERS_EVERY_MS)) {
-      this.lastCountersAt = now;
-      this.credCounters = { hit: 0, miss: 0, expiry: 0 };
-    }
-  }
-
-  /** Keeps the D1 summary row (listing, watchdog) in step with the automations. */
-  private async syncSummary(): Promise<void> {
-    const autos = this.store.automations().filter((a) => a.id !== MONITOR_ID);
-    const byType: Record<string, number> = {};
-    for (const a of autos) byType[a.type] = (byType[a.type] ?? 0) + 1;
-    const enabled = autos.filter((a) => a.enabled).length;
-    await getDb(this.env).update(exchangeAccounts)
-      .set({ automationSummary: JSON.stringify({ total: autos.length, enabled, byType }), enabledAutomations: enabled, updatedAt: Date.now() })
-      .where(eq(exchangeAccounts.id, this.accountId)).run();
   }
 }
 

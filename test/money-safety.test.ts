@@ -19,6 +19,8 @@ beforeAll(async () => {
   await simReset();
 });
 
+/** runInDurableObject with the instance untyped: inferring it from the stub is too deep for tsc. */
+const inDo = runInDurableObject as unknown as (s: unknown, f: (i: any) => unknown) => Promise<unknown>;
 const half = (x: number) => Math.round(x * 2) / 2;
 /** The price at which a 50x long from 100,000 with liquidation `liq` has risk `risk`. */
 const atRisk = (liq: number, risk: number, entry = 100_000) => half(entry - risk * (entry - liq));
@@ -161,7 +163,7 @@ describe("protection never silently off", () => {
     await simFaults({ silenceStream: true });
     await simPrice(price);
     // What FeedLink does when register() answers `crossed: true` with the feed's newer price.
-    await runInDurableObject(stub(acc.id), (i: any) => i.link.h.onMissedCrossing(price, Date.now()));
+    await inDo(stub(acc.id), (i) => i.link.h.onMissedCrossing(price, Date.now()));
     const critical = await until("the critical alert", async () => (await notes(u.userId, "margin.critical"))[0], 8_000, 250);
     expect(critical).toMatchObject({ severity: "critical" });
   }, 20_000);
@@ -177,7 +179,7 @@ describe("protection never silently off", () => {
     const trade = await acc.client.newTrade({ type: "market", side: "buy", leverage: 50, quantity: 1_000 });
     await runDueNow(acc.id);
     await simFaults({ restErrorRate: 1 });
-    const attempts = await runInDurableObject(stub(acc.id), async (i: any) => {
+    const attempts = await inDo(stub(acc.id), async (i) => {
       const client = await i.client();
       const reads: number[] = [];
       const writes: number[] = [];
