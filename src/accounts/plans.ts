@@ -1,13 +1,13 @@
 import type { Db } from "../db/client";
 import { effectivePlan, planThatLifts, type PlanLimits } from "../db/plans";
-import { ApiError } from "./errors";
+import { PlanLimitError } from "../lib/errors";
 
-/** Throws a 402 naming the limit and the plan that lifts it when `ok(limits)` is false. */
+/** Throws PlanLimitError (402) naming the limit and the plan that lifts it when `ok(limits)` is false. */
 export async function requirePlan(db: Db, userId: string, limit: string, ok: (l: PlanLimits) => boolean, what: string): Promise<void> {
   const plan = await effectivePlan(db, userId);
   if (ok(plan.limits)) return;
   const lifts = await planThatLifts(db, ok);
-  throw new ApiError("plan_limit", `${what} is not included in the ${plan.name} plan${lifts ? `; the ${lifts.name} plan includes it` : ""}`, {
+  throw new PlanLimitError(`${what} is not included in the ${plan.name} plan${lifts ? `; the ${lifts.name} plan includes it` : ""}`, {
     limit,
     plan: plan.id,
     upgradeTo: lifts?.id ?? null,

@@ -1,14 +1,14 @@
 /** Exchange accounts: create, list, update, delete, activate; the scheduling they imply. */
 import { and, asc, count, eq, isNull, ne } from "drizzle-orm";
-import { ApiError } from "../api/errors";
-import { requirePlan } from "../api/plan-guard";
 import { getDb } from "../db/client";
 import { exchangeAccounts, users } from "../db/schema";
+import { ConflictError, NotFoundError, ValidationError } from "../lib/errors";
 import { newId } from "../lib/ids";
 import type { Logger } from "../lib/logger";
 import { isLnMarketsError } from "../lnmarkets/errors";
 import { resolveEndpoints } from "../lnmarkets/transport";
 import { type AccountRow, type CredentialsInput, clearAccountCredentialsCache, findAccount, sealCredentials } from "./credentials";
+import { requirePlan } from "./plans";
 
 export type Network = AccountRow["network"];
 
@@ -34,7 +34,7 @@ function assertNetworkConfigured(env: Env, network: Network): void {
   try {
     resolveEndpoints(env, network);
   } catch (e) {
-    if (isLnMarketsError(e)) throw new ApiError("validation_error", `Network ${network} is not available here`, [{ path: "network", message: "not configured on this deployment", code: "not_configured" }]);
+    if (isLnMarketsError(e)) throw new ValidationError([{ path: "network", message: "not configured on this deployment", code: "not_configured" }], `Network ${network} is not available here`);
     throw e;
   }
 }
@@ -45,7 +45,7 @@ async function activeAccountIdOf(env: Env, userId: string): Promise<string | nul
 }
 
 const isUniqueViolation = (e: unknown) => e instanceof Error && /UNIQUE constraint failed/i.test(`${e.message} ${String((e as { cause?: unknown }).cause ?? "")}`);
-const nameConflict = () => new ApiError("conflict", "An account with this name already exists", { field: "name" });
+const nameConflict = () => new ConflictError("An account with this name already exists", { field: "name" });
 
 export async function createAccount(env: Env, userId: string, input: { name: string; network: Network; credentials: CredentialsInput }, logger: Logger) {
   const db = getDb(env);
@@ -81,7 +81,7 @@ export async function listAccounts(env: Env, userId: string) {
 
 export async function getAccount(env: Env, userId: string, accountId: string): Promise<AccountRow> {
   const row = await findAccount(getDb(env), userId, accountId);
-  if (!row) throw new ApiError("not_found", "Account not found");
+  if (!row) throw new NotFoundError("Account");
   return row;
 }
 

@@ -9,7 +9,7 @@ import { secureHeaders } from "hono/secure-headers";
 import { ConfigError, getConfig } from "../config";
 import { seedDemoAccount } from "../accounts/demo-account";
 import { consoleResponse } from "../app/console";
-import { devSimRoutes } from "../app/dev-sim";
+import { devSimRoutes } from "./routes/dev-sim";
 import { runDevSeed } from "../dev-seed";
 import { createLogger } from "../lib/logger";
 import { dashboardResponse } from "./dashboard";

@@ -1,11 +1,13 @@
 /**
  * One error shape for the whole API: `{"error":{"code","message","details"}}`, one map from
- * code to HTTP status, one onError. Routes throw `ApiError`; nothing else decides a status.
+ * code to HTTP status, one onError. Routes throw `ApiError`; services throw the domain errors
+ * of src/lib/errors.ts, mapped here; nothing else decides a status.
  */
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { z } from "@hono/zod-openapi";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { ConflictError, NotFoundError, PlanLimitError, UnavailableError, ValidationError } from "../lib/errors";
 
 export const ERROR_STATUS = {
   validation_error: 400,
@@ -76,6 +78,13 @@ export function errorResponse(c: Context, err: ApiError): Response {
 /** Maps anything thrown in a route to the error shape; unknown errors become a bare 500. */
 export function toApiError(err: unknown): ApiError {
   if (err instanceof ApiError) return err;
+  if (err instanceof ValidationError) return new ApiError("validation_error", err.message, err.issues);
+  if (err instanceof NotFoundError) return new ApiError("not_found", err.message);
+  if (err instanceof ConflictError) return new ApiError("conflict", err.message, err.details);
+  if (err instanceof PlanLimitError) return new ApiError("plan_limit", err.message, err.details);
+  if (err instanceof UnavailableError) {
+    return new ApiError("upstream_unavailable", err.message, undefined, err.retryAfterSeconds !== undefined ? { "retry-after": String(err.retryAfterSeconds) } : undefined);
+  }
   if (err instanceof z.ZodError) return validationError(err.issues);
   if (err instanceof HTTPException) {
     if (err.status === 413) return new ApiError("payload_too_large", "Request body too large");

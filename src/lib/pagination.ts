@@ -1,18 +1,13 @@
 /**
  * Cursor pagination over (timestamp, id) descending, stable under inserts, for every list
- * route. The cursor is opaque to clients: base64url of `at:id` (ids may contain ':', so only
- * the first one separates).
+ * (services and routes alike; the query schema is src/api/pagination.ts). The cursor is
+ * opaque to clients: base64url of `at:id` (ids may contain ':', so only the first one
+ * separates).
  */
-import { z } from "@hono/zod-openapi";
 import { and, eq, lt, or, type SQL } from "drizzle-orm";
 import type { AnySQLiteColumn } from "drizzle-orm/sqlite-core";
-import { fromBase64Url, toBase64Url, utf8 } from "../lib/encoding";
-import { ApiError } from "./errors";
-
-export const PageQuery = z.object({
-  cursor: z.string().max(400).optional(),
-  limit: z.coerce.number().int().min(1).max(200).default(50),
-});
+import { fromBase64Url, toBase64Url, utf8 } from "./encoding";
+import { ValidationError } from "./errors";
 
 export interface Cursor {
   at: number;
@@ -23,7 +18,7 @@ export function encodeCursor(at: number, id: string): string {
   return toBase64Url(utf8(`${at}:${id}`));
 }
 
-/** @throws ApiError 400 naming `cursor` when it is not one this API returned. */
+/** @throws ValidationError (400) naming `cursor` when it is not one this API returned. */
 export function decodeCursor(cursor: string | undefined): Cursor | null {
   if (!cursor) return null;
   try {
@@ -34,7 +29,7 @@ export function decodeCursor(cursor: string | undefined): Cursor | null {
     if (sep < 1 || !Number.isSafeInteger(at) || !id) throw new Error("bad cursor");
     return { at, id };
   } catch {
-    throw new ApiError("validation_error", "Invalid cursor", [{ path: "cursor", message: "not a cursor returned by this API", code: "invalid_cursor" }]);
+    throw new ValidationError([{ path: "cursor", message: "not a cursor returned by this API", code: "invalid_cursor" }], "Invalid cursor");
   }
 }
 

@@ -3,14 +3,14 @@
  * can make (activate once, expire). Everything that reads a payment filters by user id.
  */
 import { and, desc, eq, inArray, isNull, or, sql } from "drizzle-orm";
-import { ApiError, notFound } from "../api/errors";
-import { decodeCursor, olderThan, page } from "../api/pagination";
 import type { Db } from "../db/client";
 import { getDb } from "../db/client";
 import { listPlans } from "../db/plans";
 import { payments, users } from "../db/schema";
+import { NotFoundError, UnavailableError, ValidationError } from "../lib/errors";
 import { isId, newId } from "../lib/ids";
 import type { Logger } from "../lib/logger";
+import { decodeCursor, olderThan, page } from "../lib/pagination";
 import { sendPaymentCheck } from "../messaging/send";
 import { isLightningError, type LightningProvider } from "./provider";
 import { lightningProviderFromEnv } from "./lnbits";
@@ -42,11 +42,11 @@ export function paymentView(p: PaymentRow) {
 }
 export type PaymentView = ReturnType<typeof paymentView>;
 
-const planIdError = (message: string) => new ApiError("validation_error", message, [{ path: "planId", message, code: "invalid_plan" }]);
+const planIdError = (message: string) => new ValidationError([{ path: "planId", message, code: "invalid_plan" }], message);
 
 /**
  * Creates an invoice for a paid plan and schedules its first check in 30 s.
- * @throws ApiError 400 naming planId (unknown or free plan), 503 when the provider fails.
+ * @throws ValidationError naming planId (unknown or free plan), UnavailableError when the provider fails.
  */
 export async function createPayment(
   env: Env,
@@ -66,7 +66,7 @@ export async function createPayment(
   } catch (e) {
     if (!isLightningError(e)) throw e;
     opts.logger?.error("payment.invoice_failed", { userId, planId, kind: e.kind, code: e.code, error: e.message });
-    throw new ApiError("upstream_unavailable", "The Lightning provider is unavailable; try again shortly", undefined, e.retryable ? { "retry-after": "30" } : undefined);
+    throw new UnavailableError("The Lightning provider is unavailable; try again shortly", e.retryable ? 30 : undefined);
   }
 
   const now = opts.now ?? Date.now();
@@ -86,11 +86,11 @@ export async function createPayment(
   return row;
 }
 
-/** One of the user's payments. @throws ApiError 404 for a bad id or another user's payment. */
+/** One of the user's payments. @throws NotFoundError for a bad id or another user's payment. */
 export async function getPayment(db: Db, userId: string, id: string): Promise<PaymentRow> {
-  if (!isId("pay", id)) throw notFound("Payment");
+  if (!isId("pay", id)) throw new NotFoundError("Payment");
   const row = await db.select().from(payments).where(and(eq(payments.id, id), eq(payments.userId, userId))).get();
-  if (!row) throw notFound("Payment");
+  if (!row) throw new NotFoundError("Payment");
   return row;
 }
 

@@ -3,11 +3,9 @@
  */
 import { z } from "@hono/zod-openapi";
 import { and, desc, eq, inArray } from "drizzle-orm";
-import { decodeCursor, olderThan, page } from "../api/pagination";
-
-export { PageQuery } from "../api/pagination";
 import type { Db } from "../db/client";
 import { notificationDeliveries, notifications } from "../db/schema";
+import { decodeCursor, olderThan, page } from "../lib/pagination";
 
 export const Delivery = z.object({
   channel: z.enum(["webhook", "telegram", "email"]),

@@ -5,10 +5,10 @@
  */
 import { z } from "@hono/zod-openapi";
 import { eq, inArray } from "drizzle-orm";
-import { ApiError } from "../api/errors";
 import type { Db } from "../db/client";
 import { notificationChannels, users } from "../db/schema";
 import { loadKeyRing, open, seal } from "../lib/credentials-crypto";
+import { ValidationError } from "../lib/errors";
 import { registerSecret } from "../lib/logger";
 import { Severity } from "../messaging/messages";
 import { checkWebhookUrl } from "./url-policy";
@@ -160,6 +160,6 @@ export function selectChannels(ch: ResolvedChannels, event: string, severity: Se
   return rule.channels ? configured.filter((c) => rule.channels!.includes(c)) : configured;
 }
 
-function fieldError(path: string, message: string): ApiError {
-  return new ApiError("validation_error", `Invalid ${path}: ${message}`, [{ path, message, code: "custom" }]);
+function fieldError(path: string, message: string): ValidationError {
+  return ValidationError.field(path, message);
 }

@@ -11,7 +11,7 @@ import type { DoResult } from "../../../durable-objects/account";
 import { ApiError } from "../errors";
 import { commonErrors, errorResponses, json, jsonBody, router, security, z } from "../openapi";
 import { decodeCursor, olderThan, page, PageQuery } from "../pagination";
-import { requirePlan } from "../plan-guard";
+import { requirePlan } from "../../accounts/plans";
 import { AccountParams } from "./accounts";
 
 const tags = ["automations"];

@@ -9,12 +9,12 @@
  */
 import { Hono } from "hono";
 import { z } from "zod";
-import { getAccountCredentials } from "../accounts/credentials";
-import type { AppEnv } from "../api/context";
-import { ApiError, validationError } from "../api/errors";
-import { requireAuth } from "../api/middleware/auth";
-import { LnMarketsRestClient } from "../lnmarkets/rest-client";
-import { resolveEndpoints } from "../lnmarkets/transport";
+import { getAccountCredentials } from "../../accounts/credentials";
+import type { AppEnv } from "../context";
+import { ApiError, validationError } from "../errors";
+import { requireAuth } from "../middleware/auth";
+import { LnMarketsRestClient } from "../../lnmarkets/rest-client";
+import { resolveEndpoints } from "../../lnmarkets/transport";
 
 /** Paper money a newcomer starts with (sats). */
 const DEV_KEYS_BALANCE_SATS = 10_000_000;
