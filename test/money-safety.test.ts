@@ -190,6 +190,28 @@ describe("protection never silently off", () => {
     expect(attempts).toEqual({ reads: [1, 2, 3, 4], writes: [1] });
   }, 20_000);
 
+  it("a guard's critical alert goes out with its order, not after a slow answer", async () => {
+    // Defect: the level alert was sent after the order's answer, while the trade's level was
+    // saved in the decision state before the order: an answer held past the request timeout
+    // delayed the alert by 10 s, and a run that timed out lost it for good (the soak: a
+    // guarded trade at 0.93, margin added late, no critical alert).
+    const { u, acc, trade } = await traderWithLong("alert-with-order");
+    cleanup.push(acc.id);
+    await automation(u.token, acc.id, { type: "margin_guard", config: GUARD, schedule: { retryAttempts: 3, retryDelayMs: 60_000 } });
+    await settle(acc.id);
+    // Reads answer at once; the add-margin is applied and answered only 13 s after it arrived.
+    await simFaults({ silenceStream: true, lateLanding: { rate: 1, minMs: 13_000 } });
+    await simPrice(atRisk(trade.liquidation, 0.93, trade.entryPrice ?? trade.price));
+    const t0 = Date.now();
+    const run = runDueNow(acc.id);
+    const critical = await until("the critical alert", async () => (await notes(u.userId, "margin.critical"))[0], 8_000, 200);
+    expect(critical).toMatchObject({ severity: "critical" });
+    expect(Date.now() - t0).toBeLessThan(8_000);
+    await run;
+    await until("the add-margin landed", async () => (await addOrders(acc.keys.key)).length === 1, 15_000, 250);
+    expect(await notes(u.userId, "margin.critical")).toHaveLength(1);
+  }, 40_000);
+
   it("an open breaker does not hold back an add-margin; opening it alerts the owner and counts in /metrics", async () => {
     // Defect: an open breaker paused every run, the guard's included, and was only logged.
     await simPrice(100_000);

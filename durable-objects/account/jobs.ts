@@ -77,17 +77,19 @@ async function settleFirst(ctx: JobContext, signal: AbortSignal): Promise<string
  * (onInsufficient) is likewise only decided on a balance read in this run.
  */
 async function marginGuard(ctx: JobContext, row: AutomationRow, config: MarginGuardConfig, runId: string, signal: AbortSignal): Promise<JobOutcome> {
-  const first = await marginGuardOnce(ctx, row, config, runId, signal, false);
+  // Levels the trader was told of in this run (a second decision after a balance re-read tells no one twice).
+  const told = new Set<string>();
+  const first = await marginGuardOnce(ctx, row, config, runId, signal, false, 0, told);
   if (first.ok || !("staleBalance" in first)) return first;
   ctx.journal.automation("info", "margin_guard.balance_reread", row.id, { tradeId: first.staleBalance }, undefined, ctx.traceId);
   const client = await ctx.client();
   await ctx.market.refreshBalance(client, ctx.now(), signal);
   const current = ctx.automations().find((a) => a.id === row.id) ?? row;
-  const again = await marginGuardOnce(ctx, current, config, runId, signal, true, 1);
+  const again = await marginGuardOnce(ctx, current, config, runId, signal, true, 1, told);
   return "staleBalance" in again ? { ok: false, error: "insufficient balance" } : again;
 }
 
-async function marginGuardOnce(ctx: JobContext, row: AutomationRow, config: MarginGuardConfig, runId: string, signal: AbortSignal, balanceRead: boolean, decision = 0): Promise<JobOutcome | { ok: false; error: string; staleBalance: string }> {
+async function marginGuardOnce(ctx: JobContext, row: AutomationRow, config: MarginGuardConfig, runId: string, signal: AbortSignal, balanceRead: boolean, decision = 0, told = new Set<string>()): Promise<JobOutcome | { ok: false; error: string; staleBalance: string }> {
   const client = await ctx.client();
   // An earlier order whose outcome is unknown (timeout, eviction) is resolved first, and the
   // trades re-read: deciding on stale margins would add margin twice under a new clientId.
@@ -128,8 +130,14 @@ async function marginGuardOnce(ctx: JobContext, row: AutomationRow, config: Marg
     const prev = state.trades[d.tradeId]?.lastLevel ?? "ok";
     if (d.level === "ok" && !d.action) continue;
     ctx.journal.automation(d.action ? "info" : "debug", "margin_guard.decision", row.id, { tradeId: d.tradeId, risk: d.risk, level: d.level, reason: d.reason, feed, ...d.inputs, ...(d.action ? { action: d.action } : {}) }, undefined, ctx.traceId);
-    // The protective order goes out first; telling the trader about it can wait a few ms.
+    // The level's alert goes out with the order, not after its answer: the decision state
+    // (lastLevel) is saved before the order, so an alert held back by a slow answer and lost
+    // with a run that timed out would never be sent (the soak: a guarded trade at 0.93, margin
+    // added late, no critical alert).
     const notifyLevel = async () => {
+      const key = `${d.tradeId}:${d.level}`;
+      if (told.has(key)) return;
+      told.add(key);
       if (d.level === "warn" && prev === "ok") {
         await ctx.journal.notify("margin.warning", "warning", "Position approaching liquidation", `Trade ${d.tradeId} risk ${(d.risk * 100).toFixed(0)} % at ${price}`, { tradeId: d.tradeId, risk: d.risk, price }, ctx.traceId);
       }
@@ -153,7 +161,10 @@ async function marginGuardOnce(ctx: JobContext, row: AutomationRow, config: Marg
     const request: IntentRequest = d.action.type === "add_margin"
       ? { action: "add_margin", tradeId: d.tradeId, amount: d.action.amountSats, marginBefore: t.margin, ...(t.sumFundingFees !== undefined ? { fundingBefore: t.sumFundingFees } : {}) }
       : { action: "close", tradeId: d.tradeId };
-    const res = await exec(ctx, row, runId, request, signal, decision);
+    const order = exec(ctx, row, runId, request, signal, decision);
+    const alerted = notifyLevel();
+    const res = await order;
+    await alerted;
     if (!res.ok && res.code === "insufficient_balance" && fromCache && actions === 0) {
       ctx.saveState(row, state);
       return { ok: false, error: res.message, staleBalance: d.tradeId };
@@ -161,7 +172,6 @@ async function marginGuardOnce(ctx: JobContext, row: AutomationRow, config: Marg
     saved.trades[d.tradeId] = nextState.trades[d.tradeId]!;
     ctx.saveState(row, saved);
     if (res.ok && d.action.type === "add_margin" && ctx.market.balance !== null) ctx.market.balance -= d.action.amountSats;
-    await notifyLevel();
     await alertShort();
     if (res.ok) {
       actions++;
