@@ -56,7 +56,7 @@ export const okCount = (entries: InboxEntry[]) => entries.filter((e) => e.status
 export function message(userId: string, over: Partial<NotificationMessage> = {}): NotificationMessage {
   return {
     v: 1, id: `ntf_test_${rand()}${rand()}`, traceId: `trace-${rand()}`, kind: "notification", userId,
-    event: "margin_guard.warning", severity: "warning", title: "Risk at 82 %", body: "Position abc is at 82 % of its liquidation distance.",
+    event: "margin.warning", severity: "warning", title: "Risk at 82 %", body: "Position abc is at 82 % of its liquidation distance.",
     data: { accountId: "acc_x", risk: 0.82 }, ...over,
   };
 }

@@ -107,11 +107,11 @@ describe("delivery", () => {
 
   it("applies per-event preferences: channels and minimum severity", async () => {
     const u = await userWithChannels("prefs", {
-      preferences: { default: { minSeverity: "warning" }, events: { "trade.opened": { channels: ["telegram"] }, "margin_guard.critical": { channels: ["email", "webhook"], minSeverity: "critical" } } },
+      preferences: { default: { minSeverity: "warning" }, events: { "auto_entry.opened": { channels: ["telegram"] }, "margin.critical": { channels: ["email", "webhook"], minSeverity: "critical" } } },
     });
-    const quiet = message(u.userId, { event: "automation.info", severity: "info" });
-    const opened = message(u.userId, { event: "trade.opened", severity: "info" });
-    const crit = message(u.userId, { event: "margin_guard.critical", severity: "critical" });
+    const quiet = message(u.userId, { event: "margin.action", severity: "info" });
+    const opened = message(u.userId, { event: "auto_entry.opened", severity: "info" });
+    const crit = message(u.userId, { event: "margin.critical", severity: "critical" });
     const r = await runQueue("notifications", [{ body: quiet }, { body: opened }, { body: crit }]);
     expect(r.explicitAcks).toHaveLength(3);
     expect(await deliveries(quiet.id)).toEqual([]);
@@ -122,11 +122,11 @@ describe("delivery", () => {
   it("sends operator alerts (userId ops) to every admin's channels", async () => {
     const admin = await userWithChannels("admin");
     await env.DB.prepare("UPDATE users SET role = 'admin' WHERE id = ?").bind(admin.userId).run();
-    const msg = message("ops", { event: "ops.backlog", severity: "critical", title: "Backlog too high" });
+    const msg = message("ops", { event: "alert.queue_backlog", severity: "critical", title: "Backlog too high" });
     expect((await runQueue("alerts", [{ body: msg }])).explicitAcks).toHaveLength(1);
     expect(okCount((await received(admin)).webhook)).toBe(1);
     const history = await api("GET", "/v1/notifications", { token: admin.token });
-    expect(history.body.data[0]).toMatchObject({ id: `${msg.id}:${admin.userId}`, event: "ops.backlog" });
+    expect(history.body.data[0]).toMatchObject({ id: `${msg.id}:${admin.userId}`, event: "alert.queue_backlog" });
   });
 });
 
@@ -189,7 +189,11 @@ describe("channels API", () => {
       [{ webhook: { url, secret: "short" } }, "webhook.secret"],
       [{ telegram: { chatId: "not-a-chat" } }, "telegram.chatId"],
       [{ email: { address: "nope" } }, "email.address"],
-      [{ preferences: { events: { "x.y": { channels: ["pigeon"] } } } }, "preferences.events.x.y.channels.0"],
+      [{ preferences: { events: { "margin.warning": { channels: ["pigeon"] } } } }, "preferences.events.margin.warning.channels.0"],
+      // Event names are the platform's list (src/messaging/events.ts), not free text.
+      [{ preferences: { events: { "margin_guard.critical": { channels: ["telegram"] } } } }, "preferences.events.margin_guard.critical"],
+      [{ preferences: { events: { "trade.opened": { channels: [] } } } }, "preferences.events.trade.opened"],
+      [{ preferences: { events: { "margin.*": { channels: [] } } } }, "preferences.events.margin.*"],
       [{ preferences: { default: { minSeverity: "loud" } } }, "preferences.default.minSeverity"],
       [{ sms: { number: "123" } }, "(body)"],
     ];

@@ -4,6 +4,7 @@
  * in the DO's outbox until the LOGS queue has them, so nothing is lost if a send fails.
  */
 import { sendLogs, sendNotification } from "../../src/messaging/send";
+import type { NotificationEvent } from "../../src/messaging/events";
 import type { Severity } from "../../src/messaging/messages";
 import { newId } from "../../src/lib/ids";
 import { createLogger, type LogFields, type Logger } from "../../src/lib/logger";
@@ -61,7 +62,7 @@ export class Journal {
   }
 
   /** A message to the account's owner (critical, or `urgent`, goes through ALERTS). Never throws. */
-  async notify(event: string, severity: Severity, title: string, body: string, data: Record<string, unknown> = {}, traceId?: string | null, opts: { urgent?: boolean } = {}): Promise<void> {
+  async notify(event: NotificationEvent, severity: Severity, title: string, body: string, data: Record<string, unknown> = {}, traceId?: string | null, opts: { urgent?: boolean } = {}): Promise<void> {
     if (!this.who.userId) return;
     try {
       await sendNotification(this.env, {

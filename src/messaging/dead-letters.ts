@@ -16,6 +16,7 @@ import { getDb } from "../db/client";
 import { deadLetters, notificationDeliveries, queueMessageErrors } from "../db/schema";
 import { newId } from "../lib/ids";
 import { createLogger, type Logger } from "../lib/logger";
+import type { NotificationEvent } from "./events";
 import { NotificationMessage } from "./messages";
 import { countQueue } from "./send";
 
@@ -109,7 +110,7 @@ async function failPendingDeliveries(env: Env, notificationId: string, error: st
 async function raiseDeadLetterAlert(env: Env, row: DeadLetterRow, logger: Logger) {
   try {
     const alert = NotificationMessage.parse({
-      v: 1, id: `dlq-alert-${row.id}-${row.receivedAt}`, kind: "notification", userId: "ops", event: "ops.dead_letter", severity: "critical",
+      v: 1, id: `dlq-alert-${row.id}-${row.receivedAt}`, kind: "notification", userId: "ops", event: "ops.dead_letter" satisfies NotificationEvent, severity: "critical",
       title: `Dead letter on ${row.queue}`,
       body: `A ${row.queue} message (${row.messageId}) was dead-lettered after ${row.attempts} attempt(s): ${row.errorClass}${row.lastError ? `: ${row.lastError}` : ""}`.slice(0, 4000),
       data: { deadLetterId: row.id, queue: row.queue, messageId: row.messageId, errorClass: row.errorClass },

@@ -5,6 +5,7 @@
 import { sql } from "drizzle-orm";
 import { getDb } from "../db/client";
 import { queueCounters } from "../db/schema";
+import type { NotificationEvent } from "./events";
 import { LogMessage, NotificationMessage, PaymentMessage } from "./messages";
 
 type Counted = "notifications" | "alerts" | "payments" | "logs";
@@ -30,7 +31,7 @@ async function sendCounted(env: Env, queue: Counted, binding: Queue, body: unkno
  * `urgent` sends a non-critical one through ALERTS too (a liquidation warning cannot wait
  * behind a batch).
  */
-export const sendNotification = (env: Env, msg: NotificationMessage, opts: { urgent?: boolean } = {}) => {
+export const sendNotification = (env: Env, msg: NotificationMessage & { event: NotificationEvent }, opts: { urgent?: boolean } = {}) => {
   const alerts = msg.severity === "critical" || opts.urgent === true;
   return sendCounted(env, alerts ? "alerts" : "notifications", alerts ? env.ALERTS : env.NOTIFICATIONS, NotificationMessage.parse(msg));
 };

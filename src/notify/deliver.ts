@@ -8,6 +8,7 @@
  * row `{message id}:{admin id}`, so each operator sees the alert in their own history.
  */
 import { and, eq, inArray } from "drizzle-orm";
+import type { NotificationEvent } from "../messaging/events";
 import type { NotificationMessage } from "../messaging/messages";
 import { CallGuard, NOTIFY_GUARDS } from "../domain/call-guard";
 import { getDb } from "../db/client";
@@ -22,7 +23,7 @@ import { createNotifyTransport, type NotifyFetch } from "./transport";
 export const MAX_ATTEMPTS = 3;
 export const OPS_USER_ID = "ops";
 /** The event of `POST /v1/notifications/test`: it goes to every configured channel, whatever the preferences. */
-export const TEST_EVENT = "notification.test";
+export const TEST_EVENT = "notification.test" satisfies NotificationEvent;
 
 /** A failure this attempt that a later attempt may fix. */
 export interface RetryableFailure {

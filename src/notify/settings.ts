@@ -10,6 +10,7 @@ import { notificationChannels, users } from "../db/schema";
 import { loadKeyRing, open, seal } from "../lib/credentials-crypto";
 import { ValidationError } from "../lib/errors";
 import { registerSecret } from "../lib/logger";
+import { isRoutableEvent, ROUTABLE_EVENTS } from "../messaging/events";
 import { Severity } from "../messaging/messages";
 import { checkWebhookUrl } from "./url-policy";
 
@@ -24,10 +25,19 @@ const Rule = z.strictObject({
   minSeverity: Severity.optional().openapi({ description: "Drop messages below this severity (default info)" }),
 });
 const EventName = z.string().regex(/^[a-z0-9_.:*-]{1,100}$/, "event names are lowercase letters, digits and _ . : -");
+const EventRules = z.record(EventName, Rule).refine((r) => Object.keys(r).length <= 50, "at most 50 events");
+
+/** As stored before event names were checked: a row saved then still loads (its unknown names match nothing). */
+const StoredPreferences = z.strictObject({ default: Rule.optional(), events: EventRules.optional() });
 
 export const Preferences = z.strictObject({
   default: Rule.optional(),
-  events: z.record(EventName, Rule).refine((r) => Object.keys(r).length <= 50, "at most 50 events").optional(),
+  // Exact names only: selectChannels looks a message's event up by name (no patterns).
+  events: EventRules.superRefine((rules, ctx) => {
+    for (const name of Object.keys(rules)) {
+      if (!isRoutableEvent(name)) ctx.addIssue({ code: "custom", path: [name], message: `unknown event ${JSON.stringify(name)}; events are ${ROUTABLE_EVENTS.join(", ")}` });
+    }
+  }).optional().openapi({ description: `Rules by event name, one of: ${ROUTABLE_EVENTS.join(", ")}` }),
 }).openapi("NotificationPreferences");
 export type Preferences = z.infer<typeof Preferences>;
 
@@ -60,7 +70,7 @@ const StoredConfig = z.object({
   webhook: z.object({ url: z.string(), secretEnc: z.string() }).optional(),
   telegram: z.object({ chatId: z.string() }).optional(),
   email: z.object({ address: z.string() }).optional(),
-  preferences: Preferences.optional(),
+  preferences: StoredPreferences.optional(),
 });
 type StoredConfig = z.infer<typeof StoredConfig>;
 

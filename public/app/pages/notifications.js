@@ -4,7 +4,7 @@ import { get, post, put } from '../api.js';
 import { card, el, field, fill, flash, fmt, form, input, select, table, val } from '../ui.js';
 
 const CHANNELS = ['webhook', 'telegram', 'email'];
-/** The events the platform sends to traders (durable-objects/account, queues/payments). */
+/** The events the platform sends to traders: a copy of src/messaging/events.ts (no build step here; test/domain/notification-events.test.ts keeps them equal). */
 export const EVENTS = [
   ['margin.warning', 'warning', 'A position crossed the warn level'],
   ['margin.critical', 'critical', 'A position crossed the act level'],
