@@ -276,8 +276,47 @@ export class AccountDO extends DurableObject<Env> {
 
   // --- scheduling -------------------------------------------------------------------------------
 
+  /** Enabled automations the owner's plan in force includes (a lapsed plan pauses the others). */
   private enabledAutomations(): AutomationRow[] {
-    return this.store.automations().filter((a) => a.id !== MONITOR_ID && a.enabled);
+    return this.store.automations().filter((a) => a.id !== MONITOR_ID && a.enabled && this.planAllows(a));
+  }
+
+  /** The owner's plan in force includes this automation's type (the dev-only test type always runs). */
+  private planAllows(row: AutomationRow): boolean {
+    const plan = this.context?.plan;
+    return !plan || row.type === "noop" || plan.automationTypes.includes(row.type);
+  }
+
+  /** Enabled automations the plan in force pauses here (type not included, or the account over the plan's limit). */
+  private pausedByPlan(ctx: AccountContext | null): AutomationRow[] {
+    if (!ctx) return [];
+    return this.store.automations().filter((a) => a.id !== MONITOR_ID && a.enabled && (!ctx.plan.withinAccountLimit || !this.planAllows(a)));
+  }
+
+  /**
+   * Tells the owner once when the plan in force pauses automations here (a lapsed plan, or an
+   * account beyond its limit); renewal resumes them (the payment consumer refreshes the accounts).
+   */
+  private async notePlanPause(ctx: AccountContext | null): Promise<void> {
+    if (!ctx) return;
+    const paused = this.pausedByPlan(ctx);
+    const key = paused.map((a) => a.id).sort().join(",");
+    const before = this.store.getMeta("planPaused") ?? "";
+    if (key === before) return;
+    this.store.setMeta("planPaused", key);
+    if (!key) {
+      this.journal.automation("info", "plan.resumed", null, { plan: ctx.plan.id });
+      return;
+    }
+    const fresh = paused.filter((a) => !before.split(",").includes(a.id));
+    this.journal.automation("warn", "plan.paused", null, { plan: ctx.plan.id, automations: paused.map((a) => a.id), withinAccountLimit: ctx.plan.withinAccountLimit });
+    if (!fresh.length) return;
+    const why = ctx.plan.withinAccountLimit
+      ? `the ${ctx.plan.id} plan does not include ${[...new Set(fresh.map((a) => a.type))].join(", ")}`
+      : `the ${ctx.plan.id} plan allows ${ctx.plan.maxAccounts} account(s) and ${ctx.name} is beyond it`;
+    await this.journal.notify("plan.paused", "warning", "Automations paused by your plan",
+      `${fresh.length} automation(s) on ${ctx.name} are paused: ${why}. Their settings are kept; renewing the plan resumes them. Liquidation alerts continue.`,
+      { plan: ctx.plan.id, automations: fresh.map((a) => a.id) });
   }
 
   /**
@@ -291,7 +330,7 @@ export class AccountDO extends DurableObject<Env> {
 
   /** Automations run for an account in scope (scope, kill switch) with enabled ones and working keys. */
   private automationsRun(ctx: AccountContext | null): boolean {
-    return this.watching(ctx) && ctx!.inScope && this.enabledAutomations().length > 0;
+    return this.watching(ctx) && ctx!.inScope && ctx!.plan.withinAccountLimit && this.enabledAutomations().length > 0;
   }
 
   /** Brings schedules, the monitor row and the socket in line with whether we should run. */
@@ -307,12 +346,14 @@ export class AccountDO extends DurableObject<Env> {
     const monitor = this.store.automation(MONITOR_ID);
     if (run && monitor?.next_run_at != null && monitor.next_run_at > now + SCHEDULE_DEFAULTS.margin_monitor.intervalMs) this.store.updateAutomation(MONITOR_ID, { next_run_at: now });
     for (const a of this.store.automations()) {
-      const on = a.id === MONITOR_ID ? watch : run;
+      const on = a.id === MONITOR_ID ? watch : run && this.planAllows(a);
       if (on && a.enabled && a.next_run_at === null) this.store.updateAutomation(a.id, { next_run_at: now, attempts: 0 });
       if (!on && a.next_run_at !== null) this.store.updateAutomation(a.id, { next_run_at: null, attempts: 0 });
     }
     // Runs that should not go on are stopped where they stand (kill switch, scope, keys).
     if (!run) this.runner.abortAll("automations stopped", (id) => id === MONITOR_ID && watch);
+    else for (const a of this.pausedByPlan(ctx)) this.runner.abort(a.id, "paused by the plan in force");
+    await this.notePlanPause(ctx);
     if (!watch) this.runner.abort(MONITOR_ID, "monitor stopped");
     if (watch) await this.link.sync();
     else await this.link.clear();
@@ -341,7 +382,8 @@ export class AccountDO extends DurableObject<Env> {
         for (const a of this.store.automations()) if (a.next_run_at !== null && a.next_run_at < later) this.store.updateAutomation(a.id, { next_run_at: later });
         return;
       }
-      if (!this.automationsRun(ctx)) await this.reconcileRunning();
+      // Nothing to run, or the plan in force changed what may run (a lapse, a renewal).
+      if (!this.automationsRun(ctx) || this.pausedByPlan(ctx).map((a) => a.id).sort().join(",") !== (this.store.getMeta("planPaused") ?? "")) await this.reconcileRunning();
       if (this.store.unresolvedIntents().length) await this.executor.reconcilePending().catch(() => undefined);
       for (const due of dueRows(scheduled(this.store.automations()), Date.now())) {
         const row = this.store.automation(due.id);
@@ -507,6 +549,8 @@ export class AccountDO extends DurableObject<Env> {
       watching: this.watching(ctx),
       /** Why automations are paused, when they are for a reason the trader must fix. */
       paused: keysState === "rejected" ? ("credentials_rejected" as const) : null,
+      /** The owner's plan in force here: automations it pauses (a lapsed plan, an account beyond the limit). */
+      plan: ctx ? { id: ctx.plan.id, withinAccountLimit: ctx.plan.withinAccountLimit, pausedAutomations: this.pausedByPlan(ctx).map((a) => a.id) } : null,
       credentials: { state: keysState, reason: keysState === "rejected" ? keys?.reason ?? null : null, checkedAt: keys?.at ?? null },
       feed: this.market.feed(now),
       stream: this.feed.snapshot(),

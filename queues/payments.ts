@@ -10,6 +10,7 @@
  * - malformed body or permanent provider error: dead letter at once (retrying cannot help).
  */
 import { and, eq } from "drizzle-orm";
+import { refreshUserAccounts } from "../src/accounts/service";
 import { getDb } from "../src/db/client";
 import { queueMessageErrors } from "../src/db/schema";
 import { createLogger, type Logger } from "../src/lib/logger";
@@ -66,6 +67,8 @@ export async function checkPayment(env: Env, msg: PaymentMessage, attempts: numb
     if (!activation.activated) return "already_paid";
     deps.logger?.info("payment.activated", { paymentId: p.id, userId: p.userId, planId: activation.planId, planExpiresAt: activation.planExpiresAt });
     await notifyConfirmed(env, p, activation, msg.traceId);
+    // Automations a lapsed plan paused resume now (else at each account's next re-sync, within a minute).
+    await refreshUserAccounts(env, p.userId).catch((e: unknown) => deps.logger?.warn("payment.accounts_refresh_failed", { userId: p.userId, error: e }));
     return "activated";
   }
   if (p.status === "expired") {

@@ -349,9 +349,9 @@ describe("watchdog", () => {
     await env.DB.prepare("UPDATE exchange_accounts SET last_heartbeat_at = ? WHERE id = ?").bind(staleAt, acc.id).run();
     // The DO's private beat state (storage meta and its in-memory copy), set as a long outage leaves it.
     await runInDurableObject<DurableObject, void>(stub(acc.id) as unknown as DurableObjectStub, (i) => {
-      const inst = i as unknown as { store: { setMeta(k: string, v: string): void }; lastHeartbeat: number };
+      const inst = i as unknown as { store: { setMeta(k: string, v: string): void }; liveness: { lastHeartbeat: number } };
       inst.store.setMeta("heartbeatAt", String(staleAt));
-      inst.lastHeartbeat = staleAt;
+      inst.liveness.lastHeartbeat = staleAt;
     });
 
     const r = await evaluateAlertRules(env, { now });
