@@ -4,6 +4,7 @@
  * - `POST /__sim/inbox/telegram/bot{token}/sendMessage` acts as the Telegram Bot API,
  * - `POST /__sim/inbox/email` acts as the HTTP email provider,
  * - `POST /__sim/inbox/webhook/{name}` is any trader's webhook endpoint,
+ * - `POST /__sim/inbox/redirect/{301|302|303|307|308}?to=URL` answers with that redirect,
  * - `GET /__sim/inbox?channel=` lists what was received, `DELETE /__sim/inbox` clears it
  *   (entries and faults),
  * - `POST /__sim/inbox/fail {channel, count?|always?, status?}` makes a receiver answer with
@@ -86,6 +87,13 @@ export async function handleInbox(request: Request): Promise<Response> {
   const telegram = /^\/telegram\/bot([^/]+)\/sendMessage$/.exec(rest);
   if (telegram) return receive(request, "telegram", await fingerprint(decodeURIComponent(telegram[1]!)));
   if (rest === "/email") return receive(request, "email", null);
+  // A webhook endpoint that answers with a redirect (301, 302, 303, 307 or 308) to `?to=`.
+  const redirect = /^\/redirect\/(301|302|303|307|308)$/.exec(rest);
+  if (redirect) {
+    const to = url.searchParams.get("to");
+    if (!to) return Response.json({ message: "Invalid to: required", code: "VALIDATION_ERROR" }, { status: 400 });
+    return new Response(null, { status: Number(redirect[1]), headers: { location: to } });
+  }
   const webhook = /^\/webhook\/([A-Za-z0-9_.-]{1,64})$/.exec(rest);
   if (webhook) return receive(request, "webhook", webhook[1]!);
   return notFound();

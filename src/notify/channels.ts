@@ -10,7 +10,7 @@ import type { Severity } from "../messaging/messages";
 import { REDACTED } from "../lib/logger";
 import type { ChannelName, ResolvedChannels } from "./settings";
 import { signWebhook } from "./signature";
-import { SendTimeoutError, type NotifyFetch } from "./transport";
+import { RedirectRefusedError, SendTimeoutError, type NotifyFetch } from "./transport";
 
 /** What a channel sends: the stored notification. */
 export interface OutgoingNotification {
@@ -24,7 +24,7 @@ export interface OutgoingNotification {
   createdAt: number;
 }
 
-export type ErrorClass = "timeout" | "network" | "http_4xx" | "http_5xx" | "rate_limited" | "config";
+export type ErrorClass = "timeout" | "network" | "http_4xx" | "http_5xx" | "rate_limited" | "config" | "redirect_refused";
 
 export type SendResult =
   | { ok: true; latencyMs: number }
@@ -109,6 +109,7 @@ async function timed(
   } catch (e) {
     const latencyMs = Date.now() - started;
     if (e instanceof SendTimeoutError) return { ok: false, latencyMs, errorClass: "timeout", error: `${channel}: ${e.message}`, retryable: true };
+    if (e instanceof RedirectRefusedError) return { ok: false, latencyMs, errorClass: "redirect_refused", error: `${channel}: ${e.message}`, retryable: false };
     return { ok: false, latencyMs, errorClass: "network", error: `${channel}: network error (${e instanceof Error ? e.name : "unknown"})`, retryable: true };
   }
   const latencyMs = Date.now() - started;

@@ -16,6 +16,7 @@ export const EVENTS = [
   ['automation.action_failed', 'warning', 'An order was refused'],
   ['credentials.rejected', 'critical', 'The exchange refused the account\'s keys'],
   ['exchange.breaker_open', 'critical', 'Orders paused: the exchange keeps failing'],
+  ['plan.paused', 'warning', 'Automations paused by your plan'],
   ['payment.confirmed', 'info', 'A plan payment was confirmed'],
 ];
 
