@@ -7,6 +7,7 @@ import { execFileSync, spawn } from "node:child_process";
 import { accessSync, constants, copyFileSync, cpSync, createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { createHmac } from "node:crypto";
 import { createServer } from "node:net";
+import { DatabaseSync } from "node:sqlite";
 import os from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
@@ -88,7 +89,7 @@ function snapshot(dir, { worktree = false } = {}) {
  * gone, storage and alarms kept). `logLevel`: the platform's LOG_LEVEL ("info" prints every
  * decision and order as a JSON line; BENCH_LOG_DIR keeps them in platform.log).
  */
-export async function startStack({ log = () => {}, name = "bench", snapshot: snap = null, logLevel = "warn" } = {}) {
+export async function startStack({ log = () => {}, name = "bench", snapshot: snap = null, logLevel = "warn", countD1Writes = false } = {}) {
   const state = `${stateRoot()}/state-${name}`;
   rmSync(state, { recursive: true, force: true });
   mkdirSync(OUT, { recursive: true });
@@ -163,6 +164,8 @@ export async function startStack({ log = () => {}, name = "bench", snapshot: sna
   try {
     log(`[stack] migrations -> ${state}`);
     execFileSync("wrangler", ["d1", "migrations", "apply", "DB", "--local", "-c", cfgPath, "--persist-to", state], { cwd: code, env: wranglerEnv, stdio: "ignore" });
+    // Before the platform opens the file: triggers that count every row it writes.
+    if (countD1Writes) installD1WriteCounters(d1File(state));
     start("sim", ["dev", "-c", "sim/wrangler.toml", "--name", simName, "--ip", "127.0.0.1", "--port", String(simPort), "--inspector-port", String(insp1), "--persist-to", state, "--log-level", "warn"]);
     await waitFor(`${sim}/v3/ping`, "simulator");
     start("platform", ["dev", "-c", cfgPath, "--ip", "127.0.0.1", "--port", String(platPort), "--inspector-port", String(insp2), "--persist-to", state, "--log-level", logLevel === "warn" ? "warn" : "log",
@@ -198,12 +201,70 @@ export async function startStack({ log = () => {}, name = "bench", snapshot: sna
     return Date.now() - t0;
   };
   /** The platform's local D1 database file (read it with node:sqlite, read-only). */
-  const d1Path = () => {
-    const dir = `${state}/v3/d1/miniflare-D1DatabaseObject`;
-    const f = existsSync(dir) ? readdirSync(dir).find((x) => x.endsWith(".sqlite") && x !== "metadata.sqlite") : undefined;
-    return f ? `${dir}/${f}` : null;
-  };
+  const d1Path = () => d1File(state);
   return { sim, platform, stop, cpu, rss, reloadPlatform, d1Path, state, code, inspector: { sim: insp1, platform: insp2 } };
+}
+
+function d1File(state) {
+  const dir = `${state}/v3/d1/miniflare-D1DatabaseObject`;
+  const f = existsSync(dir) ? readdirSync(dir).find((x) => x.endsWith(".sqlite") && x !== "metadata.sqlite") : undefined;
+  return f ? `${dir}/${f}` : null;
+}
+
+/**
+ * Row-write counters for the bench (D1 bills rows written: every row an INSERT, UPDATE or
+ * DELETE touches). One AFTER trigger per table and operation adds 1 per row to
+ * `bench_d1_writes(tbl, op, acc)`, keyed by the account the row belongs to where the table
+ * has one (`account_id`, or the `exchange_accounts` row's id), else ''. A heartbeat (an update
+ * that changes `exchange_accounts.last_heartbeat_at`) is also counted apart as op `heartbeat`.
+ * Installed into the local file before the platform starts; the counters' own writes are not
+ * counted. Bench stacks only: never in a migration.
+ */
+export function installD1WriteCounters(file) {
+  if (!file) throw new Error("no local D1 file to instrument (migrations not applied?)");
+  const db = new DatabaseSync(file);
+  try {
+    db.exec("CREATE TABLE IF NOT EXISTS bench_d1_writes (tbl TEXT NOT NULL, op TEXT NOT NULL, acc TEXT NOT NULL, n INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (tbl, op, acc))");
+    const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%' AND name NOT IN ('d1_migrations', 'bench_d1_writes')").all().map((r) => r.name);
+    for (const t of tables) {
+      const cols = new Set(db.prepare(`PRAGMA table_info("${t}")`).all().map((c) => c.name));
+      const acc = (row) => (cols.has("account_id") ? `coalesce(${row}.account_id, '')` : t === "exchange_accounts" ? `${row}.id` : "''");
+      for (const [op, row] of [["insert", "NEW"], ["update", "NEW"], ["delete", "OLD"]]) {
+        db.exec(`CREATE TRIGGER IF NOT EXISTS "bench_w_${t}_${op}" AFTER ${op.toUpperCase()} ON "${t}" BEGIN
+          INSERT INTO bench_d1_writes (tbl, op, acc, n) VALUES ('${t}', '${op}', ${acc(row)}, 1) ON CONFLICT (tbl, op, acc) DO UPDATE SET n = n + 1; END`);
+      }
+    }
+    if (tables.includes("exchange_accounts")) {
+      db.exec(`CREATE TRIGGER IF NOT EXISTS "bench_w_heartbeat" AFTER UPDATE OF last_heartbeat_at ON exchange_accounts WHEN NEW.last_heartbeat_at IS NOT OLD.last_heartbeat_at BEGIN
+        INSERT INTO bench_d1_writes (tbl, op, acc, n) VALUES ('exchange_accounts', 'heartbeat', NEW.id, 1) ON CONFLICT (tbl, op, acc) DO UPDATE SET n = n + 1; END`);
+    }
+  } finally {
+    db.close();
+  }
+}
+
+/** The row-write counters so far: [{tbl, op, acc, n}] (read-only; empty without countD1Writes). */
+export function readD1Writes(file) {
+  const db = new DatabaseSync(file, { readOnly: true });
+  try {
+    return db.prepare("SELECT tbl, op, acc, n FROM bench_d1_writes").all().map((r) => ({ ...r }));
+  } catch {
+    return [];
+  } finally {
+    db.close();
+  }
+}
+
+/** Messages each queue was sent so far (`queue_counters`, read-only). */
+export function readQueueCounters(file) {
+  const db = new DatabaseSync(file, { readOnly: true });
+  try {
+    return Object.fromEntries(db.prepare("SELECT queue, sent, settled FROM queue_counters").all().map((r) => [r.queue, { sent: r.sent, settled: r.settled }]));
+  } catch {
+    return {};
+  } finally {
+    db.close();
+  }
 }
 
 /**
@@ -295,20 +356,65 @@ export async function lnm(sim, creds, method, path, body) {
 }
 
 let seq = 0;
-/** A trader with one simulator account (the active one), a 50x long and a Margin Guard. */
-export async function guardedAccount(stack, { guard = {}, balance = 5_000_000, leverage = 50, quantity = 1_000 } = {}) {
+/** A new trader (user) on the platform: its token and auth header. */
+export async function newTrader(stack) {
   seq++;
   const email = `bench-${process.pid}-${Date.now()}-${seq}@example.test`;
   const reg = await must("POST", `${stack.platform}/v1/auth/register`, { email, password: `bench-password-${seq}-long` });
-  const token = reg.token;
-  const auth = { authorization: `Bearer ${token}` };
+  return { token: reg.token, auth: { authorization: `Bearer ${reg.token}` } };
+}
+
+/**
+ * A trader with one simulator account (the active one), a long and a Margin Guard. `trader`
+ * reuses an existing user (registration hashes a password: the slowest step of seeding),
+ * whose earlier account was deleted; the new account is made the active one.
+ */
+export async function guardedAccount(stack, { guard = {}, balance = 5_000_000, leverage = 50, quantity = 1_000, trader = null } = {}) {
+  const t = trader ?? (await newTrader(stack));
+  const { token, auth } = t;
+  seq++;
   const keys = await must("POST", `${stack.sim}/__sim/keys`, { balance });
   const acc = await must("POST", `${stack.platform}/v1/accounts`, { name: `Bench ${seq}`, network: "simulator", credentials: { key: keys.key, secret: keys.secret, passphrase: keys.passphrase } }, auth);
+  if (trader && !acc.active) await must("POST", `${stack.platform}/v1/accounts/${acc.id}/activate`, undefined, auth);
   const trade = await lnm(stack.sim, keys, "POST", "/futures/isolated/trade", { type: "market", side: "buy", leverage, quantity });
   const automation = await must("POST", `${stack.platform}/v1/accounts/${acc.id}/automations`, {
     type: "margin_guard", config: { maxAddPerTradeSats: 2_000_000, maxAddPerDaySats: 2_000_000, ...guard },
   }, auth);
-  return { token, auth, keys, accountId: acc.id, trade, automationId: automation.id };
+  return { token, auth, trader: t, keys, accountId: acc.id, trade, automationId: automation.id, leverage };
+}
+
+/** One account's entry in `GET /v1/automations/status` (null when the call fails). */
+export async function accountStatus(stack, a) {
+  const r = await http("GET", `${stack.platform}/v1/automations/status`, undefined, a.auth).catch(() => null);
+  return r?.body?.accounts?.find((x) => x.accountId === a.accountId) ?? null;
+}
+
+/** Status of many accounts, 25 requests in flight. */
+export async function statuses(stack, accounts) {
+  const out = [];
+  for (let i = 0; i < accounts.length; i += 25) out.push(...(await Promise.all(accounts.slice(i, i + 25).map((a) => accountStatus(stack, a)))));
+  return out;
+}
+
+/**
+ * At rest (issue 20): the account's levels are registered with the market feed, it holds no
+ * socket of its own, is not in its hot zone, and its first runs are done.
+ */
+export function atRest(st) {
+  return !!st && st.marketFeed?.registeredAt != null && !st.marketFeed.failed && !st.marketFeed.hot && st.stream?.state !== "open"
+    && (st.monitor?.status?.runs ?? 0) >= 1 && (st.automations ?? []).every((x) => x.status.runs >= 1);
+}
+
+/** Waits (bounded) until every account is at rest; returns how many are. */
+export async function waitRest(stack, accounts, timeoutMs = 180_000) {
+  const deadline = Date.now() + timeoutMs;
+  let pending = accounts;
+  while (pending.length && Date.now() < deadline) {
+    const st = await statuses(stack, pending);
+    pending = pending.filter((_, i) => !atRest(st[i]));
+    if (pending.length) await sleep(1_000);
+  }
+  return accounts.length - pending.length;
 }
 
 /** Waits until every account's stream is open and its first runs are done (bounded). */
