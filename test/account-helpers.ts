@@ -4,7 +4,8 @@ import { runDurableObjectAlarm } from "cloudflare:test";
 import { LnMarketsRestClient } from "../src/lnmarkets/rest-client";
 import { resolveEndpoints } from "../src/lnmarkets/transport";
 import { api, registerUser } from "./helpers";
-import { simKeys, simPrice, type SimKeys } from "./sim-helpers";
+import { afterEach, beforeAll } from "vitest";
+import { simFaults, simKeys, simPrice, simReset, type SimKeys } from "./sim-helpers";
 
 export async function proUser(tag: string) {
   const u = await registerUser(tag);
@@ -80,4 +81,21 @@ export async function settle(accountId: string, timeoutMs = 8_000): Promise<void
 /** The DO's status as plain JSON (the RPC stub's inferred type is too deep to be useful here). */
 export async function statusOf(accountId: string): Promise<any> {
   return JSON.parse(JSON.stringify(await stub(accountId).status()));
+}
+
+/**
+ * A test file's account hygiene: the exchange reset once before its tests; after each test the
+ * simulator's faults off and every account id pushed on the returned list quiesced (alarms do
+ * not leak into the next test).
+ */
+export function accountCleanup(): string[] {
+  const cleanup: string[] = [];
+  afterEach(async () => {
+    await simFaults({}).catch(() => undefined);
+    while (cleanup.length) await quiesce(cleanup.pop()!);
+  });
+  beforeAll(async () => {
+    await simReset();
+  });
+  return cleanup;
 }

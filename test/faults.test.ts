@@ -16,10 +16,10 @@
  */
 import { env } from "cloudflare:workers";
 import { abortAllDurableObjects, runInDurableObject } from "cloudflare:test";
-import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { api } from "./helpers";
-import { automation, proUser, quiesce, runDueNow, settle, simAccount, statusOf, stub } from "./account-helpers";
-import { simFaults, simOrders, simPrice, simReset } from "./sim-helpers";
+import { accountCleanup, automation, proUser, runDueNow, settle, simAccount, statusOf, stub } from "./account-helpers";
+import { simFaults, simOrders, simPrice } from "./sim-helpers";
 import type { LnMarketsRestClient } from "../src/lnmarkets/rest-client";
 
 const FLEET = 5;
@@ -35,14 +35,7 @@ const faults = (seed: number, spike = false) => ({
   seed,
 });
 
-const cleanup: string[] = [];
-afterEach(async () => {
-  await simFaults({}).catch(() => undefined);
-  while (cleanup.length) await quiesce(cleanup.pop()!);
-});
-beforeAll(async () => {
-  await simReset();
-});
+const cleanup = accountCleanup();
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const half = (x: number) => Math.round(x * 2) / 2;

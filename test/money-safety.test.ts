@@ -4,20 +4,13 @@
  */
 import { env } from "cloudflare:workers";
 import { runInDurableObject } from "cloudflare:test";
-import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { api, until } from "./helpers";
-import { automation, quiesce, runDueNow, settle, simAccount, statusOf, stub, traderWithLong } from "./account-helpers";
+import { accountCleanup, automation, runDueNow, settle, simAccount, statusOf, stub, traderWithLong } from "./account-helpers";
 import { userWithChannels } from "./notifications-helpers";
-import { sim, simFaults, simOrders, simPrice, simReset } from "./sim-helpers";
+import { sim, simFaults, simOrders, simPrice } from "./sim-helpers";
 
-const cleanup: string[] = [];
-afterEach(async () => {
-  await simFaults({}).catch(() => undefined);
-  while (cleanup.length) await quiesce(cleanup.pop()!);
-});
-beforeAll(async () => {
-  await simReset();
-});
+const cleanup = accountCleanup();
 
 /** runInDurableObject with the instance untyped: inferring it from the stub is too deep for tsc. */
 const inDo = runInDurableObject as unknown as (s: unknown, f: (i: any) => unknown) => Promise<unknown>;

@@ -7,23 +7,16 @@
  */
 import { createExecutionContext, createMessageBatch, getQueueResult, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { handlePaymentBatch } from "../queues/payments";
 import { resetLnbitsGuards } from "../src/lightning/lnbits";
 import { api, until } from "./helpers";
-import { automation, quiesce, runDueNow, settle, simAccount, statusOf, stub, traderWithLong } from "./account-helpers";
-import { sim, simFaults, simReset } from "./sim-helpers";
+import { accountCleanup, automation, runDueNow, settle, simAccount, statusOf, stub, traderWithLong } from "./account-helpers";
+import { sim } from "./sim-helpers";
 
 const GUARD = { maxAddPerTradeSats: 1_000_000, maxAddPerDaySats: 1_000_000 };
-const cleanup: string[] = [];
-afterEach(async () => {
-  await simFaults({}).catch(() => undefined);
-  while (cleanup.length) await quiesce(cleanup.pop()!);
-});
-beforeAll(async () => {
-  await simReset();
-  resetLnbitsGuards();
-});
+const cleanup = accountCleanup();
+beforeAll(() => resetLnbitsGuards());
 
 /** runInDurableObject with the instance untyped: inferring it from the stub is too deep for tsc. */
 const inDo = runInDurableObject as unknown as (s: unknown, f: (i: any) => unknown) => Promise<unknown>;
