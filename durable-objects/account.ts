@@ -8,7 +8,6 @@
  * survive RPC).
  */
 import { DurableObject } from "cloudflare:workers";
-import { parseAutomationConfig } from "../src/automations/registry";
 import { CircuitBreaker } from "../src/domain/circuit-breaker";
 import { monitorMargins } from "../src/domain/margin-monitor";
 import { alarmTime, dueRows, monitorSchedule, SCHEDULE_DEFAULTS } from "../src/domain/schedule";
@@ -24,15 +23,17 @@ import { monitorLevels, wouldAct } from "./account/jobs";
 import { Journal } from "./account/journal";
 import { Keys, KEYS_RECHECK_MS } from "./account/keys";
 import { Liveness } from "./account/liveness";
+import { ManualControls, type ManualRequest, type ManualResult } from "./account/manual";
 import { Market } from "./account/market";
+import { notePlanPause } from "./account/plan-pause";
 import { MONITOR_ID, Runner } from "./account/runner";
 import { AccountStore, migrate, type AutomationRow } from "./account/storage";
 import { StreamFeed } from "./account/stream-feed";
-import { automationView, type AutomationView } from "./account/views";
+import { automationView, ParsedConfigs, scheduled, type AutomationView } from "./account/views";
 import type { FundingSettlement, MarketTick } from "./market-feed";
 
 export { MONITOR_ID };
-export type { AutomationInput, DoResult };
+export type { AutomationInput, DoResult, ManualResult };
 const CONTEXT_TTL_MS = 60_000;
 /** After leaving the hot zone the socket stays this long (no open/close flapping at its edge). */
 const HOT_LINGER_MS = 30_000;
@@ -55,6 +56,9 @@ export class AccountDO extends DurableObject<Env> {
   private readonly health: ExchangeHealth;
   private readonly liveness: Liveness;
   private readonly crud: AutomationCrud;
+  private readonly controls: ManualControls;
+  /** Stored configs parsed once per change, not per tick. */
+  private readonly configs = new ParsedConfigs();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -100,12 +104,18 @@ export class AccountDO extends DurableObject<Env> {
       loadContext: (force) => this.loadContext(force),
       afterChange: () => this.afterChange(),
     });
+    this.controls = new ManualControls({
+      store: this.store, journal: this.journal, market: this.market, executor: this.executor, runner: this.runner,
+      client: () => this.client(), loadContext: () => this.loadContext(), keysRejected: (c) => this.keys.rejected(c),
+      planAllows: (row, c) => c.plan.withinAccountLimit && this.planAllows(row), parsedConfig: (row) => this.configs.get(row),
+      afterOrders: async () => { await this.syncFeed(); await this.journal.flush(); },
+    });
     this.link = new FeedLink({
       env, market: this.market, journal: this.journal,
       accountId: () => this.accountId,
       context: () => this.context,
       automations: () => (this.automationsRun(this.context) ? this.enabledAutomations() : []),
-      parsedConfig: (row) => this.parsedConfig(row),
+      parsedConfig: (row) => this.configs.get(row),
       onMissedCrossing: (price, at) => this.onTick(price, "feed", at),
     });
     this.feed = new StreamFeed({
@@ -294,32 +304,6 @@ export class AccountDO extends DurableObject<Env> {
   }
 
   /**
-   * Tells the owner once when the plan in force pauses automations here (a lapsed plan, or an
-   * account beyond its limit); renewal resumes them (the payment consumer refreshes the accounts).
-   */
-  private async notePlanPause(ctx: AccountContext | null): Promise<void> {
-    if (!ctx) return;
-    const paused = this.pausedByPlan(ctx);
-    const key = paused.map((a) => a.id).sort().join(",");
-    const before = this.store.getMeta("planPaused") ?? "";
-    if (key === before) return;
-    this.store.setMeta("planPaused", key);
-    if (!key) {
-      this.journal.automation("info", "plan.resumed", null, { plan: ctx.plan.id });
-      return;
-    }
-    const fresh = paused.filter((a) => !before.split(",").includes(a.id));
-    this.journal.automation("warn", "plan.paused", null, { plan: ctx.plan.id, automations: paused.map((a) => a.id), withinAccountLimit: ctx.plan.withinAccountLimit });
-    if (!fresh.length) return;
-    const why = ctx.plan.withinAccountLimit
-      ? `the ${ctx.plan.id} plan does not include ${[...new Set(fresh.map((a) => a.type))].join(", ")}`
-      : `the ${ctx.plan.id} plan allows ${ctx.plan.maxAccounts} account(s) and ${ctx.name} is beyond it`;
-    await this.journal.notify("plan.paused", "warning", "Automations paused by your plan",
-      `${fresh.length} automation(s) on ${ctx.name} are paused: ${why}. Their settings are kept; renewing the plan resumes them. Liquidation alerts continue.`,
-      { plan: ctx.plan.id, automations: fresh.map((a) => a.id) });
-  }
-
-  /**
    * The monitor watches every active account whose keys the exchange has not refused,
    * automations or not (liquidation alerts are never silently off). Keys not validated yet
    * are validated at its first run.
@@ -353,7 +337,7 @@ export class AccountDO extends DurableObject<Env> {
     // Runs that should not go on are stopped where they stand (kill switch, scope, keys).
     if (!run) this.runner.abortAll("automations stopped", (id) => id === MONITOR_ID && watch);
     else for (const a of this.pausedByPlan(ctx)) this.runner.abort(a.id, "paused by the plan in force");
-    await this.notePlanPause(ctx);
+    await notePlanPause(this.store, this.journal, ctx, this.pausedByPlan(ctx));
     if (!watch) this.runner.abort(MONITOR_ID, "monitor stopped");
     if (watch) await this.link.sync();
     else await this.link.clear();
@@ -423,7 +407,7 @@ export class AccountDO extends DurableObject<Env> {
     const enabled = this.enabledAutomations();
     for (const a of enabled) {
       if (this.runner.has(a.id) || a.type === "noop") continue;
-      const config = this.parsedConfig(a);
+      const config = this.configs.get(a);
       if (!config) continue;
       let act = false;
       try {
@@ -443,16 +427,6 @@ export class AccountDO extends DurableObject<Env> {
     if (m && monitorMargins(trades, price, undefined, monitorLevels(m)).escalated.length) {
       this.ctx.waitUntil(this.runner.trigger(m, `tick ${price}`).then(() => this.journal.flush()));
     }
-  }
-
-  private readonly configCache = new Map<string, { updatedAt: number; config: unknown }>();
-  private parsedConfig(row: AutomationRow): unknown {
-    const hit = this.configCache.get(row.id);
-    if (hit && hit.updatedAt === row.updated_at) return hit.config;
-    const parsed = parseAutomationConfig(row.type, JSON.parse(row.config), { allowTestTypes: true });
-    const config = parsed.ok ? parsed.value.config : null;
-    this.configCache.set(row.id, { updatedAt: row.updated_at, config });
-    return config;
   }
 
   // --- RPC: automations ----------------------------------------------------------------------
@@ -483,6 +457,17 @@ export class AccountDO extends DurableObject<Env> {
     await this.liveness.syncSummary();
     await this.reconcileRunning();
     await this.journal.flush();
+  }
+
+  // --- RPC: manual controls (issue 23; durable-objects/account/manual.ts) ------------------------
+
+  /**
+   * Close a trade, close all, add margin, run an automation now: through the executor (an
+   * idempotent clientId per order, the token bucket, reconciliation, trade logs); `dryRun`
+   * says what it would do and sends nothing; an `idempotencyKey` replays a retried request.
+   */
+  async manual(req: ManualRequest): Promise<ManualResult> {
+    return this.controls.handle(req);
   }
 
   // --- RPC: lifecycle and status -------------------------------------------------------------
@@ -590,8 +575,3 @@ export class AccountDO extends DurableObject<Env> {
   }
 }
 
-
-/** Enabled rows as the schedule maths sees them. */
-function scheduled(rows: AutomationRow[]) {
-  return rows.filter((a) => a.enabled).map((a) => ({ id: a.id, nextRunAt: a.next_run_at }));
-}

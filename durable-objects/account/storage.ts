@@ -28,6 +28,10 @@ const MIGRATIONS: string[] = [
   // Until when an order the exchange does not show may still land (its request sent and not
   // answered): before it, "not seen" is not "not landed".
   `ALTER TABLE intents ADD COLUMN settles_at INTEGER;`,
+  // Manual controls (issue 23): a request sent with an Idempotency-Key, kept 24 h, so a
+  // retried HTTP request replays the first answer instead of deciding (and ordering) again.
+  `CREATE TABLE manual_requests (
+     key TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, status TEXT NOT NULL, response TEXT, created_at INTEGER NOT NULL);`,
 ];
 
 export function migrate(sql: SqlStorage): void {
@@ -77,6 +81,8 @@ export type IntentRow = {
    */
   settles_at?: number | null;
 };
+
+export type ManualRequestRow = { key: string; fingerprint: string; status: "running" | "done"; response: string | null; created_at: number };
 
 /** Typed helpers over the DO's SqlStorage. Synchronous: DO SQLite calls are. */
 export class AccountStore {
@@ -146,6 +152,7 @@ export class AccountStore {
     this.sql.exec("DELETE FROM intents WHERE status NOT IN ('pending', 'uncertain')");
     this.sql.exec("DELETE FROM automations");
     this.sql.exec("DELETE FROM outbox");
+    this.sql.exec("DELETE FROM manual_requests");
     this.sql.exec("DELETE FROM meta WHERE key != 'accountId'");
   }
 
@@ -159,6 +166,32 @@ export class AccountStore {
   /** Old finished intents are only needed for a while (reconciliation looks at recent ones). */
   pruneIntents(olderThan: number): void {
     this.sql.exec("DELETE FROM intents WHERE status IN ('done', 'failed') AND updated_at < ?", olderThan);
+  }
+
+  /** Intents of one run of one automation (or of one manual request), oldest first. */
+  intentsOfRun(automationId: string, runId: string): IntentRow[] {
+    return this.sql.exec<IntentRow>("SELECT * FROM intents WHERE automation_id = ? AND run_id = ? ORDER BY created_at, client_id", automationId, runId).toArray();
+  }
+
+  manualRequest(key: string): ManualRequestRow | undefined {
+    return this.sql.exec<ManualRequestRow>("SELECT * FROM manual_requests WHERE key = ?", key).toArray()[0];
+  }
+
+  /** Claims `key` for a request in progress; false when another request holds it already. */
+  claimManualRequest(key: string, fingerprint: string, now: number): boolean {
+    // Synchronous, so atomic within the DO: no other request runs between the read and the insert.
+    if (this.manualRequest(key)) return false;
+    this.sql.exec("INSERT INTO manual_requests (key, fingerprint, status, response, created_at) VALUES (?, ?, 'running', NULL, ?)", key, fingerprint, now);
+    return true;
+  }
+
+  finishManualRequest(key: string, response: string | null): void {
+    if (response === null) this.sql.exec("DELETE FROM manual_requests WHERE key = ?", key);
+    else this.sql.exec("UPDATE manual_requests SET status = 'done', response = ? WHERE key = ?", response, key);
+  }
+
+  pruneManualRequests(olderThan: number): void {
+    this.sql.exec("DELETE FROM manual_requests WHERE created_at < ?", olderThan);
   }
 
   pushOutbox(entries: unknown[]): void {

@@ -24,6 +24,7 @@ import { adminDeadLetterRoutes } from "./routes/admin-dead-letters";
 import { adminOpsRoutes, prometheusResponse, requireMetricsAccess } from "./routes/admin-ops";
 import { authRoutes } from "./routes/auth";
 import { accountAutomationRoutes, automationRoutes } from "./routes/automations";
+import { manualRoutes } from "./routes/manual";
 import { meRoutes } from "./routes/me";
 import { notificationRoutes } from "./routes/notifications";
 import { paymentRoutes, planRoutes } from "./routes/payments";
@@ -98,6 +99,7 @@ export function createApp() {
     .route("/v1/me", meRoutes)
     .route("/v1/accounts", accountRoutes)
     .route("/v1/accounts", accountAutomationRoutes)
+    .route("/v1/accounts", manualRoutes) // close, close all, add margin, run now (issue 23)
     .route("/v1/automations", automationRoutes)
     .route("/v1/plans", planRoutes) // public: a price list
     .route("/v1/payments", paymentRoutes)

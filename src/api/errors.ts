@@ -20,6 +20,20 @@ export const ERROR_STATUS = {
   conflict: 409,
   /** A cap on how many of something a user may have (API tokens, automations…). */
   limit_reached: 409,
+  /** The account's state refuses a manual action (issue 23): disabled, keys refused, automations stopped... */
+  account_disabled: 409,
+  credentials_rejected: 409,
+  automations_stopped: 409,
+  automation_disabled: 409,
+  entries_paused: 409,
+  automation_running: 409,
+  /** An Idempotency-Key still held by a request in progress, or an earlier order on the trade that may still land. */
+  request_in_progress: 409,
+  order_in_flight: 409,
+  /** An Idempotency-Key sent again with another action. */
+  idempotency_key_reused: 422,
+  /** The exchange refused the order (insufficient balance, an exchange rule): business or permanent, not retried. */
+  exchange_refused: 422,
   payload_too_large: 413,
   unsupported_media_type: 415,
   rate_limited: 429,
