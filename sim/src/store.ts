@@ -4,107 +4,23 @@
  * Everything survives eviction; the in-memory parts of the DO are caches of this.
  */
 import type { TradeRecord, TradeStatus } from "./positions";
+import { MIGRATIONS } from "./store-migrations";
+import {
+  toAccount,
+  toFundingFee,
+  toInvoice,
+  toOrderLogEntry,
+  toSettlement,
+  type Account,
+  type FundingFeeRow,
+  type FundingSettlement,
+  type Invoice,
+  type OrderLogEntry,
+  type PageAfter,
+  type Row,
+} from "./store-rows";
 
-/** Ordered and append-only: a released migration is never edited. */
-const MIGRATIONS: string[][] = [
-  [
-    `CREATE TABLE accounts (id TEXT PRIMARY KEY, api_key TEXT NOT NULL UNIQUE, secret TEXT NOT NULL,
-      passphrase TEXT NOT NULL, username TEXT NOT NULL, balance INTEGER NOT NULL, created_ms INTEGER NOT NULL)`,
-    `CREATE TABLE trades (id TEXT PRIMARY KEY, account_id TEXT NOT NULL, status TEXT NOT NULL,
-      closed_ms INTEGER, data TEXT NOT NULL)`,
-    `CREATE INDEX trades_account_status ON trades (account_id, status, closed_ms)`,
-    `CREATE INDEX trades_status ON trades (status)`,
-    `CREATE TABLE orders (seq INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, api_key TEXT,
-      route TEXT NOT NULL, body TEXT, client_id TEXT, status INTEGER NOT NULL)`,
-    `CREATE TABLE invoices (payment_hash TEXT PRIMARY KEY, payment_request TEXT NOT NULL,
-      amount INTEGER NOT NULL, memo TEXT, expiry INTEGER NOT NULL, created_ms INTEGER NOT NULL,
-      paid_ms INTEGER, api_key TEXT)`,
-    `CREATE TABLE kv (k TEXT PRIMARY KEY, v TEXT NOT NULL)`,
-  ],
-  [
-    // `at` is when the request reached the front door; `handled_at` when the exchange started on it.
-    `ALTER TABLE orders ADD COLUMN handled_at INTEGER`,
-    `CREATE INDEX orders_at ON orders (at)`,
-  ],
-  [
-    // Funding settlements and the fee each trade paid (+) or received (-) in them.
-    `CREATE TABLE funding_settlements (id TEXT PRIMARY KEY, time_ms INTEGER NOT NULL, rate REAL NOT NULL,
-      fixing_price REAL NOT NULL, trades INTEGER NOT NULL)`,
-    `CREATE INDEX funding_settlements_time ON funding_settlements (time_ms)`,
-    `CREATE TABLE funding_fees (seq INTEGER PRIMARY KEY AUTOINCREMENT, settlement_id TEXT NOT NULL,
-      trade_id TEXT NOT NULL, account_id TEXT NOT NULL, time_ms INTEGER NOT NULL, fee INTEGER NOT NULL)`,
-    `CREATE INDEX funding_fees_account ON funding_fees (account_id, time_ms)`,
-    // Traded volume (USD, opening and closing) per account, for the 30-day fee tier.
-    `CREATE TABLE volumes (seq INTEGER PRIMARY KEY AUTOINCREMENT, account_id TEXT NOT NULL, at INTEGER NOT NULL,
-      usd REAL NOT NULL)`,
-    `CREATE INDEX volumes_account ON volumes (account_id, at)`,
-  ],
-  [
-    // Requests a test harness sent as the trader (x-sim-harness): never faulted.
-    `ALTER TABLE orders ADD COLUMN harness TEXT`,
-  ],
-];
-
-export interface FundingSettlement {
-  id: string;
-  time: number;
-  rate: number;
-  fixingPrice: number;
-  /** Trades charged or credited (fee > 0). */
-  trades: number;
-}
-
-export interface FundingFeeRow {
-  seq: number;
-  settlementId: string;
-  tradeId: string;
-  accountId: string;
-  time: number;
-  /** Signed: positive paid by the trader, negative received. */
-  fee: number;
-}
-
-/** Newest-first paging position: (time, row sequence). */
-export interface PageAfter {
-  t: number;
-  s: number;
-}
-
-export interface Account {
-  id: string;
-  apiKey: string;
-  secret: string;
-  passphrase: string;
-  username: string;
-  balance: number;
-  createdMs: number;
-}
-
-export interface OrderLogEntry {
-  /** When the request reached the simulator (its entry worker). */
-  at: number;
-  /** When the exchange object started on it (after any queue in front of it). */
-  handledAt: number;
-  key: string | null;
-  route: string;
-  body: unknown;
-  clientId: string | null;
-  status: number;
-  /** Set when a test harness sent it as the trader (header x-sim-harness): not faulted. */
-  harness?: string;
-}
-
-export interface Invoice {
-  paymentHash: string;
-  paymentRequest: string;
-  amount: number;
-  memo: string | null;
-  expiry: number;
-  createdMs: number;
-  paidMs: number | null;
-}
-
-type Row = Record<string, SqlStorageValue>;
+export type { Account, FundingFeeRow, FundingSettlement, Invoice, OrderLogEntry, PageAfter } from "./store-rows";
 
 export class Store {
   constructor(private readonly sql: SqlStorage) {}
@@ -178,32 +94,27 @@ export class Store {
   }
 
   trade(accountId: string, id: string): TradeRecord | undefined {
-    const r = this.sql.exec<{ data: string }>(`SELECT data FROM trades WHERE id = ? AND account_id = ?`, id, accountId).toArray()[0];
-    return r && (JSON.parse(r.data) as TradeRecord);
+    return this.#trades(`SELECT data FROM trades WHERE id = ? AND account_id = ?`, id, accountId)[0];
+  }
+
+  /** The trades a `SELECT data FROM trades …` query returns, in its order. */
+  #trades(query: string, ...bindings: SqlStorageValue[]): TradeRecord[] {
+    return this.sql.exec<{ data: string }>(query, ...bindings).toArray().map((r) => JSON.parse(r.data) as TradeRecord);
   }
 
   /** An account's trades in one status, oldest first. */
   tradesOf(accountId: string, status: TradeStatus): TradeRecord[] {
-    return this.sql
-      .exec<{ data: string }>(`SELECT data FROM trades WHERE account_id = ? AND status = ? ORDER BY rowid`, accountId, status)
-      .toArray()
-      .map((r) => JSON.parse(r.data) as TradeRecord);
+    return this.#trades(`SELECT data FROM trades WHERE account_id = ? AND status = ? ORDER BY rowid`, accountId, status);
   }
 
   /** Every trade of an account in any status, oldest first (the control API's view). */
   allTradesOf(accountId: string): TradeRecord[] {
-    return this.sql
-      .exec<{ data: string }>(`SELECT data FROM trades WHERE account_id = ? ORDER BY rowid`, accountId)
-      .toArray()
-      .map((r) => JSON.parse(r.data) as TradeRecord);
+    return this.#trades(`SELECT data FROM trades WHERE account_id = ? ORDER BY rowid`, accountId);
   }
 
   /** Every open or running trade of every account, oldest first: what a price tick evaluates. */
   liveTrades(): TradeRecord[] {
-    return this.sql
-      .exec<{ data: string }>(`SELECT data FROM trades WHERE status IN ('open', 'running') ORDER BY rowid`)
-      .toArray()
-      .map((r) => JSON.parse(r.data) as TradeRecord);
+    return this.#trades(`SELECT data FROM trades WHERE status IN ('open', 'running') ORDER BY rowid`);
   }
 
   /**
@@ -215,19 +126,18 @@ export class Store {
     opts: { from: number; to: number; limit: number; after?: { t: number; id: string } },
   ): TradeRecord[] {
     const after = opts.after;
-    const rows = after
-      ? this.sql.exec<{ data: string }>(
+    return after
+      ? this.#trades(
           `SELECT data FROM trades WHERE account_id = ? AND status IN ('closed', 'canceled')
              AND closed_ms BETWEEN ? AND ? AND (closed_ms < ? OR (closed_ms = ? AND id < ?))
            ORDER BY closed_ms DESC, id DESC LIMIT ?`,
           accountId, opts.from, opts.to, after.t, after.t, after.id, opts.limit,
         )
-      : this.sql.exec<{ data: string }>(
+      : this.#trades(
           `SELECT data FROM trades WHERE account_id = ? AND status IN ('closed', 'canceled')
              AND closed_ms BETWEEN ? AND ? ORDER BY closed_ms DESC, id DESC LIMIT ?`,
           accountId, opts.from, opts.to, opts.limit,
         );
-    return rows.toArray().map((r) => JSON.parse(r.data) as TradeRecord);
   }
 
   /** Sum of the margins of an account's open and running trades (sats). */
@@ -243,10 +153,7 @@ export class Store {
 
   /** Every running trade of every account, oldest first (what a funding settlement charges). */
   runningTrades(): TradeRecord[] {
-    return this.sql
-      .exec<{ data: string }>(`SELECT data FROM trades WHERE status = 'running' ORDER BY rowid`)
-      .toArray()
-      .map((r) => JSON.parse(r.data) as TradeRecord);
+    return this.#trades(`SELECT data FROM trades WHERE status = 'running' ORDER BY rowid`);
   }
 
   // --- volume ------------------------------------------------------------------------------
@@ -290,14 +197,7 @@ export class Store {
         opts.from, opts.to, a ? a.t : null, a?.t ?? 0, a?.t ?? 0, a?.s ?? 0, opts.limit,
       )
       .toArray();
-    return rows.map((r) => ({
-      seq: Number(r.seq),
-      id: String(r.id),
-      time: Number(r.time_ms),
-      rate: Number(r.rate),
-      fixingPrice: Number(r.fixing_price),
-      trades: Number(r.trades),
-    }));
+    return rows.map(toSettlement);
   }
 
   /** An account's funding fees newest first, optionally one trade's, after the cursor position. */
@@ -315,14 +215,7 @@ export class Store {
         a ? a.t : null, a?.t ?? 0, a?.t ?? 0, a?.s ?? 0, opts.limit,
       )
       .toArray();
-    return rows.map((r) => ({
-      seq: Number(r.seq),
-      settlementId: String(r.settlement_id),
-      tradeId: String(r.trade_id),
-      accountId: String(r.account_id),
-      time: Number(r.time_ms),
-      fee: Number(r.fee),
-    }));
+    return rows.map(toFundingFee);
   }
 
   countTradesByStatus(): Record<string, number> {
@@ -347,16 +240,7 @@ export class Store {
     const cursor = key
       ? this.sql.exec<Row>(`SELECT * FROM orders WHERE api_key = ? AND at >= ? ORDER BY seq`, key, since)
       : this.sql.exec<Row>(`SELECT * FROM orders WHERE at >= ? ORDER BY seq`, since);
-    return cursor.toArray().map((r) => ({
-      at: Number(r.at),
-      handledAt: Number(r.handled_at ?? r.at),
-      key: (r.api_key as string | null) ?? null,
-      route: String(r.route),
-      body: parseMaybeJson(r.body as string | null),
-      clientId: (r.client_id as string | null) ?? null,
-      status: Number(r.status),
-      ...(r.harness ? { harness: String(r.harness) } : {}),
-    }));
+    return cursor.toArray().map(toOrderLogEntry);
   }
 
   // --- invoices --------------------------------------------------------------------------
@@ -371,40 +255,10 @@ export class Store {
 
   invoice(paymentHash: string): Invoice | undefined {
     const r = this.sql.exec<Row>(`SELECT * FROM invoices WHERE payment_hash = ?`, paymentHash).toArray()[0];
-    if (!r) return undefined;
-    return {
-      paymentHash: String(r.payment_hash),
-      paymentRequest: String(r.payment_request),
-      amount: Number(r.amount),
-      memo: (r.memo as string | null) ?? null,
-      expiry: Number(r.expiry),
-      createdMs: Number(r.created_ms),
-      paidMs: r.paid_ms === null ? null : Number(r.paid_ms),
-    };
+    return r && toInvoice(r);
   }
 
   markInvoicePaid(paymentHash: string, at: number): void {
     this.sql.exec(`UPDATE invoices SET paid_ms = ? WHERE payment_hash = ? AND paid_ms IS NULL`, at, paymentHash);
-  }
-}
-
-function toAccount(r: Row): Account {
-  return {
-    id: String(r.id),
-    apiKey: String(r.api_key),
-    secret: String(r.secret),
-    passphrase: String(r.passphrase),
-    username: String(r.username),
-    balance: Number(r.balance),
-    createdMs: Number(r.created_ms),
-  };
-}
-
-function parseMaybeJson(s: string | null): unknown {
-  if (s === null || s === "") return null;
-  try {
-    return JSON.parse(s);
-  } catch {
-    return s;
   }
 }
