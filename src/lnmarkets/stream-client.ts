@@ -15,28 +15,18 @@
  */
 import { createBackoff, STREAM_RECONNECT_BACKOFF } from "../domain/backoff.js";
 import { createLogger, registerSecret } from "../lib/logger.js";
-import { classifyHttpError, LnMarketsError } from "./errors.js";
-import type { LnMarketsCredentials } from "./rest-client.js";
-import { AuthenticateResult, TOPICS } from "./schemas.js";
-import { HmacSigner, randomNonceHex, signStreamAuth } from "./signing.js";
+import { LnMarketsError } from "./errors.js";
+import { TOPICS } from "./schemas.js";
+import { HmacSigner } from "./signing.js";
 import { parseStreamFrame } from "./stream-frames.js";
+import { authenticateStream, toStreamAttemptError, upgradeStreamSocket } from "./stream-handshake.js";
 import { JsonRpcChannel, streamError } from "./stream-rpc.js";
 import type { StreamClientOptions, StreamCounters, StreamHealth, StreamLogger, StreamState } from "./stream-types.js";
-import { streamFetchUrl } from "./transport.js";
+import { OpenWaiters } from "./stream-waiters.js";
 
 export type { StreamClientOptions, StreamCounters, StreamHealth, StreamLogger, StreamState } from "./stream-types.js";
 
-/** JSON-RPC error code LN Markets' stream uses for "too many messages". */
-const RPC_RATE_LIMITED = -32029;
-
 type TimingKey = "pingIntervalMs" | "staleAfterMs" | "requestTimeoutMs" | "clientName" | "clientVersion";
-
-interface OpenWaiter {
-  resolve: () => void;
-  reject: (e: unknown) => void;
-  /** The open() call that started the loop reports its first failure; later ones wait. */
-  failFast: boolean;
-}
 
 /** The stream v1 client; one per account DO. */
 export class LnMarketsStreamClient {
@@ -60,7 +50,7 @@ export class LnMarketsStreamClient {
   #healthTimer: ReturnType<typeof setTimeout> | null = null;
   #probeInFlight = false;
   #lastError: LnMarketsError | null = null;
-  #waiters: OpenWaiter[] = [];
+  readonly #waiters = new OpenWaiters();
 
   constructor(opts: StreamClientOptions) {
     this.#o = {
@@ -113,7 +103,7 @@ export class LnMarketsStreamClient {
   open(): Promise<void> {
     if (this.#running && (this.#state === "open" || this.#state === "stale")) return Promise.resolve();
     const failFast = !this.#running;
-    const p = new Promise<void>((resolve, reject) => this.#waiters.push({ resolve, reject, failFast }));
+    const p = this.#waiters.wait(failFast);
     if (!this.#running) {
       this.#running = true;
       this.#backoff.reset();
@@ -137,7 +127,7 @@ export class LnMarketsStreamClient {
     this.#generation++;
     this.#clearTimers();
     this.#teardownSocket(1000, reason);
-    this.#settleWaiters(err, true);
+    this.#waiters.settle(err, true);
     this.#setState("closed", reason);
   }
 
@@ -189,14 +179,7 @@ export class LnMarketsStreamClient {
     const gen = ++this.#generation;
     this.#setState("connecting", this.#counters.opens === 0 ? "opening" : "reconnecting");
     try {
-      const res = await this.#o.endpoints.fetch(streamFetchUrl(this.#o.endpoints.streamUrl), { headers: { Upgrade: "websocket" } });
-      const ws = res.webSocket;
-      if (ws === null || ws === undefined) {
-        const text = await res.text().catch(() => "");
-        throw res.status >= 400
-          ? classifyHttpError({ status: res.status, bodyText: text, retryAfter: res.headers.get("retry-after"), method: "GET", path: "/v1 (upgrade)", nowMs: Date.now() })
-          : new LnMarketsError({ kind: "temporary", code: "network", message: `LN Markets stream: upgrade refused (${res.status})`, status: res.status });
-      }
+      const ws = await upgradeStreamSocket(this.#o.endpoints);
       if (gen !== this.#generation) {
         ws.accept();
         ws.close(1000, "superseded");
@@ -211,7 +194,7 @@ export class LnMarketsStreamClient {
       ws.addEventListener("error", () => this.#onSocketGone(gen, "socket error"));
 
       await this.request("hello", { clientName: this.#o.clientName, clientVersion: this.#o.clientVersion });
-      if (this.#signer && this.#o.credentials) await this.#authenticate(this.#o.credentials, this.#signer);
+      if (this.#signer && this.#o.credentials) await authenticateStream((m, p) => this.request(m, p), this.#o.credentials, this.#signer);
       if (this.#topics.size > 0) await this.request("subscribe", { topics: [...this.#topics] });
       if (gen !== this.#generation) return;
 
@@ -220,10 +203,10 @@ export class LnMarketsStreamClient {
       this.#counters.opens++;
       this.#startTimers();
       this.#setState("open", "subscribed");
-      this.#settleWaiters();
+      this.#waiters.settle();
     } catch (e) {
       if (gen !== this.#generation) return;
-      const err = e instanceof LnMarketsError ? e : new LnMarketsError({ kind: "temporary", code: "network", message: `LN Markets stream: ${e instanceof Error ? e.message : String(e)}`, cause: e });
+      const err = toStreamAttemptError(e);
       this.#lastError = err;
       this.#safe("onError", () => this.#o.onError?.(err));
       this.#log.warn("lnm_stream_attempt_failed", { code: err.code, kind: err.kind, message: err.message });
@@ -231,31 +214,11 @@ export class LnMarketsStreamClient {
         this.#stop(`stopped: ${err.code}`, err);
         return;
       }
-      this.#settleWaiters(err, false);
+      this.#waiters.settle(err, false);
       // Events of the failed socket must not trigger a second reconnect.
       this.#generation++;
       this.#teardownSocket(1011, "attempt failed");
       this.#scheduleReconnect();
-    }
-  }
-
-  async #authenticate(creds: LnMarketsCredentials, signer: HmacSigner): Promise<void> {
-    const timestamp = Date.now();
-    const nonce = randomNonceHex();
-    const signature = await signStreamAuth(signer, timestamp, nonce);
-    let result: unknown;
-    try {
-      result = await this.request("authenticate", { key: creds.key, signature, timestamp, passphrase: creds.passphrase, nonce });
-    } catch (e) {
-      // A refusal is final (bad keys: retrying risks an IP ban); being rate limited is not.
-      if (e instanceof LnMarketsError && e.code === "stream_rpc" && e.rpcCode !== RPC_RATE_LIMITED && !/rate|too many/i.test(e.message)) {
-        throw new LnMarketsError({ kind: "permanent", code: "unauthorized", message: `LN Markets stream authenticate refused: ${e.message}`, cause: e });
-      }
-      throw e;
-    }
-    const parsed = AuthenticateResult.safeParse(result);
-    if (!parsed.success || !parsed.data.authenticated) {
-      throw new LnMarketsError({ kind: "permanent", code: "unauthorized", message: "LN Markets stream authenticate: not authenticated" });
     }
   }
 
@@ -401,17 +364,6 @@ export class LnMarketsStreamClient {
     this.#state = next;
     this.#log.info("lnm_stream_state", { state: next, previous: prev, reason });
     this.#safe("onStateChange", () => this.#o.onStateChange?.(next, prev, reason));
-  }
-
-  /** Resolves every waiter (success), or rejects fail-fast ones (all when `all`). */
-  #settleWaiters(err?: unknown, all = false): void {
-    const keep: OpenWaiter[] = [];
-    for (const w of this.#waiters) {
-      if (err === undefined) w.resolve();
-      else if (all || w.failFast) w.reject(err);
-      else keep.push(w);
-    }
-    this.#waiters = keep;
   }
 
   #safe(name: string, fn: () => void): void {
