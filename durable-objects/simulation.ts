@@ -19,27 +19,18 @@ import { simulations } from "../src/db/schema";
 import { backtestSummary } from "../src/domain/backtest";
 import { LnMarketsError } from "../src/lnmarkets/errors";
 import { advanceBacktest, expectedCandles, prepareBacktest } from "./simulation/backtest-runner";
+import { broadcast, pageAfter, replaySteps, runView, scenarioOptions, startRun, type RunMeta } from "./simulation/run";
 import { migrate, SimulationStore, type SavedStep } from "./simulation/storage";
 import { pollCells, startCells, sweepView, SWEEP_POLL_MS, type SweepMeta, type SweepSpec, type SweepView } from "./simulation/sweep";
 import type { RunSummary, SimResult, SimulationInfo, SimulationParams, SimulationStatus } from "./simulation/types";
 
 export type { SimResult, SimulationInfo, SimulationParams, SimulationStatus } from "./simulation/types";
+export { MAX_RESULTS_PAGE } from "./simulation/run";
 
 /** Steps per alarm invocation: a few ms of CPU, so an RPC (cancel, info) is never kept waiting long. */
 export const FAST_CHUNK = 500;
 /** Retry delay for the D1 summary write when D1 is unavailable. */
 const D1_RETRY_MS = 5_000;
-export const MAX_RESULTS_PAGE = 1_000;
-
-interface RunMeta {
-  status: SimulationStatus;
-  step: number;
-  startedAt: number;
-  finishedAt: number | null;
-  error: string | null;
-  /** False until the final row is in D1 (retried by the alarm). */
-  d1Synced: boolean;
-}
 
 export class SimulationDO extends DurableObject<Env> {
   private readonly store: SimulationStore;
@@ -83,7 +74,7 @@ export class SimulationDO extends DurableObject<Env> {
       return invalid(e, e instanceof Error && e.message.includes("position") ? "position" : "initialPrice");
     }
     const now = Date.now();
-    const run: RunMeta = { status: "running", step: 0, startedAt: now, finishedAt: null, error: null, d1Synced: false };
+    const run = startRun(now);
     this.ctx.storage.transactionSync(() => {
       this.store.setJson("params", params);
       this.store.setJson("state", state);
@@ -91,7 +82,7 @@ export class SimulationDO extends DurableObject<Env> {
       this.store.setJson("run", run);
     });
     await this.ctx.storage.setAlarm(params.speed === "fast" ? now : now + params.stepMs);
-    return { ok: true, value: this.view(params, run, null) };
+    return { ok: true, value: runView(params, run, null) };
   }
 
   /**
@@ -105,7 +96,7 @@ export class SimulationDO extends DurableObject<Env> {
     const params: SimulationParams = { ...input, scenario: "backtest", speed: "fast", steps: expectedCandles(input) };
     const { bt, cursor } = prepared.value;
     const now = Date.now();
-    const run: RunMeta = { status: "running", step: 0, startedAt: now, finishedAt: null, error: null, d1Synced: false };
+    const run = startRun(now);
     this.ctx.storage.transactionSync(() => {
       this.store.setJson("params", params);
       this.store.setJson("bt", bt);
@@ -114,21 +105,13 @@ export class SimulationDO extends DurableObject<Env> {
       this.store.setJson("run", run);
     });
     await this.ctx.storage.setAlarm(now);
-    return { ok: true, value: this.view(params, run, null) };
+    return { ok: true, value: runView(params, run, null) };
   }
 
   /** One batch of a backtest; finishes it at the end or on a failure the exchange will not fix. */
   private async alarmBacktest(params: SimulationParams): Promise<void> {
     const sockets = this.ctx.getWebSockets();
-    const push = (msg: string) => {
-      for (const ws of sockets) {
-        try {
-          ws.send(msg);
-        } catch {
-          /* closing: webSocketClose follows */
-        }
-      }
-    };
+    const push = (msg: string) => broadcast(sockets, msg);
     let done = false;
     try {
       // A cancel may land while the batch loads: the write checks the status again.
@@ -165,11 +148,7 @@ export class SimulationDO extends DurableObject<Env> {
   /** Trades of a backtest after sequence `cursor`, in order of their exit. */
   async trades(cursor: number, limit: number): Promise<SimResult<{ data: unknown[]; nextCursor: string | null }>> {
     if (!this.store.getJson("params")) return { ok: false, code: "not_found", message: "simulation not found" };
-    const n = Math.min(Math.max(1, Math.trunc(limit)), MAX_RESULTS_PAGE);
-    const rows = this.store.tradesAfter(Math.max(0, Math.trunc(cursor)), n + 1);
-    const data = rows.slice(0, n);
-    const last = data[data.length - 1];
-    return { ok: true, value: { data: data.map((r) => r.trade), nextCursor: rows.length > n && last ? String(last.seq) : null } };
+    return { ok: true, value: pageAfter(cursor, limit, (a, n) => this.store.tradesAfter(a, n), (r) => r.seq, (r) => r.trade) };
   }
 
   /**
@@ -216,16 +195,22 @@ export class SimulationDO extends DurableObject<Env> {
 
   private async syncSweep(meta: SweepMeta): Promise<void> {
     if (meta.d1Synced) return;
+    const view = sweepView(meta);
+    const status = meta.status === "running" ? "completed" : meta.status;
+    if (!(await this.writeRow(meta.id, { status, summary: JSON.stringify({ objective: view.objective, table: view.table }), finishedAt: meta.finishedAt }))) return;
+    meta.d1Synced = true;
+    this.store.setJson("sweep", meta);
+  }
+
+  /** Updates the run's row in D1; on failure logs it and re-arms the alarm to retry. */
+  private async writeRow(id: string, values: Pick<typeof simulations.$inferInsert, "status" | "summary" | "finishedAt">): Promise<boolean> {
     try {
-      const view = sweepView(meta);
-      await getDb(this.env).update(simulations)
-        .set({ status: meta.status === "running" ? "completed" : meta.status, summary: JSON.stringify({ objective: view.objective, table: view.table }), finishedAt: meta.finishedAt })
-        .where(eq(simulations.id, meta.id)).run();
-      meta.d1Synced = true;
-      this.store.setJson("sweep", meta);
+      await getDb(this.env).update(simulations).set(values).where(eq(simulations.id, id)).run();
+      return true;
     } catch (e) {
-      console.error(JSON.stringify({ level: "error", msg: "simulation.d1_sync_failed", simulationId: meta.id, error: String(e) }));
+      console.error(JSON.stringify({ level: "error", msg: "simulation.d1_sync_failed", simulationId: id, error: String(e) }));
       await this.ctx.storage.setAlarm(Date.now() + D1_RETRY_MS);
+      return false;
     }
   }
 
@@ -234,17 +219,13 @@ export class SimulationDO extends DurableObject<Env> {
     const params = this.store.getJson<SimulationParams>("params");
     const run = this.store.getJson<RunMeta>("run");
     if (!params || !run) return { ok: false, code: "not_found", message: "simulation not found" };
-    return { ok: true, value: this.view(params, run, this.store.getJson<RunSummary>("final")) };
+    return { ok: true, value: runView(params, run, this.store.getJson<RunSummary>("final")) };
   }
 
   /** Saved steps after step `cursor` (exclusive), in order; `nextCursor` is null on the last page. */
   async results(cursor: number, limit: number): Promise<SimResult<{ data: SavedStep[]; nextCursor: string | null }>> {
     if (!this.store.getJson("params")) return { ok: false, code: "not_found", message: "simulation not found" };
-    const n = Math.min(Math.max(1, Math.trunc(limit)), MAX_RESULTS_PAGE);
-    const rows = this.store.stepsAfter(Math.max(0, Math.trunc(cursor)), n + 1);
-    const data = rows.slice(0, n);
-    const last = data[data.length - 1];
-    return { ok: true, value: { data, nextCursor: rows.length > n && last ? String(last.step) : null } };
+    return { ok: true, value: pageAfter(cursor, limit, (a, n) => this.store.stepsAfter(a, n), (r) => r.step, (r) => r) };
   }
 
   /** Stop a running simulation; a finished one is left as it is. Returns the status. */
@@ -282,16 +263,10 @@ export class SimulationDO extends DurableObject<Env> {
     this.ctx.acceptWebSocket(server);
     // All of this is synchronous: no step can be saved between the state and the backlog.
     const final = this.store.getJson<RunSummary>("final");
-    server.send(JSON.stringify({ type: "state", ...this.view(params, run, final), last: this.store.lastStep() }));
+    server.send(JSON.stringify({ type: "state", ...runView(params, run, final), last: this.store.lastStep() }));
     const after = Number(new URL(request.url).searchParams.get("after"));
     if (Number.isInteger(after) && after >= 0 && new URL(request.url).searchParams.has("after")) {
-      let from = after;
-      for (;;) {
-        const rows = this.store.stepsAfter(from, MAX_RESULTS_PAGE);
-        for (const r of rows) server.send(JSON.stringify({ type: "step", record: r }));
-        if (rows.length < MAX_RESULTS_PAGE) break;
-        from = rows[rows.length - 1]!.step;
-      }
+      replaySteps(server, this.store, after);
     }
     if (run.status !== "running") {
       server.send(JSON.stringify({ type: "end", status: run.status, summary: final }));
@@ -357,14 +332,7 @@ export class SimulationDO extends DurableObject<Env> {
         summary = accumulateSummary(summary, r.record);
         run.step = r.record.step;
         this.store.insertStep(r.record);
-        const msg = JSON.stringify({ type: "step", record: r.record });
-        for (const ws of sockets) {
-          try {
-            ws.send(msg);
-          } catch {
-            /* a socket closing under us: it will get webSocketClose */
-          }
-        }
+        broadcast(sockets, JSON.stringify({ type: "step", record: r.record }));
       }
       this.store.setJson("state", state);
       this.store.setJson("summary", summary);
@@ -408,35 +376,9 @@ export class SimulationDO extends DurableObject<Env> {
 
   /** Write the final row to D1; on failure keep the flag down and retry from the alarm. */
   private async syncD1(params: SimulationParams, run: RunMeta): Promise<void> {
-    try {
-      const final = this.store.getJson<RunSummary>("final");
-      await getDb(this.env).update(simulations)
-        .set({ status: run.status, summary: final ? JSON.stringify(final) : null, finishedAt: run.finishedAt })
-        .where(eq(simulations.id, params.id)).run();
-      run.d1Synced = true;
-      this.store.setJson("run", run);
-    } catch (e) {
-      console.error(JSON.stringify({ level: "error", msg: "simulation.d1_sync_failed", simulationId: params.id, error: String(e) }));
-      await this.ctx.storage.setAlarm(Date.now() + D1_RETRY_MS);
-    }
+    const final = this.store.getJson<RunSummary>("final");
+    if (!(await this.writeRow(params.id, { status: run.status, summary: final ? JSON.stringify(final) : null, finishedAt: run.finishedAt }))) return;
+    run.d1Synced = true;
+    this.store.setJson("run", run);
   }
-
-  private view(params: SimulationParams, run: RunMeta, final: RunSummary | null): SimulationInfo {
-    return {
-      id: params.id,
-      status: run.status,
-      scenario: params.scenario,
-      speed: params.speed,
-      progress: { step: run.step, steps: params.steps },
-      startedAt: run.startedAt,
-      finishedAt: run.finishedAt,
-      error: run.error,
-      summary: run.status === "running" ? null : final,
-    };
-  }
-}
-
-function scenarioOptions(p: SimulationParams) {
-  if (p.scenario === "backtest") throw new Error("a backtest has no scenario");
-  return { name: p.scenario, initialPrice: p.initialPrice, seed: p.seed, dropPct: p.dropPct, prices: p.prices };
 }
