@@ -17,6 +17,7 @@ import { spawnSync } from "node:child_process";
 import { createServer } from "node:http";
 import { appendFileSync, existsSync, writeFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
+import { DatabaseSync } from "node:sqlite";
 import { build } from "esbuild";
 import { heapAfterGc } from "./lib/inspector.mjs";
 import { OUT, ROOT, commit, guardedAccount, http, lnm, machine, must, newTrader, percentile, readD1Writes, readQueueCounters, startStack, statuses, waitRest } from "./lib/stack.mjs";
@@ -269,6 +270,24 @@ function rates(before, after, fleet, group) {
   };
 }
 
+/** What the accounts logged to D1 between two times: automation_logs and job_events rows by event. */
+function loggedEvents(file, accounts, from, to) {
+  const db = new DatabaseSync(file, { readOnly: true });
+  try {
+    const ids = accounts.map((a) => a.accountId);
+    const marks = ids.map(() => "?").join(",");
+    const q = (table, ts) => db.prepare(`SELECT event, count(*) AS n FROM ${table} WHERE account_id IN (${marks}) AND ${ts} BETWEEN ? AND ? GROUP BY event`).all(...ids, from, to);
+    return {
+      automationLogs: Object.fromEntries(q("automation_logs", "created_at").map((r) => [r.event, r.n])),
+      jobEvents: Object.fromEntries(q("job_events", "ts").map((r) => [r.event, r.n])),
+    };
+  } catch (e) {
+    return { error: e.message };
+  } finally {
+    db.close();
+  }
+}
+
 /** Moves the price by half a dollar every second for `seconds` (a market that ticks). */
 async function tickEverySecond(stack, base, seconds) {
   const end = Date.now() + seconds * 1000;
@@ -517,7 +536,7 @@ function appendResults(r) {
     `| platform CPU between ticks, ${r.fleet.size} accounts at rest (${REST_WINDOW_S} s window) | ${fmt(r.rest.cpuPlatformPct, 2)} % of one core (simulator ${fmt(r.rest.cpuSimPct, 2)} %) |`,
     `| runs at rest (monitor + guard REST re-syncs) | ${fmt(r.rest.runsPerH, 1)}/h; a run's wall time (each account's last runs, against the local simulator) p50 ${fmt(r.rest.runMs.p50)} ms, p95 ${fmt(r.rest.runMs.p95)} ms, mean ${fmt(r.rest.runMs.mean)} ms (the cost uses the p50); ${fmt(r.rest.sharedAlarmShare * 100)} % of accounts run both in one alarm |`,
     `| D1 rows written in the rest window (by table and operation, whole fleet) | ${Object.entries(r.rest.d1ByTable).map(([k, v]) => `${k} ${v}`).join(", ") || "none"} |`,
-    `| D1 rows written in the hot window (near accounts' and shared rows) | ${r.hot ? Object.entries(r.hot.d1ByTable).map(([k, v]) => `${k} ${v}`).join(", ") || "none" : "-"} |`,
+    `| D1 rows written in the hot window (near accounts' and shared rows) | ${r.hot ? Object.entries(r.hot.d1ByTable).map(([k, v]) => `${k} ${v}`).join(", ") || "none" : "-"}${r.hot?.logged ? `; events the window logged: ${JSON.stringify(r.hot.logged)}` : ""} |`,
     `| heartbeats | ${fmt(r.run.heartbeatsPerAccount, 2)} per account over the ${fmt(r.run.minutes)} min run (the first alarm beats, then one an hour) |`,
     `| D1 rows per LOGS message (queue_counters sent and settled) | ${fmt(r.run.queueCounterRowsPerMessage, 2)} |`,
     `| counters at rest | ${counters("rest")} |`,
@@ -606,12 +625,16 @@ async function main() {
         await must("POST", `${stack.sim}/__sim/price`, { price });
         const hotN = await waitHot(stack, near, 60_000);
         // Past the switch (the schedules armed at rest run out first), ticking as a market does.
-        await tickEverySecond(stack, price, QUICK ? 10 : 30);
+        // 45 s: longer than a log flush's wait (30 s), so rows of the switch land before the window.
+        await tickEverySecond(stack, price, QUICK ? 10 : 45);
         log(`[bench] hot window ${HOT_WINDOW_S} s at ${price}: ${hotN}/${near.length} near accounts hold their socket`);
         const before = await snapshotCounters(stack, fleet);
         await tickEverySecond(stack, price, HOT_WINDOW_S);
         const after = await snapshotCounters(stack, fleet);
-        result.hot = { ...rates(before, after, fleet, near), holding: hotN };
+        // The LOGS queue lands rows a little later: read what the window's events became.
+        await sleep(QUICK ? 5_000 : 10_000);
+        result.hot = { ...rates(before, after, fleet, near), holding: hotN, logged: loggedEvents(stack.d1Path(), near, before.at, after.at) };
+        log(`[bench] hot: logged ${JSON.stringify(result.hot.logged)}`);
         const show = (x) => x && JSON.stringify({ stream: x.stream?.state, hot: x.marketFeed?.hot, monitor: x.monitor?.status && { runs: x.monitor.status.runs, next: x.monitor.status.nextRunAt - after.at, last: x.monitor.status.lastRunAt - after.at }, guard: x.automations?.[0]?.status && { runs: x.automations[0].status.runs, next: x.automations[0].status.nextRunAt - after.at } });
         log(`[bench] hot: first near account before ${show(before.st[fleet.indexOf(near[0])])} after ${show(after.st[fleet.indexOf(near[0])])}`);
         await must("POST", `${stack.sim}/__sim/price`, { price: 100_000 });
