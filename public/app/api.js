@@ -27,8 +27,8 @@ export class ApiError extends Error {
 }
 
 /** One API call; resolves to the JSON body (null for 204), throws ApiError otherwise. */
-export async function api(method, path, body) {
-  const headers = {};
+export async function api(method, path, body, extraHeaders) {
+  const headers = { ...extraHeaders };
   if (session.token) headers.authorization = 'Bearer ' + session.token;
   if (body !== undefined) headers['content-type'] = 'application/json';
   let res;
@@ -52,7 +52,7 @@ export async function api(method, path, body) {
 }
 
 export const get = (path) => api('GET', path);
-export const post = (path, body) => api('POST', path, body === undefined ? {} : body);
+export const post = (path, body, headers) => api('POST', path, body === undefined ? {} : body, headers);
 export const patch = (path, body) => api('PATCH', path, body);
 export const put = (path, body) => api('PUT', path, body);
 export const del = (path) => api('DELETE', path);

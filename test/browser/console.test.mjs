@@ -5,7 +5,8 @@
 //
 // A new trader signs up, connects simulator keys, opens a position, sees its risk, turns on a
 // Margin Guard; the price is moved through the simulator's /__sim/price and the same page,
-// never reloaded, shows the add-margin and the lower risk.
+// never reloaded, shows the add-margin and the lower risk; then the trader closes the trade by
+// keyboard from its card, confirmed on the dry run (manual controls).
 import chromium from "@sparticuz/chromium";
 import { chromium as playwright } from "playwright-core";
 import { afterAll, beforeAll, expect, test } from "vitest";
@@ -111,6 +112,18 @@ test("a new trader signs up, connects simulator keys, opens a trade, turns on a 
   const after = await page.$eval(".trade", (t) => ({ margin: Number(t.dataset.margin), risk: Number(t.dataset.risk), text: t.querySelector(".risk-value").textContent, price: document.querySelector("#last-price").textContent }));
   expect(after.price).toBe("$91,600");
   expect(after.risk).toBeGreaterThan(0.3);
+
+  // Manual controls (issue 23), by keyboard: the trade's Close opens a confirmation with the
+  // dry run (nothing sent), Escape cancels and gives focus back; confirmed, the trade is gone.
+  await page.focus(".trade [data-manual=close]");
+  await page.keyboard.press("Enter");
+  await until(page, "the close's dry run", () => /would close/.test(document.querySelector("dialog.confirm[open] .dry-summary")?.textContent ?? ""));
+  await page.keyboard.press("Escape");
+  await until(page, "focus back on Close", () => document.activeElement?.dataset?.manual === "close" && !document.querySelector("dialog.confirm"));
+  await page.keyboard.press("Enter");
+  await until(page, "the close's dry run again", () => /would close/.test(document.querySelector("dialog.confirm[open] .dry-summary")?.textContent ?? ""));
+  await page.click("dialog.confirm button.danger");
+  await until(page, "the trade closed", () => !document.querySelector(".trade") && /No running trade/.test(document.querySelector("#trades")?.textContent ?? ""));
   expect(await page.evaluate(() => window.__sameDocument)).toBe(true);
   expect(pageErrors).toEqual([]);
   await context.close();

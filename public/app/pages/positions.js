@@ -1,7 +1,9 @@
 // Positions, live: every running trade of the account with its risk gauge (marked at the
 // guard's warn and act levels), refreshed every few seconds, the guards' last runs and the
-// last orders sent. On the dev stack a paper trade can be opened and the simulator's price moved.
+// last orders sent; close, add margin, close all and run now, each confirmed on its dry run
+// (../manual.js). On the dev stack a paper trade can be opened and the simulator's price moved.
 import { get, post, seg } from '../api.js';
+import { closeAllButton, keepFocus, runButton, tradeActions } from '../manual.js';
 import { card, el, field, fill, flash, fmt, form, input, select, table, val } from '../ui.js';
 
 const POLL_MS = 3000;
@@ -39,7 +41,7 @@ export function sizeGauges(root) {
   root.querySelectorAll('.mark[data-at]').forEach((e) => { e.style.left = e.dataset.at + '%'; });
 }
 
-function tradeCard(t, price, p, lv) {
+function tradeCard(t, price, p, lv, actions) {
   const long = t.side === 'buy';
   const pnl = pnlSats(t, price);
   return el('article', { class: 'trade', 'data-trade-id': t.id, 'data-risk': t.risk, 'data-margin': t.margin },
@@ -55,17 +57,19 @@ function tradeCard(t, price, p, lv) {
       t.takeprofit ? [el('dt', {}, 'Take profit'), el('dd', {}, fmt.usd(t.takeprofit))] : null,
       t.stoploss ? [el('dt', {}, 'Stop loss'), el('dd', {}, fmt.usd(t.stoploss))] : null,
       t.sumFundingFees ? [el('dt', {}, 'Funding paid'), el('dd', {}, fmt.sats(t.sumFundingFees))] : null),
-    el('p', { class: 'muted small' }, 'Trade ', el('code', {}, t.id)));
+    el('p', { class: 'muted small' }, 'Trade ', el('code', {}, t.id)),
+    actions || null);
 }
 
-/** One line per automation: what it did last. */
-export function lastRuns(statusAcc) {
+/** One line per automation: what it did last; `run(a)` adds a "run now" control per automation. */
+export function lastRuns(statusAcc, run) {
   if (!statusAcc) return el('p', { class: 'muted' }, 'Not scheduled yet.');
   const rows = [statusAcc.monitor, ...statusAcc.automations].filter(Boolean).map((a) => ({
     attrs: { 'data-automation': a.type },
-    cells: [a.name || a.type, a.enabled ? 'on' : 'off', el('span', { class: 'last-result' }, a.status.lastError ? '⚠ ' + a.status.lastError : a.status.lastResult || '—'), fmt.ago(a.status.lastRunAt), a.status.lastDurationMs === null ? '—' : a.status.lastDurationMs + ' ms'],
+    cells: [a.name || a.type, a.enabled ? 'on' : 'off', el('span', { class: 'last-result' }, a.status.lastError ? '⚠ ' + a.status.lastError : a.status.lastResult || '—'), fmt.ago(a.status.lastRunAt), a.status.lastDurationMs === null ? '—' : a.status.lastDurationMs + ' ms',
+      ...(run ? [a.type === 'margin_monitor' ? '' : run(a)] : [])],
   }));
-  return table(['automation', '', 'last result', 'ran', 'took'], rows, { label: 'automations', empty: 'No automation yet.' });
+  return table(['automation', '', 'last result', 'ran', 'took', ...(run ? [''] : [])], rows, { label: 'automations', empty: 'No automation yet.' });
 }
 
 function ordersTable(rows) {
@@ -91,7 +95,7 @@ export async function render(main, ctx, seq) {
   const runs = el('div', { id: 'last-runs' });
   const orders = el('div', { id: 'orders' });
   main.append(
-    el('div', { class: 'toolbar' }, ctx.accountPicker(), el('span', { id: 'updated', class: 'muted small' })),
+    el('div', { class: 'toolbar' }, ctx.accountPicker(), el('span', { id: 'updated', class: 'muted small' }), closeAllButton(acc, () => refresh())),
     ticker, trades,
     ctx.dev && acc.network === 'simulator' ? devControls(ctx, acc, () => refresh()) : null,
     card('What the automations did last', runs, el('p', {}, el('a', { href: '#/guards' }, 'Set up guards →'))),
@@ -113,10 +117,11 @@ export async function render(main, ctx, seq) {
       const lv = levels(sa);
       fill(ticker, el('span', {}, 'Last ', el('strong', { id: 'last-price' }, fmt.usd(p.price))), ' · bid ', fmt.usd(p.bid), ' · offer ', fmt.usd(p.offer),
         ' · feed ', el('span', { class: 'tag' }, p.feed), st.schedulingEnabled ? null : el('span', { class: 'tag critical' }, 'kill switch on'));
-      fill(trades, p.trades.length ? p.trades.map((t) => tradeCard(t, p.price, p, lv))
-        : el('p', { class: 'muted' }, 'No running trade on ' + acc.name + '.' + (ctx.dev && acc.network === 'simulator' ? ' Open a paper trade below.' : '')));
+      // Redrawn every poll: a focused button gets focus back (keyboard use), an open confirmation stays.
+      keepFocus(trades, () => fill(trades, p.trades.length ? p.trades.map((t) => tradeCard(t, p.price, p, lv, tradeActions(acc, t, () => refresh())))
+        : el('p', { class: 'muted' }, 'No running trade on ' + acc.name + '.' + (ctx.dev && acc.network === 'simulator' ? ' Open a paper trade below.' : ''))));
       sizeGauges(trades);
-      fill(runs, lastRuns(sa), el('p', { class: 'muted small' }, 'Gauge marks: ' + lv.by + '.'));
+      keepFocus(runs, () => fill(runs, lastRuns(sa, (a) => runButton(acc, a, () => refresh())), el('p', { class: 'muted small' }, 'Gauge marks: ' + lv.by + '.')));
       fill(orders, ordersTable(tl.data));
       main.querySelector('#updated').textContent = 'Updated ' + fmt.time(Date.now());
     } catch (e) {
