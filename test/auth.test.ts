@@ -111,7 +111,7 @@ describe("tokens", () => {
 
   it("creates an API token shown once, uses it, lists it without its value, revokes it", async () => {
     const u = await registerUser("tok");
-    const created = await api("POST", "/v1/auth/tokens", { token: u.token, body: { name: "bot" } });
+    const created = await api("POST", "/v1/auth/tokens", { token: u.token, body: { name: "bot", scopes: ["read", "trade"] } });
     expect(created.status).toBe(201);
     const apiToken: string = created.body.token;
     expect(apiToken).toMatch(/^lnma_/);
@@ -135,7 +135,7 @@ describe("tokens", () => {
   it("a user cannot revoke another user's token (404, not 403)", async () => {
     const a = await registerUser("iso-a");
     const b = await registerUser("iso-b");
-    const t = await api("POST", "/v1/auth/tokens", { token: a.token, body: { name: "a" } });
+    const t = await api("POST", "/v1/auth/tokens", { token: a.token, body: { name: "a", scopes: ["read"] } });
     const r = await api("DELETE", `/v1/auth/tokens/${t.body.id}`, { token: b.token });
     expect(r.status).toBe(404);
     expect((await api("GET", "/v1/me", { token: t.body.token })).status).toBe(200);
@@ -181,7 +181,7 @@ describe("secrets never reach a log line", () => {
       const reg = await api("POST", "/v1/auth/register", { body: { email, password } });
       await api("POST", "/v1/auth/login", { body: { email, password: "wrong-password-456" } });
       const login = await api("POST", "/v1/auth/login", { body: { email, password } });
-      const tok = await api("POST", "/v1/auth/tokens", { token: login.body.token, body: { name: "logs" } });
+      const tok = await api("POST", "/v1/auth/tokens", { token: login.body.token, body: { name: "logs", scopes: ["read"] } });
       await api("GET", "/v1/me", { token: tok.body.token });
       await api("GET", "/v1/me", { token: "lnma_0123456789abcdef0123456789abcdef_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" });
       return { jwt: login.body.token as string, apiToken: tok.body.token as string, regJwt: reg.body.token as string };

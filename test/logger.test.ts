@@ -17,6 +17,19 @@ describe("logger redaction", () => {
     expect(out.msg).not.toContain("lnma_0123456789abcdef");
   });
 
+  it("strips WebSocket tickets and credentials in a URL's query, keeping the parameter names (issue 22)", () => {
+    const ticket = "wst_" + "A".repeat(43);
+    const url = `https://x.test/v1/simulations/sim_1/stream?after=0&ticket=${ticket}&access_token=secretvalue123&token=t0k3nvalue`;
+    const out = redact({ msg: `GET ${url} failed`, url }) as any;
+    for (const v of [out.msg, out.url]) {
+      expect(v).not.toContain(ticket);
+      expect(v).not.toContain("secretvalue123");
+      expect(v).not.toContain("t0k3nvalue");
+      expect(v).toContain("after=0");
+      expect(v).toContain("access_token=");
+    }
+  });
+
   it("with thousands of accounts' keys registered, each one is still redacted wherever it appears", () => {
     const keys = Array.from({ length: 2_000 }, (_, i) => `acct-${String(i).padStart(4, "0")}-secret-${(i * 7919).toString(36)}`);
     for (const k of keys) registerSecret(k);

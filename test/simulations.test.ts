@@ -185,13 +185,16 @@ describe("simulations", () => {
     const liveSteps = l.messages.filter((m) => m.msg.type === "step").map((m) => m.msg.record.step);
     expect(liveSteps).toEqual(Array.from({ length: 40 - state.progress.step }, (_, i) => state.progress.step + i + 1));
 
-    // A browser cannot set headers on a WebSocket: the token may come as ?access_token=.
+    // A browser cannot set headers on a WebSocket: it opens it with a single-use ticket
+    // (POST /v1/auth/ws-ticket), never with its token in the URL.
+    const { ticket } = (await api("POST", "/v1/auth/ws-ticket", { token: u.token })).body;
+    const viaTicket = await exports.default.fetch(new Request(`${BASE}/v1/simulations/${live}/stream?ticket=${ticket}`, { headers: { upgrade: "websocket" } }));
+    expect(viaTicket.status).toBe(101);
+    viaTicket.webSocket!.accept();
+    viaTicket.webSocket!.close();
+    // ?access_token= is refused, on an upgrade too.
     const viaQuery = await exports.default.fetch(new Request(`${BASE}/v1/simulations/${live}/stream?access_token=${encodeURIComponent(u.token)}`, { headers: { upgrade: "websocket" } }));
-    expect(viaQuery.status).toBe(101);
-    viaQuery.webSocket!.accept();
-    viaQuery.webSocket!.close();
-    // ...but only on an upgrade: a plain request with the token in the query is refused.
-    expect((await api("GET", `/v1/simulations/${live}?access_token=${encodeURIComponent(u.token)}`)).status).toBe(401);
+    expect(viaQuery.status).toBe(401);
 
     // After the end: state, then end, then closed.
     const late = await openStream(u.token, live);

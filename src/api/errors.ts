@@ -15,6 +15,8 @@ export const ERROR_STATUS = {
   unauthenticated: 401,
   invalid_credentials: 401,
   forbidden: 403,
+  /** An API token without the scope the route needs (read < trade < admin). */
+  insufficient_scope: 403,
   plan_limit: 402,
   not_found: 404,
   conflict: 409,

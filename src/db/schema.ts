@@ -43,10 +43,30 @@ export const apiTokens = sqliteTable("api_tokens", {
   name: text("name").notNull(),
   /** SHA-256 (hex) of the token's secret part; the token itself is shown once. */
   secretHash: text("secret_hash").notNull(),
+  /**
+   * Comma-separated scopes (issue 22): `read` (GET only), `trade` (also changes accounts,
+   * automations, orders), `admin` (also /v1/admin, operators only). Rows from before scopes
+   * existed have `read,trade`.
+   */
+  scopes: text("scopes").notNull().default("read,trade"),
+  /** Past this time (ms) the token answers 401; null = no expiry. */
+  expiresAt: integer("expires_at"),
   createdAt: createdAt(),
   lastUsedAt: integer("last_used_at"),
   revokedAt: integer("revoked_at"),
 }, (t) => [index("api_tokens_user_idx").on(t.userId)]);
+
+/**
+ * Single-use WebSocket tickets (issue 22): a browser cannot set headers on a WebSocket, so it
+ * asks `POST /v1/auth/ws-ticket` for one and opens the socket with `?ticket=`. Stored as the
+ * SHA-256 of the ticket; deleted when used; expired rows are pruned by retention.
+ */
+export const wsTickets = sqliteTable("ws_tickets", {
+  id: text("id").primaryKey(),
+  userId: text("user_id").notNull().references(() => users.id, { onDelete: "cascade" }),
+  expiresAt: integer("expires_at").notNull(),
+  createdAt: createdAt(),
+}, (t) => [index("ws_tickets_user_idx").on(t.userId), index("ws_tickets_expires_idx").on(t.expiresAt)]);
 
 export const exchangeAccounts = sqliteTable("exchange_accounts", {
   id: text("id").primaryKey(),

@@ -15,7 +15,7 @@ export async function findUserById(db: Db, id: string): Promise<UserRow | undefi
 
 export async function findActiveToken(db: Db, tokenId: string) {
   return db
-    .select({ id: apiTokens.id, userId: apiTokens.userId, secretHash: apiTokens.secretHash, lastUsedAt: apiTokens.lastUsedAt })
+    .select({ id: apiTokens.id, userId: apiTokens.userId, secretHash: apiTokens.secretHash, scopes: apiTokens.scopes, expiresAt: apiTokens.expiresAt, lastUsedAt: apiTokens.lastUsedAt })
     .from(apiTokens)
     .where(and(eq(apiTokens.id, tokenId), isNull(apiTokens.revokedAt)))
     .get();

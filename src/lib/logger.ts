@@ -2,7 +2,8 @@
  * Structured JSON logger: one object per line, stable keys (`ts`, `level`, `event`, then
  * fields). Secrets are redacted by construction: by key name (anything that looks like a
  * password, secret, token, key, signature or credentials) and by value (registered secret
- * values, bearer tokens, JWTs and our API tokens wherever they appear in a string).
+ * values, bearer tokens, JWTs, our API tokens and WebSocket tickets, and credentials in a URL's
+ * query, wherever they appear in a string).
  */
 
 export type LogLevel = "debug" | "info" | "warn" | "error";
@@ -18,6 +19,10 @@ const VALUE_PATTERNS: RegExp[] = [
   /Bearer\s+[A-Za-z0-9._~+/=-]+/gi,
   /eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]+/g,
   /lnma_[A-Za-z0-9_-]{10,}/g,
+  // WebSocket tickets, and any credential carried in a URL's query (`?access_token=`,
+  // `?ticket=`, `?token=`...): the parameter stays, its value goes.
+  /wst_[A-Za-z0-9_-]{10,}/g,
+  /(?<=[?&;](?:access_token|token|ticket|api_key|apikey|key|secret|signature|sig|password)=)[^&#\s"']+/gi,
 ];
 
 const MIN_SECRET = 8;

@@ -58,3 +58,36 @@ export function parseApiToken(token: string): { id: string; secret: string } | n
 export async function apiTokenMatches(secret: string, storedHash: string): Promise<boolean> {
   return timingSafeEqual(utf8(await sha256Hex(secret)), utf8(storedHash));
 }
+
+const SCOPE_ORDER = ["read", "trade", "admin"] as const;
+type Scope = (typeof SCOPE_ORDER)[number];
+
+/** Stored scopes (`read,trade`) as a list in canonical order; unknown names are dropped. */
+export function parseScopes(stored: string): Scope[] {
+  const set = new Set(stored.split(",").map((s) => s.trim()));
+  return SCOPE_ORDER.filter((s) => set.has(s));
+}
+
+export function formatScopes(scopes: readonly string[]): string {
+  return SCOPE_ORDER.filter((s) => scopes.includes(s)).join(",");
+}
+
+/** WebSocket tickets: `wst_<secret>`, valid this long, used once. */
+export const WS_TICKET_TTL_MS = 30_000;
+
+export async function newWsTicket(): Promise<{ ticket: string; id: string }> {
+  const ticket = `wst_${randomSecret(32)}`;
+  return { ticket, id: await sha256Hex(ticket) };
+}
+
+/**
+ * Uses a ticket: deletes its row (so a second use finds nothing) and returns its owner if it
+ * had not expired. One statement, so two concurrent uses cannot both succeed.
+ */
+export async function consumeWsTicket(env: Pick<Env, "DB">, ticket: string, now = Date.now()): Promise<string | null> {
+  if (!/^wst_[A-Za-z0-9_-]{43}$/.test(ticket)) return null;
+  const row = await env.DB.prepare("DELETE FROM ws_tickets WHERE id = ? RETURNING user_id, expires_at")
+    .bind(await sha256Hex(ticket))
+    .first<{ user_id: string; expires_at: number }>();
+  return row && row.expires_at > now ? row.user_id : null;
+}

@@ -1,14 +1,14 @@
 import { createRoute } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { and, desc, eq, isNull, sql } from "drizzle-orm";
+import { and, desc, eq, gt, isNull, lte, sql } from "drizzle-orm";
 import { getConfig } from "../../config";
 import { getDb } from "../../db/client";
-import { apiTokens, users } from "../../db/schema";
+import { apiTokens, users, wsTickets } from "../../db/schema";
 import { findUserByEmail, publicUser } from "../../db/users";
 import { checkPassword, dummyPasswordHash, hashPassword } from "../../lib/crypto";
 import { newId } from "../../lib/ids";
-import { issueJwt, newApiToken } from "../../lib/tokens";
-import type { AppEnv } from "../context";
+import { formatScopes, issueJwt, newApiToken, newWsTicket, parseScopes, WS_TICKET_TTL_MS } from "../../lib/tokens";
+import { TOKEN_SCOPES, type AppEnv } from "../context";
 import { ApiError, notFound } from "../errors";
 import { clearFailures, lockedFor, recordFailure, throttleKey } from "../login-throttle";
 import { clientIp, rateLimited, takeToken } from "../rate-limit";
@@ -21,9 +21,19 @@ const Password = z.string().min(8, "Password must be at least 8 characters").max
 const Credentials = z.strictObject({ email: Email, password: Password }).openapi("Credentials");
 const LoginBody = z.strictObject({ email: Email, password: z.string().min(1).max(256) }).openapi("Login");
 const Session = z.object({ token: z.string(), expiresAt: z.number().int() }).openapi("Session");
-const TokenName = z.strictObject({ name: z.string().trim().min(1).max(100) });
-const CreatedToken = z.object({ id: z.string(), name: z.string(), token: z.string(), createdAt: z.number() }).openapi("CreatedApiToken");
-const TokenInfo = z.object({ id: z.string(), name: z.string(), createdAt: z.number(), lastUsedAt: z.number().nullable() });
+const Scope = z.enum(TOKEN_SCOPES);
+const CreateToken = z.strictObject({
+  name: z.string().trim().min(1).max(100),
+  scopes: z.array(Scope).min(1).max(3).openapi({
+    description: "`read`: GET only; `trade`: also changes accounts, automations, orders and settings; `admin`: also /v1/admin (operators only). Each includes the ones before it.",
+    example: ["read"],
+  }),
+  expiresInDays: z.number().int().min(1).max(3650).optional().openapi({ description: "Days until the token stops working (401); none = no expiry" }),
+}).openapi("CreateApiToken");
+const TokenFields = { id: z.string(), name: z.string(), scopes: z.array(Scope), expiresAt: z.number().nullable(), createdAt: z.number() };
+const CreatedToken = z.object({ ...TokenFields, token: z.string() }).openapi("CreatedApiToken");
+const TokenInfo = z.object({ ...TokenFields, lastUsedAt: z.number().nullable() }).openapi("ApiToken");
+const WsTicket = z.object({ ticket: z.string(), expiresAt: z.number().int() }).openapi("WsTicket");
 const TokenId = z.object({ id: z.string().max(100) });
 
 /** Before any hashing: one token per IP (when known) and one per email. */
@@ -33,8 +43,11 @@ async function limitAuthAttempt(c: Context<AppEnv>, email: string): Promise<void
   await takeToken(c.env, "RL_AUTH_ACCOUNT", email, "attempts for this account");
 }
 
-/** Active API tokens per user (issue 22: bounded growth). */
+/** Active API tokens per user (issue 22: bounded growth); expired ones count until revoked. */
 export const MAX_API_TOKENS = 20;
+/** Unused, unexpired WebSocket tickets per user. */
+export const MAX_WS_TICKETS = 10;
+const DAY_MS = 86_400_000;
 
 const PasswordChange = z.strictObject({ currentPassword: z.string().min(1).max(256), newPassword: Password }).openapi("PasswordChange");
 
@@ -108,20 +121,26 @@ export const authRoutes = router()
   .openapi(
     createRoute({
       method: "post", path: "/tokens", tags: ["auth"], summary: "Create an API token (shown once)", security, middleware: [requireAuth] as const,
-      request: jsonBody(TokenName),
-      responses: { 201: json(CreatedToken, "Created; the token is not retrievable again"), 409: errorResponses[409], ...commonErrors },
+      description: "A login session only (403 from an API token). 409 `limit_reached` past 20 active tokens. 403 when asking for `admin` without the operator role.",
+      request: jsonBody(CreateToken),
+      responses: { 201: json(CreatedToken, "Created; the token is not retrievable again"), 403: errorResponses[403], 409: errorResponses[409], ...commonErrors },
     }),
     async (c) => {
-      const { name } = c.req.valid("json");
+      const { name, scopes: asked, expiresInDays } = c.req.valid("json");
       const user = c.get("user");
+      const scopes = parseScopes(formatScopes(asked));
+      if (scopes.includes("admin") && user.role !== "admin") throw new ApiError("forbidden", "The admin scope is for operators only");
+      // From a login session only: a stolen token must not mint others that outlive its revocation.
+      if (user.via.kind !== "jwt") throw new ApiError("forbidden", "Log in to create API tokens; an API token cannot create one");
       const db = getDb(c.env);
       const active = await db.select({ n: sql<number>`count(*)` }).from(apiTokens).where(and(eq(apiTokens.userId, user.id), isNull(apiTokens.revokedAt))).get();
       if ((active?.n ?? 0) >= MAX_API_TOKENS) throw new ApiError("limit_reached", `At most ${MAX_API_TOKENS} API tokens; revoke one first`, { limit: MAX_API_TOKENS });
       const t = await newApiToken();
       const createdAt = Date.now();
-      await db.insert(apiTokens).values({ id: t.id, userId: user.id, name, secretHash: t.secretHash, createdAt }).run();
-      c.get("logger").info("auth.token_created", { tokenId: t.id });
-      return c.json({ id: t.id, name, token: t.token, createdAt }, 201);
+      const expiresAt = expiresInDays ? createdAt + expiresInDays * DAY_MS : null;
+      await db.insert(apiTokens).values({ id: t.id, userId: user.id, name, secretHash: t.secretHash, scopes: formatScopes(scopes), expiresAt, createdAt }).run();
+      c.get("logger").info("auth.token_created", { tokenId: t.id, scopes, expiresAt });
+      return c.json({ id: t.id, name, scopes, expiresAt, token: t.token, createdAt }, 201);
     },
   )
   .openapi(
@@ -131,12 +150,12 @@ export const authRoutes = router()
     }),
     async (c) => {
       const rows = await getDb(c.env)
-        .select({ id: apiTokens.id, name: apiTokens.name, createdAt: apiTokens.createdAt, lastUsedAt: apiTokens.lastUsedAt })
+        .select({ id: apiTokens.id, name: apiTokens.name, scopes: apiTokens.scopes, expiresAt: apiTokens.expiresAt, createdAt: apiTokens.createdAt, lastUsedAt: apiTokens.lastUsedAt })
         .from(apiTokens)
         .where(and(eq(apiTokens.userId, c.get("user").id), isNull(apiTokens.revokedAt)))
         .orderBy(desc(apiTokens.createdAt))
         .all();
-      return c.json({ data: rows }, 200);
+      return c.json({ data: rows.map((r) => ({ ...r, scopes: parseScopes(r.scopes) })) }, 200);
     },
   )
   .openapi(
@@ -155,6 +174,26 @@ export const authRoutes = router()
       if (!res.meta.changes) throw notFound("Token");
       c.get("logger").info("auth.token_revoked", { tokenId: id });
       return c.body(null, 204);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "post", path: "/ws-ticket", tags: ["auth"], security, middleware: [requireAuth] as const,
+      summary: "A single-use ticket to open a WebSocket (valid 30 s): `GET /v1/simulations/:id/stream?ticket=…` with `Upgrade: websocket`",
+      description: "Browsers cannot set headers on a WebSocket; the ticket replaces a long-lived token in the URL. A `read` API token may ask for one. 429 `rate_limited` with `retry-after` past 10 unused tickets.",
+      responses: { 201: json(WsTicket, "Ticket"), 429: errorResponses[429], ...commonErrors },
+    }),
+    async (c) => {
+      const user = c.get("user");
+      const db = getDb(c.env);
+      const now = Date.now();
+      await db.delete(wsTickets).where(and(eq(wsTickets.userId, user.id), lte(wsTickets.expiresAt, now))).run();
+      const open = await db.select({ n: sql<number>`count(*)` }).from(wsTickets).where(and(eq(wsTickets.userId, user.id), gt(wsTickets.expiresAt, now))).get();
+      if ((open?.n ?? 0) >= MAX_WS_TICKETS) throw rateLimited("unused WebSocket tickets", Math.ceil(WS_TICKET_TTL_MS / 1000));
+      const t = await newWsTicket();
+      const expiresAt = now + WS_TICKET_TTL_MS;
+      await db.insert(wsTickets).values({ id: t.id, userId: user.id, expiresAt, createdAt: now }).run();
+      return c.json({ ticket: t.ticket, expiresAt }, 201);
     },
   )
   .openapi(
