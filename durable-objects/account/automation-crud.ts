@@ -14,7 +14,14 @@ import { MONITOR_ID, type Runner } from "./runner";
 import type { AccountStore } from "./storage";
 import { automationView, type AutomationView } from "./views";
 
-export type DoResult<T> = { ok: true; value: T } | { ok: false; code: "validation_error" | "not_found" | "no_account"; message: string; details?: Issue[] };
+export type DoResult<T> =
+  | { ok: true; value: T }
+  | { ok: false; code: "validation_error" | "not_found" | "no_account"; message: string; details?: Issue[] }
+  /** A cap on how many (issue 22, bounded growth): `limit` is the cap, `name` names it. */
+  | { ok: false; code: "limit_reached"; message: string; limit: number; name: string };
+
+/** Automations per account, the monitor not counted (issue 22: bounded growth). */
+export const MAX_AUTOMATIONS_PER_ACCOUNT = 20;
 
 export interface AutomationInput {
   type: string;
@@ -51,6 +58,10 @@ export class AutomationCrud {
   async create(input: AutomationInput, trace?: { traceId?: string }): Promise<DoResult<AutomationView>> {
     const parsed = this.validate(input.type, input.config, input.schedule);
     if (!parsed.ok) return parsed;
+    const count = this.h.store.automations().filter((a) => a.id !== MONITOR_ID).length;
+    if (count >= MAX_AUTOMATIONS_PER_ACCOUNT) {
+      return { ok: false, code: "limit_reached", message: `At most ${MAX_AUTOMATIONS_PER_ACCOUNT} automations per account; delete one first`, limit: MAX_AUTOMATIONS_PER_ACCOUNT, name: "automationsPerAccount" };
+    }
     const ctx = await this.h.loadContext(true);
     if (!ctx) return { ok: false, code: "no_account", message: "Account not found" };
     const now = Date.now();

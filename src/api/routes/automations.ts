@@ -43,6 +43,7 @@ const PatchAutomation = z.strictObject({
 function unwrap<T>(r: DoResult<T>): T {
   if (r.ok) return r.value;
   if (r.code === "validation_error") throw new ApiError("validation_error", r.message, r.details);
+  if (r.code === "limit_reached") throw new ApiError("limit_reached", r.message, { limit: r.limit, name: r.name });
   throw new ApiError("not_found", r.message);
 }
 
@@ -51,7 +52,7 @@ const stub = (env: Env, accountId: string) => env.ACCOUNT.getByName(accountId);
 export const accountAutomationRoutes = router()
   .openapi(
     createRoute({ method: "post", path: "/{id}/automations", tags, security, summary: "Create an automation (config validated per type, unknown fields rejected)",
-      request: { params: AccountParams, ...jsonBody(CreateAutomation) }, responses: { 201: json(Automation, "Created"), 402: errorResponses[402], ...commonErrors } }),
+      request: { params: AccountParams, ...jsonBody(CreateAutomation) }, responses: { 201: json(Automation, "Created"), 402: errorResponses[402], 409: errorResponses[409], ...commonErrors } }),
     async (c) => {
       const user = c.get("user");
       const { id } = c.req.valid("param");

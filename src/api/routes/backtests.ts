@@ -15,7 +15,7 @@ import type { SavedStep } from "../../../durable-objects/simulation/storage";
 import type { SimResult } from "../../../durable-objects/simulation/types";
 import { ApiError, issuesToDetails } from "../errors";
 import { commonErrors, errorResponses, json, jsonBody, router, security, z } from "../openapi";
-import { checkSteps, CreateSimulation, ownRow, simulationParams, stub } from "./simulations";
+import { checkSteps, CreateSimulation, ownRow, pruneStoredSimulations, simulationParams, stub } from "./simulations";
 
 const tags = ["backtests"];
 const IdParams = z.object({ id: z.string().max(100).openapi({ param: { name: "id", in: "path" } }) });
@@ -173,6 +173,7 @@ export const backtestRoutes = router()
       for (const cl of cells) cl.params.id = cl.id;
       await checkSteps(db, user.id, cells[0]!.params.steps);
       const concurrent = plan.limits.maxConcurrentSimulations;
+      await pruneStoredSimulations(c.env, user.id);
       // A sweep takes one of the user's simulation slots, counted and taken in one statement.
       const ins = await c.env.DB.prepare(
         `INSERT INTO simulations (id, user_id, scenario, status, steps, params, summary, created_at, finished_at)

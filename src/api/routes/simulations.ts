@@ -197,6 +197,24 @@ function unwrap<T>(r: SimResult<T>): T {
 export const stub = (env: Env, id: string) => env.SIMULATION.getByName(id);
 
 /** The user's D1 row, or 404 (another user's simulation is indistinguishable from none). */
+/**
+ * Stored simulations per user (issue 22: bounded growth): the newest 100 finished ones are
+ * kept; starting a run deletes the user's older finished rows to make room (running ones are
+ * never deleted, and at most the plan's maxConcurrentSimulations run). Retention deletes
+ * finished rows after RETENTION_DAYS.simulations anyway.
+ */
+export const MAX_STORED_SIMULATIONS = 100;
+
+/** Deletes the user's finished simulations beyond the newest MAX_STORED_SIMULATIONS - 1; returns how many. */
+export async function pruneStoredSimulations(env: Pick<Env, "DB">, userId: string): Promise<number> {
+  const res = await env.DB.prepare(
+    `DELETE FROM simulations WHERE id IN (
+       SELECT id FROM simulations WHERE user_id = ?1 AND status <> 'running'
+       ORDER BY created_at DESC, id DESC LIMIT -1 OFFSET ?2)`,
+  ).bind(userId, MAX_STORED_SIMULATIONS - 1).run();
+  return res.meta.changes ?? 0;
+}
+
 export async function ownRow(env: Env, userId: string, id: string) {
   if (!isId("sim", id)) throw new ApiError("not_found", "Simulation not found");
   const row = await getDb(env).select().from(simulations).where(and(eq(simulations.id, id), eq(simulations.userId, userId))).get();
@@ -220,6 +238,7 @@ export const simulationRoutes = router()
       const { prices, userId: _owner, source, ...rest } = params;
       const stored = { ...rest, ...(source ? { source: source.type === "upload" ? { type: "upload", candlesCount: source.candles.length } : source } : {}) };
       const max = plan.limits.maxConcurrentSimulations;
+      await pruneStoredSimulations(c.env, user.id);
       // Count and insert in one statement so two concurrent POSTs cannot both take the last slot.
       const ins = await c.env.DB.prepare(
         `INSERT INTO simulations (id, user_id, scenario, status, steps, params, summary, created_at, finished_at)
