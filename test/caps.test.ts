@@ -1,4 +1,4 @@
-/** Issue 22, item 8: caps on automations per account and on stored simulations per user. */
+/** Issue 22, item 8: caps on automations per account, notification channels and stored simulations per user. */
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { MAX_AUTOMATIONS_PER_ACCOUNT } from "../durable-objects/account/automation-crud";
@@ -26,6 +26,17 @@ describe("caps", () => {
     expect((await api("DELETE", `/v1/accounts/${acc.id}/automations/${ids[0]}`, { token: u.token })).status).toBe(204);
     expect((await api("POST", `/v1/accounts/${acc.id}/automations`, { token: u.token, body: { type: "noop", enabled: false } })).status).toBe(201);
   }, 60_000);
+
+  it("notification channels are bounded by construction: one row per user, one channel of each kind, rules only for known events", async () => {
+    const u = await registerUser("chcap");
+    for (const chatId of ["123456", "654321"]) {
+      expect((await api("PUT", "/v1/notifications/channels", { token: u.token, body: { telegram: { chatId }, email: { address: "a@example.test" } } })).status).toBe(200);
+    }
+    expect((await env.DB.prepare("SELECT count(*) AS n FROM notification_channels WHERE user_id = ?").bind(u.userId).first<{ n: number }>())!.n).toBe(1);
+    for (const body of [{ slack: { url: "https://x.test" } }, { telegram: [{ chatId: "1" }, { chatId: "2" }] }, { preferences: { events: { "made.up": { channels: [] } } } }]) {
+      expect((await api("PUT", "/v1/notifications/channels", { token: u.token, body })).status, JSON.stringify(body)).toBe(400);
+    }
+  });
 
   it(`keeps at most ${MAX_STORED_SIMULATIONS} simulations per user: a new run deletes the oldest finished ones, never a running one`, async () => {
     const u = await registerUser("simcap");
