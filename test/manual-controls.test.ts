@@ -4,10 +4,12 @@
  */
 import { exports } from "cloudflare:workers";
 import { hc } from "hono/client";
+import { runInDurableObject } from "cloudflare:test";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { clientIdFor } from "../src/domain/client-id";
 import type { AppType } from "../src/index";
 import { api, BASE, until } from "./helpers";
-import { automation, quiesce, settle, simAccount, traderWithLong } from "./account-helpers";
+import { automation, quiesce, settle, stub, traderWithLong } from "./account-helpers";
 import { simFaults, simOrders, simPrice, simReset } from "./sim-helpers";
 
 const cleanup: string[] = [];
@@ -69,6 +71,35 @@ describe("close a trade", () => {
       const r = await api("GET", `/v1/accounts/${acc.id}/logs`, { token: u.token });
       return r.body.data.find((l: any) => l.event === "manual.close");
     });
+  }, 20_000);
+
+  it("a retry after an unknown outcome reconciles the first order: a close that landed is done, an add that did not is sent once", async () => {
+    const { u, acc, trade } = await traderWithLong("manual-retry");
+    cleanup.push(acc.id);
+    // The first request's orders, as a timeout leaves them: recorded, answer unknown, so not
+    // kept under the key. The close landed at the exchange; the add-margin did not.
+    const sentAt = Date.now() - 20_000;
+    const lost = (key: string, action: string, request: unknown) => runInDurableObject(stub(acc.id), (_i, st) => {
+      const id = clientIdFor({ automationId: "manual", runId: `k:${key}`, action, tradeId: trade.id });
+      st.storage.sql.exec(
+        `INSERT INTO intents (client_id, automation_id, run_id, action, trade_id, request, status, attempts, result, error, created_at, updated_at, settles_at)
+         VALUES (?, 'manual', ?, ?, ?, ?, 'uncertain', 1, NULL, 'timeout', ?, ?, ?)`,
+        id, `k:${key}`, action, trade.id, JSON.stringify(request), sentAt, sentAt, sentAt + 12_000,
+      );
+      return id;
+    });
+    const addId = await lost("add-lost", "add_margin", { action: "add_margin", tradeId: trade.id, amount: 30_000, marginBefore: trade.margin, fundingBefore: 0 });
+    const add = await api("POST", `/v1/accounts/${acc.id}/trades/${trade.id}/add-margin`, { token: u.token, headers: { "idempotency-key": "add-lost" }, body: { amountSats: 30_000 } });
+    expect(add.status).toBe(200);
+    expect(add.body.orders).toEqual([expect.objectContaining({ clientId: addId, status: "sent" })]);
+    expect(await orders(acc.keys.key, ADD)).toHaveLength(1);
+
+    await acc.client.close({ id: trade.id });
+    const closeId = await lost("close-lost", "close", { action: "close", tradeId: trade.id });
+    const close = await api("POST", `/v1/accounts/${acc.id}/trades/${trade.id}/close`, { token: u.token, headers: { "idempotency-key": "close-lost" } });
+    expect(close.status).toBe(200);
+    expect(close.body.orders).toEqual([expect.objectContaining({ clientId: closeId, status: "reconciled" })]);
+    expect(await orders(acc.keys.key, CLOSE)).toHaveLength(1); // the exchange's own close only
   }, 20_000);
 
   it("refuses what it cannot do with a JSON error naming the field", async () => {

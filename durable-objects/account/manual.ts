@@ -138,19 +138,31 @@ export class ManualControls {
     const price = this.h.market.price;
     const base = { action: a.kind, dryRun, replayed: false, idempotencyKey: req.idempotencyKey && !dryRun ? req.idempotencyKey : null, price };
     const targets = a.kind === "close_all" ? this.h.market.runningTrades() : [this.h.market.trades.get(a.tradeId)].filter((t): t is RunningTrade => !!t);
-    if (a.kind !== "close_all" && !targets.length) return fail("not_found", `No running trade ${a.tradeId} on this account`, field("tradeId", "no running trade with this id on this account"));
-    if (a.kind === "add_margin") {
+    // A retry (same key) after an unknown outcome: the first attempt's orders on trades no
+    // longer running are reconciled by the executor (a close that landed is the close done),
+    // never forgotten, and never sent again unless the exchange shows they did not land.
+    const earlier = dryRun || !runId.startsWith("k:") ? [] : this.h.store.intentsOfRun(MANUAL_ID, runId)
+      .filter((i) => (i.status === "uncertain" || i.status === "pending") && !targets.some((t) => t.id === i.trade_id));
+    if (a.kind !== "close_all" && !targets.length && !earlier.length) return fail("not_found", `No running trade ${a.tradeId} on this account`, field("tradeId", "no running trade with this id on this account"));
+    if (a.kind === "add_margin" && targets.length) {
       const t = targets[0]!;
       // The exchange refuses an add that would bring leverage under 1 (margin above the notional).
       const max = Math.floor((t.quantity * SATS_PER_BTC) / t.entryPrice - t.margin);
       if (a.amountSats > max) return fail("validation_error", `Invalid amountSats: at most ${Math.max(0, max)} sats on this trade (leverage cannot fall under 1)`, field("amountSats", `at most ${Math.max(0, max)} sats on this trade`));
     }
-    const orders: ManualOrder[] = [];
+    const items: { request: IntentRequest; planned: ManualOrder }[] = earlier.map((i) => {
+      const request = JSON.parse(i.request) as IntentRequest;
+      return { request, planned: { action: request.action, tradeId: i.trade_id, status: "planned", clientId: null, ...(request.action === "add_margin" ? { amountSats: request.amount } : {}) } };
+    });
     for (const t of targets) {
       const request: IntentRequest = a.kind === "add_margin"
         ? { action: "add_margin", tradeId: t.id, amount: a.amountSats, marginBefore: t.margin, ...(t.sumFundingFees !== undefined ? { fundingBefore: t.sumFundingFees } : {}) }
         : { action: "close", tradeId: t.id };
-      const planned = await this.plan(t, request, price);
+      items.push({ request, planned: await this.plan(t, request, price) });
+    }
+    const orders: ManualOrder[] = [];
+    for (const { request, planned } of items) {
+      const tradeId = planned.tradeId;
       if (dryRun) {
         orders.push(planned);
         continue;
@@ -162,7 +174,7 @@ export class ManualControls {
       delete order.warning;
       orders.push(order);
       this.h.journal.automation(res.ok ? "info" : "warn", `manual.${request.action}`, null,
-        { tradeId: t.id, clientId: res.clientId, status: order.status, ...(res.ok ? {} : { code: res.code, kind: res.kind }), ...(a.kind === "add_margin" ? { amountSats: a.amountSats } : {}), closeAll: a.kind === "close_all", idempotencyKey: base.idempotencyKey },
+        { tradeId, clientId: res.clientId, status: order.status, ...(res.ok ? {} : { code: res.code, kind: res.kind }), ...(a.kind === "add_margin" ? { amountSats: a.amountSats } : {}), closeAll: a.kind === "close_all", idempotencyKey: base.idempotencyKey },
         undefined, req.traceId);
     }
     if (!dryRun && orders.length) await this.h.afterOrders();
