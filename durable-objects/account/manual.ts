@@ -33,6 +33,8 @@ export type { ManualOrder };
 export const MANUAL_ID = "manual";
 /** How long an Idempotency-Key's answer is kept. */
 export const IDEMPOTENCY_TTL_MS = 24 * 3_600_000;
+/** A claim still "running" after this was cut off (longer than any order call or run timeout). */
+const ABANDONED_AFTER_MS = 10 * 60_000;
 
 export type ManualAction =
   | { kind: "close"; tradeId: string }
@@ -114,6 +116,8 @@ export class ManualControls {
       const r = JSON.parse(seen.response) as ManualResult;
       return r.ok ? { ok: true, value: { ...r.value, replayed: true } } : r;
     }
+    // A request cut off mid-way (the DO evicted or reset) leaves its claim: taken over after a while.
+    if (seen?.status === "running" && now - seen.created_at > ABANDONED_AFTER_MS) this.h.store.finishManualRequest(key, null);
     if (!this.h.store.claimManualRequest(key, fingerprint, now)) {
       return fail("request_in_progress", "A request with this Idempotency-Key is still running: retry in a moment", { idempotencyKey: key }, 1_000);
     }
