@@ -32,9 +32,17 @@ export class TriggerIndex {
     applyMigrations(sql, MIGRATIONS);
   }
 
-  /** Replaces an account's levels (none: it leaves the index). Returns how many were kept. */
+  /**
+   * Replaces an account's levels (none: it leaves the index). Returns how many were kept. The
+   * same set again (an account rebuilt after an eviction re-registers what it had) only
+   * refreshes `registered_at`: one row written instead of every level deleted and re-inserted.
+   */
   register(accountId: string, levels: readonly TriggerLevel[], now: number): number {
     const kept = levels.filter((l) => Number.isFinite(l.price) && l.price > 0).slice(0, MAX_LEVELS_PER_ACCOUNT);
+    if (kept.length && this.sameLevels(accountId, kept)) {
+      this.sql.exec("UPDATE accounts SET registered_at = ? WHERE account_id = ?", now, accountId);
+      return kept.length;
+    }
     this.sql.exec("DELETE FROM triggers WHERE account_id = ?", accountId);
     if (!kept.length) {
       this.sql.exec("DELETE FROM accounts WHERE account_id = ?", accountId);
@@ -61,6 +69,16 @@ export class TriggerIndex {
       if (seen === undefined || (KIND_PRIORITY[kind] ?? 9) < (KIND_PRIORITY[seen] ?? 9)) best.set(r.account_id, kind);
     }
     return [...best].map(([accountId, kind]) => ({ accountId, kind })).sort((a, b) => (KIND_PRIORITY[a.kind] ?? 9) - (KIND_PRIORITY[b.kind] ?? 9));
+  }
+
+  /** Whether the index holds exactly these levels for the account (as a multiset). */
+  private sameLevels(accountId: string, levels: readonly TriggerLevel[]): boolean {
+    const have = this.sql.exec<{ price: number; dir: number; kind: string }>("SELECT price, dir, kind FROM triggers WHERE account_id = ?", accountId).toArray();
+    if (have.length !== levels.length) return false;
+    const key = (price: number, dir: number, kind: string) => `${dir}:${price}:${kind}`;
+    const a = have.map((r) => key(r.price, r.dir, r.kind)).sort();
+    const b = levels.map((l) => key(l.price, dirCode(l.direction), l.kind)).sort();
+    return a.every((x, i) => x === b[i]) && this.registeredAt(accountId) !== null;
   }
 
   /** Whether one account's own levels are crossed by a move (its registration catching up). */
