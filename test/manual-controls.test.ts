@@ -123,6 +123,12 @@ describe("close a trade", () => {
     const tooMuch = await api("POST", `${base}/${trade.id}/add-margin`, { token: u.token, body: { amountSats: 50_000_000 } });
     expect(tooMuch.status).toBe(400);
     expect(tooMuch.body.error.details[0].path).toBe("amountSats");
+    // An API token needs the trade scope, dry runs included (they are POSTs).
+    const tok = await api("POST", "/v1/auth/tokens", { token: u.token, body: { name: "reader", scopes: ["read"] } });
+    expect(tok.status).toBe(201);
+    const reader = await api("POST", `${base}/${trade.id}/close`, { token: tok.body.token, body: { dryRun: true } });
+    expect(reader.status).toBe(403);
+    expect(reader.body.error.code).toBe("insufficient_scope");
     // Someone else's account is not found.
     const other = await traderWithLong("manual-other");
     cleanup.push(other.acc.id);
