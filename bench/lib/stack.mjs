@@ -383,10 +383,11 @@ export async function guardedAccount(stack, { guard = {}, balance = 5_000_000, l
   return { token, auth, trader: t, keys, accountId: acc.id, trade, automationId: automation.id, leverage };
 }
 
-/** One account's entry in `GET /v1/automations/status` (null when the call fails). */
+/** One account's entry in `GET /v1/automations/status` (null when the call fails); `_at`: when it was read. */
 export async function accountStatus(stack, a) {
   const r = await http("GET", `${stack.platform}/v1/automations/status`, undefined, a.auth).catch(() => null);
-  return r?.body?.accounts?.find((x) => x.accountId === a.accountId) ?? null;
+  const st = r?.body?.accounts?.find((x) => x.accountId === a.accountId) ?? null;
+  return st && { ...st, _at: Date.now() };
 }
 
 /** Status of many accounts, 25 requests in flight. */
