@@ -685,15 +685,6 @@ async function main() {
       queueCounterRowsPerMessage: messages ? sum(d1.filter((r) => r.tbl === "queue_counters").map((r) => r.n)) / messages : 2,
     };
     if (fleet.length) await phase("cleanup", () => deleteFleet(stack, fleet));
-    if (REST_N > 0 && !overBudget("REST fallback")) {
-      await phase("REST fallback", async () => {
-        log(`[bench] REST fallback, ${REST_N} accounts…`);
-        const r = await restReaction(stack, REST_N);
-        await deleteFleet(stack, r.fleetAccounts);
-        delete r.fleetAccounts;
-        result.restReaction = r;
-      });
-    }
     // Smaller sizes: a fleet of 50x longs, one tick across all of them.
     for (const n of SIZES.slice(0, -1)) {
       if (overBudget(`all of ${n}`)) continue;
@@ -711,6 +702,15 @@ async function main() {
         } finally {
           await deleteFleet(stack, fleet);
         }
+      });
+    }
+    if (REST_N > 0 && !overBudget("REST fallback")) {
+      await phase("REST fallback", async () => {
+        log(`[bench] REST fallback, ${REST_N} accounts…`);
+        const r = await restReaction(stack, REST_N);
+        await deleteFleet(stack, r.fleetAccounts);
+        delete r.fleetAccounts;
+        result.restReaction = r;
       });
     }
     // Queues last, on a platform with no fleet left.
