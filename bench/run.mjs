@@ -540,6 +540,7 @@ function appendResults(r) {
     "| at rest and in the hot zone, per account | measured |",
     "|---|---|",
     `| platform CPU between ticks, ${r.fleet.size} accounts at rest (${REST_WINDOW_S} s window) | ${fmt(r.rest.cpuPlatformPct, 2)} % of one core (simulator ${fmt(r.rest.cpuSimPct, 2)} %) |`,
+    `| platform + simulator CPU per run at rest (the window's CPU over its runs) | ${fmt(((r.rest.cpuPlatformPct / 100) * 3_600_000) / (r.rest.runsPerH * r.fleet.size), 1)} ms + ${fmt(((r.rest.cpuSimPct / 100) * 3_600_000) / (r.rest.runsPerH * r.fleet.size), 1)} ms, so ${fmt(r.rest.runsPerH * r.fleet.size / 3600, 1)} runs a second make the idle load |`,
     `| runs at rest (monitor + guard REST re-syncs) | ${fmt(r.rest.runsPerH, 1)}/h; a run's wall time (each account's last runs, against the local simulator) p50 ${fmt(r.rest.runMs.p50)} ms, p95 ${fmt(r.rest.runMs.p95)} ms, mean ${fmt(r.rest.runMs.mean)} ms (the cost uses the p50); ${fmt(r.rest.sharedAlarmShare * 100)} % of accounts run both in one alarm |`,
     `| D1 rows written in the rest window (by table and operation, whole fleet) | ${Object.entries(r.rest.d1ByTable).map(([k, v]) => `${k} ${v}`).join(", ") || "none"} |`,
     `| D1 rows written in the hot window (near accounts' and shared rows) | ${r.hot ? Object.entries(r.hot.d1ByTable).map(([k, v]) => `${k} ${v}`).join(", ") || "none" : "-"}${r.hot?.logged ? `; events the window logged: ${JSON.stringify(r.hot.logged)}` : ""} |`,
