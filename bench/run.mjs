@@ -4,7 +4,7 @@
 // stops everything it started. Loopback only; every loop and wait is bounded.
 //
 //   node bench/run.mjs [--n 100,300,1000] [--rest-window 120] [--hot-window 60] [--rest-n 10]
-//                      [--http-seconds 5] [--queue 1000,10000] [--code head|worktree] [--budget-min 40] [--no-write]
+//                      [--http-seconds 5] [--queue 1000,10000] [--code head|worktree|<commit>] [--budget-min 40] [--no-write]
 //
 // The largest size in --n is the fleet: a tenth of it ("near") 50x longs, the rest ("far")
 // 25x longs, every one with a Margin Guard (actAt 0.9), all at rest at 100,000 (levels in the
@@ -521,7 +521,7 @@ function appendResults(r) {
     "",
     `## Platform bench, at rest (bench/run.mjs, issue 20) ${r.date}`,
     "",
-    `commit ${r.commit}; machine ${r.machine}; node ${process.version}; platform and simulator in local workerd (wrangler dev, code frozen from ${CODE === "head" ? "HEAD" : "the working tree"}), loopback; sizes ${SIZES.join(", ")}; rest window ${REST_WINDOW_S} s, hot window ${HOT_WINDOW_S} s.`,
+    `commit ${r.commit}; machine ${r.machine}; node ${process.version}; platform and simulator in local workerd (wrangler dev, code frozen from ${CODE === "head" ? "HEAD" : CODE === "worktree" ? "the working tree" : `commit ${CODE.slice(0, 7)}`}), loopback; sizes ${SIZES.join(", ")}; rest window ${REST_WINDOW_S} s, hot window ${HOT_WINDOW_S} s.`,
     "",
     `Fleet: ${r.fleet.size} guarded accounts, ${r.fleet.near} near (50x longs) and ${r.fleet.far} far (25x longs), each with a Margin Guard (actAt 0.9, warnAt 0.8) and the monitor, at 100,000: at rest ${r.fleet.atRest}/${r.fleet.size} (levels registered with the market feed, no socket of their own; ${r.fleet.levels ?? "-"} levels for ${r.fleet.indexed ?? "-"} accounts in the feed's index), seeded in ${fmt(r.fleet.seededS)} s.`,
     "",
@@ -570,7 +570,8 @@ async function main() {
   const evaluation = await evaluationCost();
   log(`[bench] ${evaluation.usPerTickMedian.toFixed(2)} us/tick/account`);
   const stack = await startStack({ log, snapshot: CODE, countD1Writes: true });
-  const result = { date, commit: commit(), machine: machine(), evaluation, reaction: [], http: [], queues: [], errors: [], notes: [], feed: { stream: { n: 0 }, rest: { n: 0 } } };
+  const ranCommit = CODE === "head" ? commit() : CODE === "worktree" ? `${commit()}+worktree` : CODE.slice(0, 7);
+  const result = { date, commit: ranCommit, machine: machine(), evaluation, reaction: [], http: [], queues: [], errors: [], notes: [], feed: { stream: { n: 0 }, rest: { n: 0 } } };
   const overBudget = (name) => {
     if (Date.now() - t0 < BUDGET_MIN * 60_000) return false;
     log(`[bench] skipping ${name}: over the ${BUDGET_MIN} min budget`);

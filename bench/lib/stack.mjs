@@ -64,7 +64,7 @@ function stateRoot() {
  * nor change it: `git archive` of HEAD (the commit the results name), or with `worktree` the
  * working tree's tracked and new files. node_modules and the vendored assets are linked in.
  */
-function snapshot(dir, { worktree = false } = {}) {
+function snapshot(dir, { worktree = false, ref = "HEAD" } = {}) {
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   if (worktree) {
@@ -75,7 +75,8 @@ function snapshot(dir, { worktree = false } = {}) {
       copyFileSync(`${ROOT}${f}`, `${dir}/${f}`);
     }
   } else {
-    execFileSync("sh", ["-c", `git archive --format=tar HEAD | tar -x -C '${dir}'`], { cwd: ROOT });
+    if (!/^[A-Za-z0-9._/-]+$/.test(ref)) throw new Error(`snapshot: not a git ref: ${ref}`);
+    execFileSync("sh", ["-c", `git archive --format=tar '${ref}' | tar -x -C '${dir}'`], { cwd: ROOT });
   }
   symlinkSync(`${ROOT}node_modules`, `${dir}/node_modules`);
   if (existsSync(`${ROOT}public/vendor`)) cpSync(`${ROOT}public/vendor`, `${dir}/public/vendor`, { recursive: true });
@@ -94,7 +95,8 @@ export async function startStack({ log = () => {}, name = "bench", snapshot: sna
   rmSync(state, { recursive: true, force: true });
   mkdirSync(OUT, { recursive: true });
   const simName = `lnm-sim-bench-${process.pid}`;
-  const code = snap ? snapshot(`${stateRoot()}/code-${name}`, { worktree: snap === "worktree" }) : ROOT;
+  // snapshot: "head", "worktree", or a commit to run (a tree known to build while others commit).
+  const code = snap ? snapshot(`${stateRoot()}/code-${name}`, { worktree: snap === "worktree", ref: snap === "head" || snap === "worktree" ? "HEAD" : snap }) : ROOT;
   const base = snap ? code : `${OUT}/`;
   const rel = snap ? "" : "../../";
   const cfg = readFileSync(`${code}wrangler.toml`, "utf8")
