@@ -75,9 +75,9 @@ export function lastRuns(statusAcc, run) {
 function ordersTable(rows) {
   return table(['time', 'action', 'outcome', 'detail', 'latency'], rows.map((o) => ({
     attrs: { 'data-action': o.action, 'data-outcome': o.outcome },
-    cells: [fmt.time(o.createdAt), o.action, el('span', { class: o.outcome === 'ok' || o.outcome === 'reconciled' ? 'ok' : 'bad' }, o.outcome),
+    cells: [fmt.time(o.createdAt), o.action + (o.automationId === 'manual' ? ' (by hand)' : ''), el('span', { class: o.outcome === 'ok' || o.outcome === 'reconciled' ? 'ok' : 'bad' }, o.outcome),
       o.error || orderDetail(o.request), o.latencyMs === null ? '—' : o.latencyMs + ' ms'],
-  })), { label: 'orders', empty: 'No order sent by an automation yet.' });
+  })), { label: 'orders', empty: 'No order sent yet (by an automation or by hand).' });
 }
 
 export function orderDetail(req) {
