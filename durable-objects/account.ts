@@ -9,9 +9,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { CircuitBreaker } from "../src/domain/circuit-breaker";
-import { monitorMargins } from "../src/domain/margin-monitor";
 import { alarmTime, dueRows, monitorSchedule, SCHEDULE_DEFAULTS } from "../src/domain/schedule";
-import { tradeRisk } from "../src/domain/trade";
 import type { LnMarketsRestClient } from "../src/lnmarkets/rest-client";
 import { TokenBucketLimiter } from "../src/lnmarkets/rate-limiter";
 import { AutomationCrud, type AutomationInput, type AutomationPatch, type DoResult } from "./account/automation-crud";
@@ -19,7 +17,6 @@ import { loadAccountContext, type AccountContext } from "./account/context";
 import { ExchangeHealth } from "./account/exchange-health";
 import { Executor } from "./account/executor";
 import { FeedLink, INDEXED_TYPES } from "./account/feed-link";
-import { monitorLevels, wouldAct } from "./account/jobs";
 import { Journal } from "./account/journal";
 import { Keys, KEYS_RECHECK_MS } from "./account/keys";
 import { Liveness } from "./account/liveness";
@@ -28,8 +25,10 @@ import { Market } from "./account/market";
 import { notePlanPause } from "./account/plan-pause";
 import { MONITOR_ID, Runner } from "./account/runner";
 import { AccountStore, migrate, type AutomationRow } from "./account/storage";
+import { accountStatus, livePositions, type StatusHost } from "./account/status";
 import { StreamFeed } from "./account/stream-feed";
-import { automationView, ParsedConfigs, scheduled, type AutomationView } from "./account/views";
+import { Ticks } from "./account/ticks";
+import { ParsedConfigs, scheduled, type AutomationView } from "./account/views";
 import type { FundingSettlement, MarketTick } from "./market-feed";
 
 export { MONITOR_ID };
@@ -55,6 +54,7 @@ export class AccountDO extends DurableObject<Env> {
   private lastSyncAt = 0;
   private readonly health: ExchangeHealth;
   private readonly liveness: Liveness;
+  private readonly ticks: Ticks;
   private readonly crud: AutomationCrud;
   private readonly controls: ManualControls;
   /** Stored configs parsed once per change, not per tick. */
@@ -110,19 +110,25 @@ export class AccountDO extends DurableObject<Env> {
       planAllows: (row, c) => c.plan.withinAccountLimit && this.planAllows(row), parsedConfig: (row) => this.configs.get(row),
       afterOrders: async () => { await this.syncFeed(); await this.journal.flush(); },
     });
+    this.ticks = new Ticks({
+      store: this.store, journal: this.journal, market: this.market, runner: this.runner, keys: this.keys, configs: this.configs,
+      context: () => this.context, currentContext: () => this.currentContext(), client: () => this.client(),
+      watching: (c) => this.watching(c), automationsRun: (c) => this.automationsRun(c), enabledAutomations: () => this.enabledAutomations(),
+      syncFeed: () => this.syncFeed(), lastSyncAt: () => this.lastSyncAt, waitUntil: (p) => this.ctx.waitUntil(p),
+    });
     this.link = new FeedLink({
       env, market: this.market, journal: this.journal,
       accountId: () => this.accountId,
       context: () => this.context,
       automations: () => (this.automationsRun(this.context) ? this.enabledAutomations() : []),
       parsedConfig: (row) => this.configs.get(row),
-      onMissedCrossing: (price, at) => this.onTick(price, "feed", at),
+      onMissedCrossing: (price, at) => this.ticks.onTick(price, "feed", at),
     });
     this.feed = new StreamFeed({
       env, store: this.store, journal: this.journal, market: this.market,
       credentials: (c) => this.keys.credentials(c),
       wanted: () => this.streamWanted(),
-      onTick: (price) => this.onTick(price),
+      onTick: (price) => this.ticks.onTick(price),
       rearm: () => this.ctx.waitUntil(this.rearm()),
     });
     ctx.blockConcurrencyWhile(async () => {
@@ -214,74 +220,14 @@ export class AccountDO extends DurableObject<Env> {
     }
   }
 
-  /**
-   * The market feed's wake-up: a tick crossed one of this account's levels (or the edge of its
-   * hot zone). Evaluated at once, as a stream tick; the monitor runs when only it watches.
-   */
+  /** The market feed's wake-up: a tick crossed one of this account's levels (account/ticks.ts). */
   async marketTick(tick: MarketTick): Promise<{ evaluated: boolean }> {
-    const ctx = await this.currentContext();
-    if (!ctx || !this.watching(ctx) || !this.keys.usable(ctx)) return { evaluated: false };
-    const now = Date.now();
-    this.market.onFeedPrice(tick.price, Math.min(tick.at, now));
-    if (!this.automationsRun(ctx)) {
-      this.wakeMonitor(`feed ${tick.price}`);
-      return { evaluated: true };
-    }
-    if (this.market.tradesAt === 0) {
-      // A cold DO has no positions in memory: one read, then the tick is evaluated on them.
-      const started = Date.now();
-      try {
-        const client = await this.client();
-        this.market.setTrades(await client.runningTrades(), Date.now(), started);
-      } catch (e) {
-        this.journal.logger.warn("feed.tick_positions_failed", { error: e });
-      }
-    }
-    this.onTick(tick.price, "feed", Math.min(tick.at, now));
-    this.ctx.waitUntil(this.syncFeed());
-    return { evaluated: true };
+    return this.ticks.marketTick(tick);
   }
 
-  /** Runs the monitor now (only it watches this account): it reads the positions and alerts on a new level. */
-  private wakeMonitor(reason: string): void {
-    const m = this.store.automation(MONITOR_ID);
-    if (m && !this.runner.has(MONITOR_ID)) this.ctx.waitUntil(this.runner.trigger(m, reason).then(() => this.syncFeed()).then(() => this.journal.flush()));
-  }
-
-  /**
-   * The market feed's wake-up after a funding settlement (issue 20): the charge moved the
-   * liquidation price of every payer, which an account at rest (no private socket, no
-   * `funding` event) would otherwise only see at its next re-sync. Positions are re-read by
-   * REST, the levels re-registered, and everything evaluated at the current price at once: a
-   * drop right after the charge is then judged on the new liquidation price.
-   */
+  /** The market feed's wake-up after a funding settlement (account/ticks.ts). */
   async fundingSettled(settlement: FundingSettlement): Promise<{ evaluated: boolean }> {
-    const ctx = await this.currentContext();
-    if (!ctx || !this.watching(ctx) || !this.keys.usable(ctx)) return { evaluated: false };
-    const started = Date.now();
-    try {
-      const client = await this.client();
-      this.market.setTrades(await client.runningTrades(), Date.now(), started);
-    } catch (e) {
-      // The re-sync (at most restResyncMs away) re-reads them; the levels stay as they were.
-      this.journal.logger.warn("feed.funding_positions_failed", { error: e });
-      return { evaluated: false };
-    }
-    if (settlement.price !== null && settlement.priceAt > this.market.priceAt) this.market.onFeedPrice(settlement.price, Math.min(settlement.priceAt, Date.now()));
-    this.journal.automation("debug", "feed.funding_settled", null, { rate: settlement.rate, trades: this.market.trades.size });
-    await this.syncFeed();
-    const price = this.market.price;
-    if (price === null || !this.market.trades.size) return { evaluated: false };
-    if (this.automationsRun(ctx)) {
-      this.onTick(price, "feed", this.market.priceAt);
-    } else {
-      // Only the monitor watches: a trade the charge pushed past 0.8 or 0.9 alerts now.
-      const m = this.store.automation(MONITOR_ID);
-      if (m && !this.runner.has(MONITOR_ID) && monitorMargins(this.market.runningTrades(), price, undefined, monitorLevels(m)).escalated.length) {
-        this.ctx.waitUntil(this.runner.trigger(m, `funding ${price}`).then(() => this.journal.flush()));
-      }
-    }
-    return { evaluated: true };
+    return this.ticks.fundingSettled(settlement);
   }
 
   // --- scheduling -------------------------------------------------------------------------------
@@ -384,51 +330,6 @@ export class AccountDO extends DurableObject<Env> {
     }
   }
 
-  // --- stream and ticks ----------------------------------------------------------------------------
-
-  /**
-   * A price tick: every enabled automation is evaluated in memory at once (pure, dry); one
-   * that would act runs now instead of at its next alarm. Stored configs are parsed once per
-   * change, not per tick.
-   */
-  private onTick(price: number, source: "stream" | "feed" = "stream", at?: number): void {
-    const now = Date.now();
-    if (source === "stream") this.market.onStreamPrice(price, now);
-    // A feed price is as old as the feed's reading of it (a run re-reads the ticker past FEED_PRICE_FRESH_MS).
-    else this.market.onFeedPrice(price, Math.min(at ?? now, now));
-    // Leaving the hot zone closes the socket; levels moved by stream events are re-registered.
-    if (source === "stream" && now - this.lastSyncAt > 5_000) this.ctx.waitUntil(this.syncFeed());
-    if (!this.automationsRun(this.context)) {
-      // Only the monitor watches: a crossing the feed reported (a wake-up, or one found at
-      // registration) wakes its run, which reads the positions.
-      if (source === "feed") this.wakeMonitor(`feed ${price}`);
-      return;
-    }
-    const enabled = this.enabledAutomations();
-    for (const a of enabled) {
-      if (this.runner.has(a.id) || a.type === "noop") continue;
-      const config = this.configs.get(a);
-      if (!config) continue;
-      let act = false;
-      try {
-        act = wouldAct(a, config, this.market, price, now, this.context!.pauseEntries, (state) => this.store.updateAutomation(a.id, { state: JSON.stringify(state) }));
-      } catch (e) {
-        this.journal.logger.warn("tick.evaluate_failed", { automationId: a.id, error: e });
-      }
-      // An action taken on a tick is logged at once: operators look for it right away.
-      if (act) this.ctx.waitUntil(this.runner.trigger(a, `tick ${price}`).then(() => this.syncFeed()).then(() => this.journal.flush()));
-    }
-    // The monitor's check on every tick, for an account without a guard (a guard's own
-    // evaluation above acts and alerts): a trade newly crossing into warning or critical
-    // alerts now. The monitor's run is not started beside a guard: its reads would queue with
-    // the guard's order.
-    const trades = this.market.runningTrades();
-    const m = trades.length && !enabled.some((a) => a.type === "margin_guard") && !this.runner.has(MONITOR_ID) ? this.store.automation(MONITOR_ID) : undefined;
-    if (m && monitorMargins(trades, price, undefined, monitorLevels(m)).escalated.length) {
-      this.ctx.waitUntil(this.runner.trigger(m, `tick ${price}`).then(() => this.journal.flush()));
-    }
-  }
-
   // --- RPC: automations ----------------------------------------------------------------------
 
   /** Creates an automation; config validated by its type's strict schema. */
@@ -519,38 +420,16 @@ export class AccountDO extends DurableObject<Env> {
 
   /** Schedule status of every automation, the feed in use, the stream and the breaker. */
   async status() {
-    const now = Date.now();
     const ctx = await this.loadContext();
     const running = this.automationsRun(ctx);
     if (running) this.placeStream();
-    const breaker = this.executor.breaker;
-    const keys = this.keys.state();
-    const keysState = !ctx ? "unknown" : keys?.version === ctx.credentialVersion ? keys.state : "unchecked";
+    return accountStatus(this.statusHost, ctx, running);
+  }
+
+  private get statusHost(): StatusHost {
     return {
-      accountId: this.accountId,
-      accountName: ctx?.name ?? null,
-      running,
-      /** The margin monitor's liquidation alerts: on for every active account with working keys. */
-      watching: this.watching(ctx),
-      /** Why automations are paused, when they are for a reason the trader must fix. */
-      paused: keysState === "rejected" ? ("credentials_rejected" as const) : null,
-      /** The owner's plan in force here: automations it pauses (a lapsed plan, an account beyond the limit). */
-      plan: ctx ? { id: ctx.plan.id, withinAccountLimit: ctx.plan.withinAccountLimit, pausedAutomations: this.pausedByPlan(ctx).map((a) => a.id) } : null,
-      credentials: { state: keysState, reason: keysState === "rejected" ? keys?.reason ?? null : null, checkedAt: keys?.at ?? null },
-      feed: this.market.feed(now),
-      stream: this.feed.snapshot(),
-      /** The network's market feed: levels registered, hot zone or at rest. */
-      marketFeed: this.link.snapshot(),
-      // Open: entries wait; protective orders (add margin, close, stop loss) still go out.
-      breaker: { state: breaker.stateAt(now), ...breaker.windowCounts(now), protectiveOrders: "allowed" as const },
-      price: this.market.price,
-      runningTrades: this.market.trades.size,
-      pendingLogs: this.store.outboxSize(),
-      monitor: (() => {
-        const m = this.store.automation(MONITOR_ID);
-        return m ? automationView(m, this.market.feed(now)) : null;
-      })(),
-      automations: this.store.automations().filter((a) => a.id !== MONITOR_ID).map((a) => automationView(a, this.market.feed(now))),
+      store: this.store, market: this.market, executor: this.executor, keys: this.keys, feed: this.feed, link: this.link,
+      accountId: () => this.accountId, watching: (c) => this.watching(c), pausedByPlan: (c) => this.pausedByPlan(c),
     };
   }
 
@@ -558,14 +437,7 @@ export class AccountDO extends DurableObject<Env> {
   async positions(): Promise<DoResult<{ price: number; bid: number | null; offer: number | null; feed: string; trades: unknown[] }>> {
     const ctx = await this.loadContext();
     if (!ctx) return { ok: false, code: "no_account", message: "Account not found" };
-    const client = await this.client();
-    const feed = await this.market.refresh(client, Date.now());
-    const price = this.market.price!;
-    const trades = this.market.runningTrades().map((t) => {
-      const risk = tradeRisk(t, price);
-      return { ...t, risk, riskLevel: risk >= 0.9 ? "critical" : risk >= 0.8 ? "warn" : "ok" };
-    });
-    return { ok: true, value: { price, bid: this.market.bid, offer: this.market.offer, feed, trades } };
+    return livePositions(this.market, await this.client());
   }
 
   /** Watchdog: wake up, re-read scope, re-arm the alarm and reopen the socket. */
