@@ -53,12 +53,16 @@ describe("plans enforced at run time", () => {
     const notice = await until("the plan notice", async () => (await notes(u.userId, "plan.paused"))[0], 8_000, 200);
     expect(notice).toMatchObject({ severity: "warning" });
     expect(notice.body).toMatch(/free plan does not include tp_sl/);
-    // The paused automation does not run, and the notice is not repeated.
-    const runs = auto(st, tpsl.id).status.runs;
+    // The paused automation does not run, and the notice is not repeated. (A run in flight at
+    // the lapse is aborted and still counts once: the count is taken after it settled.)
+    await runDueNow(acc.id);
+    await new Promise((r) => setTimeout(r, 1_000));
+    const runs = auto(await statusOf(acc.id), tpsl.id).status.runs;
     await runDueNow(acc.id);
     await new Promise((r) => setTimeout(r, 1_000));
     st = await statusOf(acc.id);
     expect(auto(st, tpsl.id).status.runs).toBe(runs);
+    expect(auto(st, tpsl.id).status.nextRunAt).toBeNull();
     expect(await notes(u.userId, "plan.paused")).toHaveLength(1);
 
     // Renewal through the real payment path: invoice, paid at the (simulated) provider, the
