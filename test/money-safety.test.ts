@@ -274,9 +274,12 @@ describe("protection never silently off", () => {
       const f = await env.MARKET_FEED.getByName("simulator").status();
       return f.stream.state === "open" && f.price === last;
     }, 15_000, 100);
-    // The exchange slows down; a tick crosses actAt: the feed wakes the account and the
-    // guard's run sends its add-margin (the wake's price is fresh: nothing else is read first).
-    await simFaults({ latencyMs: 2_500 });
+    // The exchange holds writes 2.5 s before applying them (reads answer at once; a write it
+    // holds is applied even after the client gave up, as a request already on the exchange's
+    // side would be); a tick crosses actAt: the feed wakes the account and the guard's run
+    // sends its add-margin. (A plain answer delay was racy: a request the client aborted
+    // while the simulator still waited could be dropped with it, and never land.)
+    await simFaults({ lateLanding: { rate: 1, minMs: 2_500 } });
     await simPrice(atRisk(trade.liquidation, 0.93, trade.entryPrice ?? trade.price));
     await until("the add-margin intent", () => runInDurableObject(stub(acc.id), (_i, s) => s.storage.sql.exec("SELECT 1 FROM intents WHERE action = 'add_margin'").toArray().length > 0), 8_000, 20);
     await api("POST", "/v1/automations/stop", { token: u.token });
