@@ -5,21 +5,14 @@
 import { exports } from "cloudflare:workers";
 import { hc } from "hono/client";
 import { runInDurableObject } from "cloudflare:test";
-import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { clientIdFor } from "../src/domain/client-id";
 import type { AppType } from "../src/index";
 import { api, BASE, until } from "./helpers";
-import { automation, quiesce, settle, stub, traderWithLong } from "./account-helpers";
-import { simFaults, simOrders, simPrice, simReset } from "./sim-helpers";
+import { accountCleanup, automation, settle, stub, traderWithLong } from "./account-helpers";
+import { simFaults, simOrders, simPrice } from "./sim-helpers";
 
-const cleanup: string[] = [];
-afterEach(async () => {
-  await simFaults({}).catch(() => undefined);
-  while (cleanup.length) await quiesce(cleanup.pop()!);
-});
-beforeAll(async () => {
-  await simReset();
-});
+const cleanup = accountCleanup();
 
 const orders = async (key: string, route: RegExp) => (await simOrders(key)).filter((o: any) => route.test(o.route));
 const CLOSE = /trade\/close$/;
