@@ -166,6 +166,8 @@ export class MarketFeedDO extends DurableObject<Env> {
 
   private async onPrice(price: number, at: number, source: "stream" | "rest"): Promise<FanoutResult | null> {
     if (!(Number.isFinite(price) && price > 0)) return null;
+    // A price read before the one held (a REST poll that started before a stream push) is stale.
+    if (at < this.priceAt) return null;
     const previous = this.price;
     this.price = price;
     this.priceAt = at;
@@ -302,9 +304,14 @@ export class MarketFeedDO extends DurableObject<Env> {
       if (!(this.stream?.state === "open" && this.source === "stream")) {
         next = REST_POLL_MS;
         const rest = new LnMarketsRestClient({ endpoints: resolveEndpoints(this.env, this.network), timeoutMs: 5_000, readRetry: FEED_READ_RETRY });
+        // The price is as old as the request that read it, not its answer: an answer that
+        // arrives late (retries, a slow exchange) must not look newer than a price an account
+        // read directly meanwhile (a registration would report a stale "crossing" and the
+        // account act on it).
+        const readAt = Date.now();
         const t = await rest.ticker();
         this.counters.restPolls++;
-        await this.onPrice(t.lastPrice, Date.now(), "rest");
+        await this.onPrice(t.lastPrice, readAt, "rest");
         // A settlement while the socket is down: the ticker's next funding time moved on.
         const nextFunding = t.fundingTime ? Date.parse(t.fundingTime) : NaN;
         if (Number.isFinite(nextFunding)) {
