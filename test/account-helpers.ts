@@ -48,6 +48,15 @@ export async function runDueNow(accountId: string): Promise<boolean> {
   return fireAlarm(accountId);
 }
 
+/**
+ * Sends the account's outbox to the LOGS queue now and returns how many rows went (at rest a
+ * DO flushes at most every FLUSH_EVERY_MS, which a test's clock never reaches).
+ */
+export async function flushLogs(accountId: string): Promise<number> {
+  const { runInDurableObject } = await import("cloudflare:test");
+  return runInDurableObject(stub(accountId), (inst) => (inst as unknown as { journal: { flush(): Promise<number> } }).journal.flush());
+}
+
 /** Stops everything an account armed so alarms do not leak into other tests. */
 export async function quiesce(accountId: string): Promise<void> {
   const { runInDurableObject } = await import("cloudflare:test");
