@@ -11,6 +11,11 @@ export const PlanLimits = z.object({
   maxSimulationSteps: z.number().int().min(0),
   /** Cells of one backtest sweep; absent: {@link DEFAULT_SWEEP_CELLS} (free 4, paid 25). */
   maxSweepCells: z.number().int().min(0).optional(),
+  /**
+   * The account holds its own stream socket while in its hot zone (every tick and its private
+   * trade events at once). Such an object never hibernates: ~$4 a month while hot (issue 20).
+   */
+  dedicatedSocket: z.boolean().optional(),
 });
 export type PlanLimits = z.infer<typeof PlanLimits>;
 
