@@ -68,6 +68,17 @@ export const wsTickets = sqliteTable("ws_tickets", {
   createdAt: createdAt(),
 }, (t) => [index("ws_tickets_user_idx").on(t.userId), index("ws_tickets_expires_idx").on(t.expiresAt)]);
 
+/**
+ * Password reset tokens (issue 22, item 6): the row id is the SHA-256 of the token mailed to
+ * the user (never the token), consumed by deleting the row, valid until expires_at.
+ */
+export const passwordResets = sqliteTable("password_resets", {
+  id: text("id").primaryKey(),
+  userId: text("user_id").notNull().references(() => users.id, { onDelete: "cascade" }),
+  expiresAt: integer("expires_at").notNull(),
+  createdAt: createdAt(),
+}, (t) => [index("password_resets_user_idx").on(t.userId), index("password_resets_expires_idx").on(t.expiresAt)]);
+
 export const exchangeAccounts = sqliteTable("exchange_accounts", {
   id: text("id").primaryKey(),
   userId: text("user_id").notNull().references(() => users.id, { onDelete: "cascade" }),
@@ -139,7 +150,10 @@ export const jobEvents = sqliteTable("job_events", {
 
 export const notificationChannels = sqliteTable("notification_channels", {
   userId: text("user_id").primaryKey().references(() => users.id, { onDelete: "cascade" }),
-  /** JSON {webhook?, telegram?, email?, preferences?}; webhook secret stored encrypted. */
+  /**
+   * JSON {webhook?, telegram?, email?, preferences?}; webhook secret stored encrypted. Each
+   * channel carries verifiedAt once verified and its pending code's hash (src/notify/verification.ts).
+   */
   config: text("config").notNull(),
   updatedAt: updatedAt(),
 });
@@ -160,7 +174,8 @@ export const notificationDeliveries = sqliteTable("notification_deliveries", {
   id: text("id").primaryKey(),
   notificationId: text("notification_id").notNull(),
   channel: text("channel", { enum: ["webhook", "telegram", "email"] }).notNull(),
-  status: text("status", { enum: ["pending", "sent", "failed"] }).notNull(),
+  /** skipped: not sent because the channel is not verified (last_error says so); final. */
+  status: text("status", { enum: ["pending", "sent", "failed", "skipped"] }).notNull(),
   attempts: integer("attempts").notNull().default(0),
   lastError: text("last_error"),
   latencyMs: integer("latency_ms"),
