@@ -9,13 +9,14 @@
  * | RL_AUTH_IP | client IP | 30 login/register/reset attempts a minute |
  * | RL_AUTH_ACCOUNT | email | 10 login/register/reset attempts a minute |
  * | RL_OUTBOUND | user id | 10 a minute of calls that cost us or reach outside |
+ * | RL_UNVERIFIED | channel + SHA-256 of its target | 3 a minute of messages (tests, verification codes) to a channel not yet verified, whichever user configured it |
  */
 import type { Context, MiddlewareHandler } from "hono";
 import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "./context";
 import { ApiError } from "./errors";
 
-export type LimiterName = "RL_AUTH_IP" | "RL_AUTH_ACCOUNT" | "RL_OUTBOUND";
+export type LimiterName = "RL_AUTH_IP" | "RL_AUTH_ACCOUNT" | "RL_OUTBOUND" | "RL_UNVERIFIED";
 
 /** The `simple.period` of every limiter in wrangler.toml, seconds. */
 export const RATE_LIMIT_PERIOD_S = 60;

@@ -30,7 +30,7 @@ describe("wrangler.toml environments", () => {
       expect(c.r2_buckets.map((b: any) => b.binding)).toEqual(["CANDLES"]);
       names.add(`r2:${c.r2_buckets[0]!.bucket_name}`);
       const limits = c.ratelimits ?? [];
-      expect(limits.map((l: any) => l.name).sort()).toEqual(["RL_AUTH_ACCOUNT", "RL_AUTH_IP", "RL_OUTBOUND"]);
+      expect(limits.map((l: any) => l.name).sort()).toEqual(["RL_AUTH_ACCOUNT", "RL_AUTH_IP", "RL_OUTBOUND", "RL_UNVERIFIED"]);
       for (const l of limits) names.add(`ratelimit:${l.namespace_id}`);
       expect(c.triggers.crons).toEqual(["* * * * *"]);
       names.add(c.d1_databases[0]!.database_name!);
@@ -45,7 +45,7 @@ describe("wrangler.toml environments", () => {
         names.add(p.queue);
       }
     }
-    // 3 D1 + 3 KV + 12 queues + 3 R2 buckets + 9 rate limit namespaces, none shared between environments.
-    expect(names.size).toBe(30);
+    // 3 D1 + 3 KV + 12 queues + 3 R2 buckets + 12 rate limit namespaces, none shared between environments.
+    expect(names.size).toBe(33);
   });
 });
