@@ -58,7 +58,7 @@ async function run(stack, auth, label) {
 
 async function main() {
   const date = new Date().toISOString();
-  const stack = await startStack({ log, name: "backtest" });
+  const stack = await startStack({ log, name: "backtest", snapshot: "head" });
   let first;
   let second;
   try {

@@ -1,8 +1,15 @@
 /**
  * SimulationDO: one per simulation run (`env.SIMULATION.getByName(simulationId)`). It feeds a
  * seeded price scenario through the pure `simulateStep` of src/domain (the same automation
- * logic as live trading), saves every step in its SQLite as it happens, pushes each step to
- * hibernatable WebSockets, and writes the summary row to D1 `simulations` when it ends.
+ * logic as live trading), saves every step in its SQLite (packed, one row per chunk of steps,
+ * in the transaction that saves the state), pushes each step to hibernatable WebSockets (only
+ * serialised when one is connected), and writes the summary row to D1 `simulations` when it ends.
+ *
+ * Bounded storage: a finished run keeps its steps, trades and summary (what the results,
+ * the per-trade report and the CSV exports read) for the simulations retention of
+ * RETENTION_DAYS (30 days by default, the age at which the cron deletes its D1 row), then its
+ * own alarm empties its storage; the run is gone from the API from then on. The number of
+ * steps a run can hold is the plan's maxSimulationSteps.
  *
  * Pacing is alarm-driven. Fast: up to FAST_CHUNK steps per alarm invocation (so one
  * invocation stays short and a cancel can get in between), re-armed at once. Realtime: the
@@ -18,6 +25,7 @@ import { getDb } from "../src/db/client";
 import { simulations } from "../src/db/schema";
 import { backtestSummary } from "../src/domain/backtest";
 import { LnMarketsError } from "../src/lnmarkets/errors";
+import { loadRetention } from "../src/ops/retention";
 import { advanceBacktest, expectedCandles, prepareBacktest } from "./simulation/backtest-runner";
 import { broadcast, pageAfter, replaySteps, runView, scenarioOptions, startRun, type RunMeta } from "./simulation/run";
 import { migrate, SimulationStore, type SavedStep } from "./simulation/storage";
@@ -31,6 +39,9 @@ export { MAX_RESULTS_PAGE } from "./simulation/run";
 export const FAST_CHUNK = 500;
 /** Retry delay for the D1 summary write when D1 is unavailable. */
 const D1_RETRY_MS = 5_000;
+/** A backtest's alarm walks batches for up to this long before re-arming (a cancel still lands between batches). */
+export const BACKTEST_SLICE_MS = 1_000;
+const DAY_MS = 86_400_000;
 
 export class SimulationDO extends DurableObject<Env> {
   private readonly store: SimulationStore;
@@ -110,15 +121,19 @@ export class SimulationDO extends DurableObject<Env> {
 
   /** One batch of a backtest; finishes it at the end or on a failure the exchange will not fix. */
   private async alarmBacktest(params: SimulationParams): Promise<void> {
-    const sockets = this.ctx.getWebSockets();
-    const push = (msg: string) => broadcast(sockets, msg);
     let done = false;
+    const until = Date.now() + BACKTEST_SLICE_MS;
     try {
-      // A cancel may land while the batch loads: the write checks the status again.
+      // A cancel may land while a batch loads: the write checks the status again.
       const write = (fn: () => void) => this.ctx.storage.transactionSync(() => {
         if (this.store.getJson<RunMeta>("run")?.status === "running") fn();
       });
-      ({ done } = await advanceBacktest(this.env, this.store, params, write, push));
+      do {
+        // Steps are serialised for sockets only when one listens (re-read per batch: one may connect meanwhile).
+        const sockets = this.ctx.getWebSockets();
+        const push = sockets.length > 0 ? (msg: string) => broadcast(sockets, msg) : null;
+        ({ done } = await advanceBacktest(this.env, this.store, params, write, push));
+      } while (!done && Date.now() < until && this.store.getJson<RunMeta>("run")?.status === "running");
     } catch (e) {
       const run = this.store.getJson<RunMeta>("run")!;
       if (run.status !== "running") return;
@@ -190,6 +205,7 @@ export class SimulationDO extends DurableObject<Env> {
       meta.finishedAt = Date.now();
       this.store.setJson("sweep", meta);
     }
+    if (meta.d1Synced) return this.expire(meta.finishedAt);
     await this.syncSweep(meta);
   }
 
@@ -200,6 +216,7 @@ export class SimulationDO extends DurableObject<Env> {
     if (!(await this.writeRow(meta.id, { status, summary: JSON.stringify({ objective: view.objective, table: view.table }), finishedAt: meta.finishedAt }))) return;
     meta.d1Synced = true;
     this.store.setJson("sweep", meta);
+    await this.expire(meta.finishedAt);
   }
 
   /** Updates the run's row in D1; on failure logs it and re-arms the alarm to retry. */
@@ -296,6 +313,7 @@ export class SimulationDO extends DurableObject<Env> {
     if (!params || !run) return;
     if (run.status !== "running") {
       if (!run.d1Synced) await this.syncD1(params, run);
+      else await this.expire(run.finishedAt);
       return;
     }
     if (params.source) return this.alarmBacktest(params);
@@ -325,15 +343,17 @@ export class SimulationDO extends DurableObject<Env> {
     const scenario = this.scenarioAt(params, run.step);
     const sockets = this.ctx.getWebSockets();
     this.ctx.storage.transactionSync(() => {
+      const records: StepRecord[] = [];
       while (run.step < target) {
         const r = simulateStep(state, scenario.next());
         this.engine!.consumed += 1;
         state = r.state;
         summary = accumulateSummary(summary, r.record);
         run.step = r.record.step;
-        this.store.insertStep(r.record);
-        broadcast(sockets, JSON.stringify({ type: "step", record: r.record }));
+        records.push(r.record);
+        if (sockets.length > 0) broadcast(sockets, JSON.stringify({ type: "step", record: r.record }));
       }
+      this.store.insertSteps(records);
       this.store.setJson("state", state);
       this.store.setJson("summary", summary);
       this.store.setJson("run", run);
@@ -380,5 +400,23 @@ export class SimulationDO extends DurableObject<Env> {
     if (!(await this.writeRow(params.id, { status: run.status, summary: final ? JSON.stringify(final) : null, finishedAt: run.finishedAt }))) return;
     run.d1Synced = true;
     this.store.setJson("run", run);
+    await this.expire(run.finishedAt);
+  }
+
+  /** When a finished run's (or sweep's) storage is emptied: its D1 row's retention age after it ended. */
+  private expiresAt(finishedAt: number | null): number {
+    return (finishedAt ?? Date.now()) + loadRetention(this.env).simulations * DAY_MS;
+  }
+
+  /** Past the retention age: empty this object's storage; before it: arm the alarm for then. */
+  private async expire(finishedAt: number | null): Promise<void> {
+    const at = this.expiresAt(finishedAt);
+    if (Date.now() < at) {
+      await this.ctx.storage.setAlarm(at);
+      return;
+    }
+    this.store.wipe();
+    this.engine = null;
+    await this.ctx.storage.deleteAlarm();
   }
 }

@@ -8,7 +8,7 @@ import { backtestSummary, createBacktest, fundingRateLookup, openTradeReports, s
 import { candleDurationMs, chunkSpanMs, chunkStart, rangeMs, type BtCandle } from "../../src/domain/backtest-candles";
 import { LnMarketsError } from "../../src/lnmarkets/errors";
 import { emptyStats, loadChunk, loadFunding, type SourceStats } from "./candle-source";
-import type { SimulationStore } from "./storage";
+import type { SavedStep, SimulationStore } from "./storage";
 import type { SimResult, SimulationParams } from "./types";
 
 /** Candles of an upload stepped per alarm invocation. */
@@ -105,7 +105,8 @@ export async function advanceBacktest(
   store: SimulationStore,
   params: SimulationParams,
   write: (fn: () => void) => void,
-  push: (msg: string) => void,
+  /** Sends a message to the run's sockets; null when none is connected (steps are then not serialised). */
+  push: ((msg: string) => void) | null,
 ): Promise<{ done: boolean; step: number }> {
   const cursor = store.getJson<BacktestCursor>("cursor")!;
   const batch = await nextBatch(env, params, cursor);
@@ -113,15 +114,17 @@ export async function advanceBacktest(
   write(() => {
     const bt = store.getJson<BacktestState>("bt")!;
     const rateAt = fundingRateLookup(cursor.funding, bt.config.fundingRate);
+    const steps: SavedStep[] = [];
     for (const { c, durationMs } of batch.candles) {
       // A chunk reloaded after an eviction may hold candles already stepped.
       if (bt.candles > 0 && c.time <= bt.lastTime) continue;
       const r = stepCandle(bt, c, durationMs, rateAt);
-      store.insertStep(r.step);
+      steps.push(r.step);
       for (const t of r.trades) store.insertTrade(t);
-      push(JSON.stringify({ type: "step", record: r.step }));
+      if (push) push(JSON.stringify({ type: "step", record: r.step }));
       cursor.endTime = c.time + durationMs;
     }
+    store.insertSteps(steps);
     cursor.next = batch.next;
     cursor.stats.candles = bt.candles;
     if (batch.done) for (const t of openTradeReports(bt)) store.insertTrade(t);
