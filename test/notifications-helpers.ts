@@ -24,8 +24,22 @@ export const failChannel = (channel: string, opts: { count?: number; always?: bo
 
 const rand = () => Math.random().toString(36).slice(2, 10);
 
-/** A user with all three channels on the simulator's receivers, each target unique to it. */
-export async function userWithChannels(tag: string, extra: Record<string, unknown> = {}) {
+/**
+ * Marks every configured channel of `userId` verified, as migration 0009 did for channels that
+ * existed then (test/channel-verification.test.ts covers the real flow).
+ */
+export async function markChannelsVerified(userId: string, at = Date.now()) {
+  for (const ch of ["webhook", "telegram", "email"]) {
+    await env.DB.prepare(`UPDATE notification_channels SET config = json_set(config, '$.${ch}.verifiedAt', ?) WHERE user_id = ? AND json_type(config, '$.${ch}') = 'object'`)
+      .bind(at, userId).run();
+  }
+}
+
+/**
+ * A user with all three channels on the simulator's receivers, each target unique to it.
+ * Verified unless `verified: false` (unverified channels get only test messages).
+ */
+export async function userWithChannels(tag: string, extra: Record<string, unknown> = {}, opts: { verified?: boolean } = {}) {
   const u = await registerUser(tag);
   const hook = `${tag}-${rand()}`;
   const chatId = String(Math.floor(Math.random() * 1e12));
@@ -36,6 +50,7 @@ export async function userWithChannels(tag: string, extra: Record<string, unknow
     body: { webhook: { url: `${env.LNM_SIMULATOR_URL}/__sim/inbox/webhook/${hook}`, secret }, telegram: { chatId }, email: { address }, ...extra },
   });
   if (res.status !== 200) throw new Error(`PUT channels: ${res.status} ${JSON.stringify(res.body)}`);
+  if (opts.verified !== false) await markChannelsVerified(u.userId);
   return { ...u, hook, chatId, address, secret };
 }
 

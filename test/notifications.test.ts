@@ -159,7 +159,7 @@ describe("channels API", () => {
     const { result: u, lines } = await captureLogs(() => userWithChannels("secret"));
     const got = await api("GET", "/v1/notifications/channels", { token: u.token });
     expect(got.status).toBe(200);
-    expect(got.body.webhook).toEqual({ url: expect.stringContaining(u.hook), hasSecret: true });
+    expect(got.body.webhook).toEqual({ url: expect.stringContaining(u.hook), hasSecret: true, verified: true });
     expect(got.body).toMatchObject({ telegram: { chatId: u.chatId }, email: { address: u.address } });
     expect(JSON.stringify(got.body)).not.toContain(u.secret);
     const row = await env.DB.prepare("SELECT config FROM notification_channels WHERE user_id = ?").bind(u.userId).first<{ config: string }>();

@@ -89,6 +89,7 @@ export function createApp() {
   // Login and registration are limited per IP and per email inside their routes.
   const outbound = limitPerUser("RL_OUTBOUND", "requests that reach outside; slow down");
   app.on("POST", "/v1/notifications/test", outbound); // a message to every channel
+  app.on("POST", "/v1/notifications/channels/:channel/verification", outbound); // a code sent to a channel
   app.on("POST", "/v1/payments", outbound); // an invoice at the provider and ~120 queued checks
   app.on("POST", "/v1/accounts", outbound); // a live credential check at the exchange
   app.on("POST", "/v1/accounts/:id/credentials/validate", outbound);

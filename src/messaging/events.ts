@@ -32,6 +32,7 @@ export const NOTIFICATION_EVENTS = {
   "alert.dead_letters": { severity: "critical", audience: "operator", description: "Alert rule: too many open dead letters" },
   "alert.stale_heartbeat": { severity: "critical", audience: "operator", description: "Alert rule: an account's heartbeat is stale (the watchdog woke it)" },
   "notification.test": { severity: "info", audience: "test", description: "POST /v1/notifications/test: every configured channel, preferences ignored" },
+  "notification.verification": { severity: "info", audience: "test", description: "A channel's verification code (POST /v1/notifications/channels/{channel}/verification): sent to that channel only, never stored in the history" },
 } as const satisfies Record<string, EventInfo>;
 
 export type NotificationEvent = keyof typeof NOTIFICATION_EVENTS;

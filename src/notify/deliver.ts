@@ -4,6 +4,10 @@
  * keyed by it, and a channel whose row says `sent` is never sent again (a redelivered or
  * manually retried message only re-sends what did not get through).
  *
+ * A channel not yet verified (src/notify/verification.ts) gets only the test message: for any
+ * other event its delivery row is written `skipped` with the reason in last_error, so the
+ * history says why nothing arrived, and it is never retried.
+ *
  * Operator messages (userId "ops") fan out to every admin, each with its own notification
  * row `{message id}:{admin id}`, so each operator sees the alert in their own history.
  */
@@ -39,6 +43,13 @@ export interface DeliveryOutcome {
   sent: number;
   failedPermanently: number;
   skippedAlreadySent: number;
+  /** Channels not verified: recorded `skipped`, not sent. */
+  skippedUnverified: number;
+}
+
+/** last_error of a delivery skipped because its channel is not verified. */
+export function unverifiedReason(channel: ChannelName): string {
+  return `${channel}: not sent, the channel is not verified (POST /v1/notifications/channels/${channel}/verification)`;
 }
 
 type DeliveryRow = typeof notificationDeliveries.$inferSelect;
@@ -84,7 +95,7 @@ export async function deliverNotification(
   const recipients = msg.userId === OPS_USER_ID
     ? (await adminUserIds(db)).map((userId) => ({ userId, notificationId: `${msg.id}:${userId}` }))
     : [{ userId: msg.userId, notificationId: msg.id }];
-  const outcome: DeliveryOutcome = { retryable: [], sent: 0, failedPermanently: 0, skippedAlreadySent: 0 };
+  const outcome: DeliveryOutcome = { retryable: [], sent: 0, failedPermanently: 0, skippedAlreadySent: 0, skippedUnverified: 0 };
   if (recipients.length === 0) return outcome;
 
   const channels = new Map((await resolveChannels(env, db, recipients.map((r) => r.userId))).map((c) => [c.userId, c]));
@@ -92,7 +103,9 @@ export async function deliverNotification(
   // Pending rows for the channels the preferences select now; rows from an earlier attempt stay.
   const fresh = recipients.flatMap((r) => {
     const ch = channels.get(r.userId);
-    return ch ? selectChannels(ch, msg.event, msg.severity, msg.event === TEST_EVENT).map((channel) => ({ r, channel })) : [];
+    if (!ch) return [];
+    const test = msg.event === TEST_EVENT;
+    return selectChannels(ch, msg.event, msg.severity, test).map((channel) => ({ r, channel, verified: test || ch[channel]!.verified }));
   });
   // One D1 round trip (a batch is one transaction) writes the rows and reads them back as
   // stored: D1 write throughput is what bounds this consumer (bench/RESULTS.md, queues).
@@ -101,8 +114,9 @@ export async function deliverNotification(
       id: r.notificationId, userId: r.userId, event: msg.event, severity: msg.severity, title: msg.title, body: msg.body,
       data: msg.data ? JSON.stringify(msg.data) : null, traceId: msg.traceId ?? null, createdAt: now,
     }).onConflictDoNothing()),
-    ...fresh.map(({ r, channel }) => db.insert(notificationDeliveries).values({
-      id: newId("ntf"), notificationId: r.notificationId, channel, status: "pending", attempts: 0, traceId: msg.traceId ?? null, updatedAt: now,
+    ...fresh.map(({ r, channel, verified }) => db.insert(notificationDeliveries).values({
+      id: newId("ntf"), notificationId: r.notificationId, channel, status: verified ? "pending" : "skipped", attempts: 0,
+      lastError: verified ? null : unverifiedReason(channel), traceId: msg.traceId ?? null, updatedAt: now,
     }).onConflictDoNothing()),
     db.select().from(notifications).where(inArray(notifications.id, ids)),
     db.select().from(notificationDeliveries).where(inArray(notificationDeliveries.notificationId, ids)),
@@ -114,6 +128,11 @@ export async function deliverNotification(
   for (const row of rows) {
     if (row.status === "sent") {
       outcome.skippedAlreadySent += 1;
+      continue;
+    }
+    if (row.status === "skipped") {
+      outcome.skippedUnverified += 1;
+      logger.info("notify.delivery_skipped", { notificationId: row.notificationId, channel: row.channel, reason: "unverified" });
       continue;
     }
     // A `failed` row is final for this message's retries; only a fresh send of the message

@@ -9,7 +9,7 @@ import { decodeCursor, olderThan, page } from "../lib/pagination";
 
 export const Delivery = z.object({
   channel: z.enum(["webhook", "telegram", "email"]),
-  status: z.enum(["pending", "sent", "failed"]),
+  status: z.enum(["pending", "sent", "failed", "skipped"]).openapi({ description: "skipped: not sent because the channel is not verified (lastError says so)" }),
   attempts: z.number().int(),
   lastError: z.string().nullable(),
   latencyMs: z.number().nullable(),

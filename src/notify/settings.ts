@@ -2,6 +2,11 @@
  * A user's notification channels and preferences (D1 `notification_channels`, one JSON row
  * per user). The webhook secret is sealed with AES-GCM (the credentials key ring, AAD = user
  * id) and never leaves this module in clear except to sign a delivery.
+ *
+ * Each channel also carries its verification (issue 22, item 5; src/notify/verification.ts):
+ * `verifiedAt` once a code sent to it came back, and the pending code's hash. Both belong to
+ * the target (URL, chat, address): saving the same target keeps them, a new target starts
+ * unverified.
  */
 import { z } from "@hono/zod-openapi";
 import { eq, inArray } from "drizzle-orm";
@@ -56,44 +61,67 @@ export const ChannelsInput = z.strictObject({
 }).openapi("NotificationChannelsInput");
 export type ChannelsInput = z.infer<typeof ChannelsInput>;
 
+const verified = z.boolean().openapi({ description: "false until a code sent to it is submitted back (POST /v1/notifications/channels/{channel}/verification, then /verify): until then it gets only that code and throttled test messages" });
 export const ChannelsView = z.object({
-  webhook: z.object({ url: z.string(), hasSecret: z.boolean() }).nullable(),
-  telegram: z.object({ chatId: z.string() }).nullable(),
-  email: z.object({ address: z.string() }).nullable(),
+  webhook: z.object({ url: z.string(), hasSecret: z.boolean(), verified }).nullable(),
+  telegram: z.object({ chatId: z.string(), verified }).nullable(),
+  email: z.object({ address: z.string(), verified }).nullable(),
   preferences: Preferences,
   updatedAt: z.number().nullable(),
 }).openapi("NotificationChannels");
 export type ChannelsView = z.infer<typeof ChannelsView>;
 
+/** A channel's verification state as stored (the code itself is never stored, only its HMAC). */
+const Verification = {
+  verifiedAt: z.number().optional(),
+  pending: z.object({ codeHash: z.string(), expiresAt: z.number(), attempts: z.number() }).optional(),
+};
+export type ChannelVerification = { verifiedAt?: number; pending?: { codeHash: string; expiresAt: number; attempts: number } };
+
 /** What is stored as JSON in `notification_channels.config`. */
 const StoredConfig = z.object({
-  webhook: z.object({ url: z.string(), secretEnc: z.string() }).optional(),
-  telegram: z.object({ chatId: z.string() }).optional(),
-  email: z.object({ address: z.string() }).optional(),
+  webhook: z.object({ url: z.string(), secretEnc: z.string(), ...Verification }).optional(),
+  telegram: z.object({ chatId: z.string(), ...Verification }).optional(),
+  email: z.object({ address: z.string(), ...Verification }).optional(),
   preferences: StoredPreferences.optional(),
 });
-type StoredConfig = z.infer<typeof StoredConfig>;
+export type StoredConfig = z.infer<typeof StoredConfig>;
 
 /** One user's channels, ready to send on (webhook secret decrypted). */
 export interface ResolvedChannels {
   userId: string;
-  webhook?: { url: string; secret: string };
-  telegram?: { chatId: string };
-  email?: { address: string };
+  webhook?: { url: string; secret: string; verified: boolean };
+  telegram?: { chatId: string; verified: boolean };
+  email?: { address: string; verified: boolean };
   preferences: Preferences;
 }
 
-function parseStored(text: string | undefined): StoredConfig {
+/** Where a configured channel sends: the webhook URL, the chat id or the address. */
+export function channelTarget(cfg: StoredConfig, channel: ChannelName): string | null {
+  switch (channel) {
+    case "webhook": return cfg.webhook?.url ?? null;
+    case "telegram": return cfg.telegram?.chatId ?? null;
+    case "email": return cfg.email?.address ?? null;
+  }
+}
+
+/** The verification to keep when a channel is saved again: only for the same target. */
+function kept(prev: ChannelVerification | undefined, sameTarget: boolean): ChannelVerification {
+  if (!prev || !sameTarget) return {};
+  return { ...(prev.verifiedAt ? { verifiedAt: prev.verifiedAt } : {}), ...(prev.pending ? { pending: prev.pending } : {}) };
+}
+
+export function parseStored(text: string | undefined): StoredConfig {
   if (!text) return {};
   const r = StoredConfig.safeParse(JSON.parse(text));
   return r.success ? r.data : {};
 }
 
-function view(cfg: StoredConfig, updatedAt: number | null): ChannelsView {
+export function view(cfg: StoredConfig, updatedAt: number | null): ChannelsView {
   return {
-    webhook: cfg.webhook ? { url: cfg.webhook.url, hasSecret: true } : null,
-    telegram: cfg.telegram ?? null,
-    email: cfg.email ?? null,
+    webhook: cfg.webhook ? { url: cfg.webhook.url, hasSecret: true, verified: cfg.webhook.verifiedAt !== undefined } : null,
+    telegram: cfg.telegram ? { chatId: cfg.telegram.chatId, verified: cfg.telegram.verifiedAt !== undefined } : null,
+    email: cfg.email ? { address: cfg.email.address, verified: cfg.email.verifiedAt !== undefined } : null,
     preferences: cfg.preferences ?? {},
     updatedAt,
   };
@@ -121,10 +149,10 @@ export async function putChannels(env: Env, db: Db, userId: string, input: Chann
     let secretEnc = previous.webhook?.secretEnc;
     if (input.webhook.secret !== undefined) secretEnc = (await seal(loadKeyRing(env.CREDENTIALS_KEYS), userId, input.webhook.secret)).value;
     if (!secretEnc) throw fieldError("webhook.secret", "secret is required when a webhook is first configured");
-    next.webhook = { url: input.webhook.url, secretEnc };
+    next.webhook = { url: input.webhook.url, secretEnc, ...kept(previous.webhook, previous.webhook?.url === input.webhook.url) };
   }
-  if (input.telegram) next.telegram = { chatId: input.telegram.chatId };
-  if (input.email) next.email = { address: input.email.address };
+  if (input.telegram) next.telegram = { chatId: input.telegram.chatId, ...kept(previous.telegram, previous.telegram?.chatId === input.telegram.chatId) };
+  if (input.email) next.email = { address: input.email.address, ...kept(previous.email, previous.email?.address === input.email.address) };
   if (input.preferences) next.preferences = input.preferences;
   const now = Date.now();
   await db.insert(notificationChannels).values({ userId, config: JSON.stringify(next), updatedAt: now })
@@ -140,12 +168,12 @@ export async function resolveChannels(env: Env, db: Db, userIds: string[]): Prom
   for (const row of rows) {
     const cfg = parseStored(row.config);
     const resolved: ResolvedChannels = { userId: row.userId, preferences: cfg.preferences ?? {} };
-    if (cfg.telegram) resolved.telegram = cfg.telegram;
-    if (cfg.email) resolved.email = cfg.email;
+    if (cfg.telegram) resolved.telegram = { chatId: cfg.telegram.chatId, verified: cfg.telegram.verifiedAt !== undefined };
+    if (cfg.email) resolved.email = { address: cfg.email.address, verified: cfg.email.verifiedAt !== undefined };
     if (cfg.webhook) {
       const secret = (await open(loadKeyRing(env.CREDENTIALS_KEYS), row.userId, cfg.webhook.secretEnc)).plaintext;
       registerSecret(secret);
-      resolved.webhook = { url: cfg.webhook.url, secret };
+      resolved.webhook = { url: cfg.webhook.url, secret, verified: cfg.webhook.verifiedAt !== undefined };
     }
     out.push(resolved);
   }
