@@ -56,6 +56,9 @@ async function run(stack, auth, label) {
   return { seconds, sim };
 }
 
+/** What each run did, for the console line (liquidations, margin added, fees, funding). */
+const pick = (r) => r && { liquidations: r.liquidations, marginAddedSats: r.marginAddedSats, feesSats: r.feesSats, fundingSats: r.fundingSats, finalPnlSats: r.finalPnlSats };
+
 async function main() {
   const date = new Date().toISOString();
   const stack = await startStack({ log, name: "backtest", snapshot: "head" });
@@ -75,14 +78,15 @@ async function main() {
   }
   const s = first.sim.summary;
   const line = `backtest: steps=${s.steps} seconds=${first.seconds.toFixed(1)}`;
-  console.log(JSON.stringify({ days: DAYS, first: { seconds: first.seconds, source: s.source, saved: s.saved }, second: { seconds: second.seconds, source: second.sim.summary.source } }));
+  const runs = { automated: pick(s.automated), baseline: pick(s.baseline) };
+  console.log(JSON.stringify({ days: DAYS, first: { seconds: first.seconds, source: s.source, saved: s.saved, runs }, second: { seconds: second.seconds, source: second.sim.summary.source } }));
   console.log(line);
   if (WRITE) {
     appendFileSync(`${ROOT}bench/RESULTS.md`, [
       "",
       `## Year-long backtest (bench/backtest-year.mjs) ${date}`,
       "",
-      `commit ${commit()}; machine ${machine()}; platform and simulator in local workerd (wrangler dev), loopback.`,
+      `commit ${commit()}; machine ${machine()}; platform and simulator in local workerd (wrangler dev, code frozen from commit ${commit()}), loopback.`,
       `${DAYS} days of 1-minute candles from ${new Date(FROM).toISOString().slice(0, 10)} on the simulator's history; one 25x long of 1,000 USD with a Margin Guard (actAt 0.7 -> 0.3) and the baseline run beside it.`,
       "",
       "| run | steps | wall time s (POST -> completed) | candle chunks | from R2 cache | exchange requests | saved |",
