@@ -1,7 +1,7 @@
 /**
  * Retention, run by the cron: every growing table (automation and trade logs, job events,
  * notifications and deliveries, dead letters, resolved alerts, finished simulations, login
- * lockouts, unused WebSocket tickets; issue 22) is pruned past its age in
+ * lockouts, unused WebSocket tickets and password reset tokens; issue 22) is pruned past its age in
  * bounded batches (a few hundred rows per statement, a few statements per table per run) so
  * one run never holds D1 for long; a backlog drains over successive minutes.
  */
@@ -59,6 +59,8 @@ const TARGETS = [
   { table: "login_throttle", column: "updated_at", age: "loginThrottle", key: "key" },
   // WebSocket tickets live 30 s; a used one is deleted at once, an unused one a day after expiry.
   { table: "ws_tickets", column: "expires_at", age: "loginThrottle" },
+  // Password reset tokens live 30 min; a used one is deleted at once, an unused one a day after expiry.
+  { table: "password_resets", column: "expires_at", age: "loginThrottle" },
 ] as const satisfies readonly { table: string; column: string; age: keyof RetentionDays; where?: string; key?: string }[];
 
 /** Deletes what is older than its retention age; returns rows deleted per table. */

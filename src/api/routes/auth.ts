@@ -3,14 +3,16 @@ import type { Context } from "hono";
 import { and, desc, eq, gt, isNull, lte, sql } from "drizzle-orm";
 import { getConfig } from "../../config";
 import { getDb } from "../../db/client";
-import { apiTokens, users, wsTickets } from "../../db/schema";
+import { apiTokens, passwordResets, users, wsTickets } from "../../db/schema";
 import { findUserByEmail, publicUser } from "../../db/users";
 import { checkPassword, dummyPasswordHash, hashPassword } from "../../lib/crypto";
+import { ValidationError } from "../../lib/errors";
 import { newId } from "../../lib/ids";
 import { formatScopes, issueJwt, newApiToken, newWsTicket, parseScopes, WS_TICKET_TTL_MS } from "../../lib/tokens";
 import { TOKEN_SCOPES, type AppEnv } from "../context";
 import { ApiError, notFound } from "../errors";
 import { clearFailures, lockedFor, recordFailure, throttleKey } from "../login-throttle";
+import { consumePasswordReset, passwordResetValid, requestPasswordReset, RESET_TOKEN_PATTERN, RESET_TTL_MS } from "../password-reset";
 import { clientIp, rateLimited, takeToken } from "../rate-limit";
 import { requireAuth } from "../middleware/auth";
 import { commonErrors, errorResponses, json, jsonBody, router, security, z } from "../openapi";
@@ -48,6 +50,14 @@ export const MAX_API_TOKENS = 20;
 /** Unused, unexpired WebSocket tickets per user. */
 export const MAX_WS_TICKETS = 10;
 const DAY_MS = 86_400_000;
+
+const ResetRequest = z.strictObject({ email: Email }).openapi("PasswordResetRequest");
+const ResetAccepted = z.object({ message: z.string() }).openapi("PasswordResetAccepted");
+const ResetConfirm = z.strictObject({
+  token: z.string().trim().max(100).regex(RESET_TOKEN_PATTERN, "token is the pwr_… value from the reset email"),
+  password: Password,
+}).openapi("PasswordResetConfirm");
+const invalidResetToken = () => ValidationError.field("token", "token is unknown, already used or expired; ask for a new one with POST /v1/auth/password-reset");
 
 const PasswordChange = z.strictObject({ currentPassword: z.string().min(1).max(256), newPassword: Password }).openapi("PasswordChange");
 
@@ -231,5 +241,46 @@ export const authRoutes = router()
       if (!res.meta.changes) throw new ApiError("conflict", "The account changed meanwhile; log in again");
       c.get("logger").info("auth.password_changed", {});
       return c.json(await issueJwt(user.id, user.role, getConfig(c.env).JWT_SECRET, Date.now(), user.tokenVersion + 1), 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "post", path: "/password-reset", tags: ["auth"],
+      summary: `Ask for a password reset: a single-use token valid ${RESET_TTL_MS / 60_000} min is emailed to the account`,
+      description: "Always 202 with the same body, whether or not the email has an account (the lookup and the email happen after the answer). A new request replaces the previous token. 429 `rate_limited` with `retry-after` when the IP or the email is over its limit (the login limits).",
+      request: jsonBody(ResetRequest),
+      responses: { 202: json(ResetAccepted, "Accepted"), 429: errorResponses[429], ...commonErrors },
+    }),
+    async (c) => {
+      const { email } = c.req.valid("json");
+      await limitAuthAttempt(c, email);
+      c.executionCtx.waitUntil(requestPasswordReset(c.env, email, c.get("logger")));
+      return c.json({ message: "If an account uses this email, a reset token is on its way to it" }, 202);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "post", path: "/password-reset/confirm", tags: ["auth"],
+      summary: "Set a new password with the emailed token: the token is used up and every session (login JWT) ends",
+      description: "400 naming `token` when it is unknown, used or expired; 400 naming `password` under the registration rules. API tokens are kept (list and revoke them at /v1/auth/tokens). 429 `rate_limited` with `retry-after` past the per-IP limit.",
+      request: jsonBody(ResetConfirm),
+      responses: { 204: { description: "Password changed; log in with it" }, 429: errorResponses[429], ...commonErrors },
+    }),
+    async (c) => {
+      const { token, password } = c.req.valid("json");
+      const ip = clientIp(c);
+      if (ip) await takeToken(c.env, "RL_AUTH_IP", ip, "attempts from this address");
+      const db = getDb(c.env);
+      // Checked first so a wrong token costs no password hash; used up only after hashing.
+      if (!(await passwordResetValid(db, token))) throw invalidResetToken();
+      const passwordHash = await hashPassword(password, getConfig(c.env).PASSWORD_PEPPER);
+      const userId = await consumePasswordReset(db, token);
+      if (!userId) throw invalidResetToken();
+      await db.batch([
+        db.update(users).set({ passwordHash, tokenVersion: sql`${users.tokenVersion} + 1`, updatedAt: Date.now() }).where(eq(users.id, userId)),
+        db.delete(passwordResets).where(eq(passwordResets.userId, userId)),
+      ]);
+      c.get("logger").info("auth.password_reset", { userId });
+      return c.body(null, 204);
     },
   );
