@@ -9,7 +9,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { CircuitBreaker } from "../src/domain/circuit-breaker";
-import { alarmTime, dueRows, monitorSchedule, SCHEDULE_DEFAULTS } from "../src/domain/schedule";
+import { alarmTime, dueRows, monitorSchedule, restSlot, SCHEDULE_DEFAULTS } from "../src/domain/schedule";
 import type { LnMarketsRestClient } from "../src/lnmarkets/rest-client";
 import { TokenBucketLimiter } from "../src/lnmarkets/rate-limiter";
 import { AutomationCrud, type AutomationInput, type AutomationPatch, type DoResult } from "./account/automation-crud";
@@ -17,6 +17,7 @@ import { loadAccountContext, type AccountContext } from "./account/context";
 import { ExchangeHealth } from "./account/exchange-health";
 import { Executor } from "./account/executor";
 import { FeedLink, INDEXED_TYPES } from "./account/feed-link";
+import { HotZone } from "./account/hot-zone";
 import { Journal } from "./account/journal";
 import { Keys, KEYS_RECHECK_MS } from "./account/keys";
 import { Liveness } from "./account/liveness";
@@ -34,8 +35,6 @@ import type { FundingSettlement, MarketTick } from "./market-feed";
 export { MONITOR_ID };
 export type { AutomationInput, DoResult, ManualResult };
 const CONTEXT_TTL_MS = 60_000;
-/** After leaving the hot zone the socket stays this long (no open/close flapping at its edge). */
-const HOT_LINGER_MS = 30_000;
 
 export class AccountDO extends DurableObject<Env> {
   private readonly store: AccountStore;
@@ -50,7 +49,7 @@ export class AccountDO extends DurableObject<Env> {
   private readonly feed: StreamFeed;
   /** The network's market feed: the account's trigger levels and its hot zone (issue 20). */
   private readonly link: FeedLink;
-  private lastHotAt = 0;
+  private readonly hotZone: HotZone;
   private lastSyncAt = 0;
   private readonly health: ExchangeHealth;
   private readonly liveness: Liveness;
@@ -91,7 +90,8 @@ export class AccountDO extends DurableObject<Env> {
       pauseEntries: () => this.context?.pauseEntries ?? false,
       automationsRunning: () => self.automationsRun(self.context),
       monitorSchedule: (now) => this.monitorSchedule(now),
-      slowAtRest: (row, settings) => (INDEXED_TYPES.has(row.type) && this.atRest() ? { ...settings, intervalMs: Math.max(settings.intervalMs, this.link.config.restResyncMs) } : settings),
+      slowAtRest: (row, settings) => (INDEXED_TYPES.has(row.type) && this.hotZone.atRest() ? { ...settings, intervalMs: Math.max(settings.intervalMs, this.link.config.restResyncMs) } : settings),
+      restSlot: (row, at) => (INDEXED_TYPES.has(row.type) && this.hotZone.atRest() ? restSlot(at, Date.now(), this.link.config.restResyncMs, this.accountId) : at),
     });
     this.health = new ExchangeHealth({
       env, store: this.store, journal: this.journal, executor: this.executor, keys: this.keys, runner: this.runner,
@@ -127,9 +127,15 @@ export class AccountDO extends DurableObject<Env> {
     this.feed = new StreamFeed({
       env, store: this.store, journal: this.journal, market: this.market,
       credentials: (c) => this.keys.credentials(c),
-      wanted: () => this.streamWanted(),
+      wanted: () => this.hotZone.socketWanted(),
       onTick: (price) => this.ticks.onTick(price),
       rearm: () => this.ctx.waitUntil(this.rearm()),
+    });
+    this.hotZone = new HotZone({
+      store: this.store, link: this.link, feed: this.feed,
+      context: () => this.context,
+      automationsRun: (c) => this.automationsRun(c),
+      rearm: () => this.rearm(),
     });
     ctx.blockConcurrencyWhile(async () => {
       migrate(ctx.storage.sql);
@@ -182,35 +188,16 @@ export class AccountDO extends DurableObject<Env> {
     const s = monitorSchedule(this.market.feed(now));
     const idle = this.market.trades.size === 0 && this.market.tradesAt > 0 && !this.automationsRun(this.context);
     // At rest the feed watches the levels: the monitor is the slow REST re-sync.
-    return idle || this.atRest() ? { ...s, intervalMs: Math.max(s.intervalMs, this.link.config.restResyncMs) } : s;
+    return idle || this.hotZone.atRest() ? { ...s, intervalMs: Math.max(s.intervalMs, this.link.config.restResyncMs) } : s;
   }
 
   // --- market feed and hot zone (issue 20) -----------------------------------------------------
-
-  /** No level near the price (and the feed holds the levels): no socket, slow alarm. */
-  private atRest(): boolean {
-    return !this.link.failed && !this.streamWanted();
-  }
-
-  /** The account's own socket: automations running and a level within the hot zone (or just left). */
-  private streamWanted(): boolean {
-    if (!this.automationsRun(this.context)) return false;
-    const now = Date.now();
-    if (this.link.hot()) this.lastHotAt = now;
-    return now - this.lastHotAt < HOT_LINGER_MS && this.lastHotAt > 0;
-  }
-
-  /** Opens the socket in the hot zone, closes it at rest. */
-  private placeStream(): void {
-    if (this.streamWanted()) this.feed.ensure(this.context);
-    else this.feed.stop(this.automationsRun(this.context) ? "at rest: no trigger near the price" : "not running");
-  }
 
   /** Re-registers the levels when they moved, then places the socket. */
   private async syncFeed(force = false): Promise<void> {
     this.lastSyncAt = Date.now();
     if (this.watching(this.context)) await this.link.sync(force);
-    this.placeStream();
+    await this.hotZone.place();
     // The feed does not hold the levels: the monitor watches on its own, every 5 s, until it does.
     const m = this.link.failed ? this.store.automation(MONITOR_ID) : undefined;
     const soon = Date.now() + SCHEDULE_DEFAULTS.margin_monitor.intervalMs;
@@ -287,7 +274,7 @@ export class AccountDO extends DurableObject<Env> {
     if (!watch) this.runner.abort(MONITOR_ID, "monitor stopped");
     if (watch) await this.link.sync();
     else await this.link.clear();
-    this.placeStream();
+    await this.hotZone.place();
     await this.rearm();
     return run;
   }
@@ -315,10 +302,13 @@ export class AccountDO extends DurableObject<Env> {
       // Nothing to run, or the plan in force changed what may run (a lapse, a renewal).
       if (!this.automationsRun(ctx) || this.pausedByPlan(ctx).map((a) => a.id).sort().join(",") !== (this.store.getMeta("planPaused") ?? "")) await this.reconcileRunning();
       if (this.store.unresolvedIntents().length) await this.executor.reconcilePending().catch(() => undefined);
-      for (const due of dueRows(scheduled(this.store.automations()), Date.now())) {
-        const row = this.store.automation(due.id);
-        if (row) await this.runner.run(row);
-      }
+      // The due rows share one read of the exchange (at rest they fall on the same slot).
+      await this.market.sharingReads(async () => {
+        for (const due of dueRows(scheduled(this.store.automations()), Date.now())) {
+          const row = this.store.automation(due.id);
+          if (row) await this.runner.run(row);
+        }
+      });
       // Positions were re-read: the levels may have moved (funding, a manual trade or add-margin).
       await this.syncFeed();
       await this.liveness.heartbeat();
@@ -422,7 +412,7 @@ export class AccountDO extends DurableObject<Env> {
   async status() {
     const ctx = await this.loadContext();
     const running = this.automationsRun(ctx);
-    if (running) this.placeStream();
+    if (running) await this.hotZone.place();
     return accountStatus(this.statusHost, ctx, running);
   }
 

@@ -4,7 +4,8 @@ import { runDurableObjectAlarm } from "cloudflare:test";
 import { LnMarketsRestClient } from "../src/lnmarkets/rest-client";
 import { resolveEndpoints } from "../src/lnmarkets/transport";
 import { api, registerUser } from "./helpers";
-import { afterEach, beforeAll } from "vitest";
+import { afterEach, beforeAll, expect } from "vitest";
+import { restSlot } from "../src/domain/schedule";
 import { simFaults, simKeys, simPrice, simReset, type SimKeys } from "./sim-helpers";
 
 export async function proUser(tag: string) {
@@ -55,6 +56,17 @@ export async function runDueNow(accountId: string): Promise<boolean> {
 export async function flushLogs(accountId: string): Promise<number> {
   const { runInDurableObject } = await import("cloudflare:test");
   return runInDurableObject(stub(accountId), (inst) => (inst as unknown as { journal: { flush(): Promise<number> } }).journal.flush());
+}
+
+/**
+ * At rest a schedule row's next run is on the account's re-sync slot (src/domain/schedule.ts
+ * restSlot): half a cadence to one and a half after its last run, on the account's grid.
+ */
+export function expectOnRestSlot(accountId: string, s: { lastRunAt: number | null; nextRunAt: number | null }, cadenceMs = 60_000): void {
+  const gap = s.nextRunAt! - s.lastRunAt!;
+  expect(gap).toBeGreaterThanOrEqual(cadenceMs / 2 - 50);
+  expect(gap).toBeLessThanOrEqual(cadenceMs * 1.5);
+  expect(restSlot(s.nextRunAt!, s.nextRunAt! - cadenceMs / 2, cadenceMs, accountId)).toBe(s.nextRunAt);
 }
 
 /** Stops everything an account armed so alarms do not leak into other tests. */

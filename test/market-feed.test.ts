@@ -4,8 +4,8 @@
 import { env } from "cloudflare:workers";
 import { runInDurableObject } from "cloudflare:test";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { until } from "./helpers";
-import { automation, quiesce, settle, statusOf, traderWithLong } from "./account-helpers";
+import { registerUser, until } from "./helpers";
+import { automation, expectOnRestSlot, quiesce, runDueNow, settle, simAccount, statusOf, traderWithLong } from "./account-helpers";
 import { simOrders, simPrice, simReset } from "./sim-helpers";
 import type { TriggerLevel } from "../src/domain/trigger-levels";
 import type { MarketFeedDO } from "../durable-objects/market-feed";
@@ -74,9 +74,16 @@ describe("accounts at rest", () => {
     // 50x at 100,000: the nearest level (0.8 risk) is ~1.6 % away, beyond the 1 % hot zone.
     expect(st.marketFeed.hot).toBe(false);
     expect(st.stream.state).toBe("closed");
-    // At rest the guard and the monitor run at the re-sync cadence (the feed watches the levels).
-    expect(st.monitor.status.nextRunAt - st.monitor.status.lastRunAt).toBe(60_000);
-    expect(st.automations[0].status.nextRunAt - st.automations[0].status.lastRunAt).toBe(60_000);
+    // At rest the guard and the monitor run at the re-sync cadence (the feed watches the levels),
+    // both on the account's slot: one alarm and one read of the exchange for the two.
+    const callsBefore = st.breaker.calls;
+    await runDueNow(acc.id);
+    const rest = await statusOf(acc.id);
+    // The guard's run and the monitor's, in one alarm: one ticker and one positions read.
+    expect(rest.breaker.calls - callsBefore).toBe(2);
+    expectOnRestSlot(acc.id, rest.monitor.status);
+    expectOnRestSlot(acc.id, rest.automations[0].status);
+    expect(rest.automations[0].status.nextRunAt).toBe(rest.monitor.status.nextRunAt);
     const f = await until("the feed's stream", async () => {
       const s = await feedStatus();
       return s.stream.state === "open" && s.price !== null ? s : null;
@@ -113,6 +120,35 @@ describe("accounts at rest", () => {
     });
     expect(hot.marketFeed.hot).toBe(true);
     expect((await simOrders(acc.keys.key)).some((o: any) => /add-margin/.test(o.route))).toBe(false);
+    await simPrice(100_000);
+  }, 30_000);
+
+  it("on a plan without a dedicated socket the hot zone holds none: the monitor is pulled in and re-syncs every 5 s over REST", async () => {
+    await simPrice(100_000);
+    const u = await registerUser("hot-free");
+    const acc = await simAccount(u.token, "hot-free");
+    const trade = await acc.client.newTrade({ type: "market", side: "buy", leverage: 50, quantity: 1_000 });
+    cleanup.push(acc.id);
+    await automation(u.token, acc.id, { type: "margin_guard", config: GUARD });
+    await settle(acc.id);
+    const rest = await until("registered at rest", async () => {
+      const s = await statusOf(acc.id);
+      return s.marketFeed.registeredAt && !s.marketFeed.hot ? s : null;
+    });
+    // At rest the monitor's next re-sync is up to a cadence and a half away.
+    expect(rest.monitor.status.nextRunAt - Date.now()).toBeGreaterThan(20_000);
+    const runsBefore = rest.monitor.status.runs;
+    const entry = trade.entryPrice ?? trade.price;
+    const warn = entry - 0.8 * (entry - trade.liquidation);
+    await simPrice(Math.round(warn * 1.005 * 2) / 2);
+    // The feed's wake-up at the zone's edge: hot, and the monitor's re-sync brought forward to now.
+    const hot = await until("hot, monitor re-synced", async () => {
+      const s = await statusOf(acc.id);
+      return s.marketFeed.hot && s.monitor.status.runs > runsBefore ? s : null;
+    });
+    expect(hot.stream.state).toBe("closed");
+    expect(hot.feed).toBe("rest");
+    expect(hot.monitor.status.nextRunAt - hot.monitor.status.lastRunAt).toBe(5_000);
     await simPrice(100_000);
   }, 30_000);
 });

@@ -6,7 +6,7 @@ import { env } from "cloudflare:workers";
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { api, until } from "./helpers";
-import { accountCleanup, automation, runDueNow, settle, simAccount, statusOf, stub, traderWithLong } from "./account-helpers";
+import { accountCleanup, automation, expectOnRestSlot, runDueNow, settle, simAccount, statusOf, stub, traderWithLong } from "./account-helpers";
 import { userWithChannels } from "./notifications-helpers";
 import { sim, simFaults, simOrders, simPrice } from "./sim-helpers";
 
@@ -109,7 +109,7 @@ describe("protection never silently off", () => {
     const st = await statusOf(acc.id);
     const m = st.monitor.status;
     expect(m.lastResult).toMatch(/1 trades/);
-    expect(m.nextRunAt - m.lastRunAt).toBe(60_000);
+    expectOnRestSlot(acc.id, m);
     expect(st.marketFeed).toMatchObject({ failed: false });
     expect(st.marketFeed.levels).toBeGreaterThanOrEqual(2);
     expect(st.stream.state).toBe("closed");
@@ -279,9 +279,13 @@ describe("protection never silently off", () => {
     // side would be); a tick crosses actAt: the feed wakes the account and the guard's run
     // sends its add-margin. (A plain answer delay was racy: a request the client aborted
     // while the simulator still waited could be dropped with it, and never land.)
+    await sim("DELETE", "/__sim/faults/injected");
     await simFaults({ lateLanding: { rate: 1, minMs: 2_500 } });
     await simPrice(atRisk(trade.liquidation, 0.93, trade.entryPrice ?? trade.price));
     await until("the add-margin intent", () => runInDurableObject(stub(acc.id), (_i, s) => s.storage.sql.exec("SELECT 1 FROM intents WHERE action = 'add_margin'").toArray().length > 0), 8_000, 20);
+    // The stop comes once the exchange holds the order (on a loaded machine the intent can be
+    // written well before its request leaves: stopped then, nothing would ever land).
+    await until("the exchange holding the add-margin", async () => (await sim<{ late_landing?: number }>("GET", "/__sim/faults/injected")).late_landing! > 0, 8_000, 20);
     await api("POST", "/v1/automations/stop", { token: u.token });
     const g = await until("the run aborted", async () => {
       const a = (await statusOf(acc.id)).automations[0];

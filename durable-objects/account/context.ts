@@ -21,6 +21,8 @@ export interface PlanInForce {
   /** This account is among the owner's first `maxAccounts` (by creation). */
   withinAccountLimit: boolean;
   maxAccounts: number;
+  /** A socket of its own in the hot zone (durable-objects/account/hot-zone.ts). */
+  dedicatedSocket: boolean;
 }
 
 export interface AccountContext {
@@ -65,7 +67,7 @@ export async function loadAccountContext(env: Env, accountId: string): Promise<A
   return {
     accountId: row.accountId, userId: row.userId, name: row.name, network: row.network, status: row.status,
     credentialVersion: row.credentialVersion, inScope, pauseEntries: row.pauseEntries,
-    plan: { id: plan?.id ?? "free", automationTypes: plan?.limits.automationTypes ?? [], withinAccountLimit: (older?.n ?? 0) < maxAccounts, maxAccounts },
+    plan: { id: plan?.id ?? "free", automationTypes: plan?.limits.automationTypes ?? [], withinAccountLimit: (older?.n ?? 0) < maxAccounts, maxAccounts, dedicatedSocket: plan?.limits.dedicatedSocket ?? false },
     loadedAt: now,
   };
 }

@@ -86,6 +86,24 @@ export class Market {
     this.priceSource = "stream";
   }
 
+  /** When a run last read the REST ticker (0: never). */
+  tickerAt = 0;
+  /** While an alarm runs its due rows: when it began (their runs share its reads); else null. */
+  private sharedSince: number | null = null;
+
+  /**
+   * The runs of one alarm share one read of the ticker and the positions (at rest the monitor
+   * and the automations fall on the same re-sync slot): `fn` runs them.
+   */
+  async sharingReads<T>(fn: () => Promise<T>): Promise<T> {
+    this.sharedSince = Date.now();
+    try {
+      return await fn();
+    } finally {
+      this.sharedSince = null;
+    }
+  }
+
   /** When the network's market feed last delivered a price (a wake-up; 0: never). */
   feedPriceAt = 0;
 
@@ -166,13 +184,16 @@ export class Market {
   async refresh(client: LnMarketsRestClient, now: number, signal?: AbortSignal, tradesMaxAgeMs = TRADES_RESYNC_MS): Promise<Feed> {
     const opts = signal ? { signal } : undefined;
     const fresh = this.feed(now) === "stream";
-    // A price the feed just woke us with is as current as a ticker read would be.
-    const fedNow = !fresh && this.feedPriceAt > 0 && now - this.feedPriceAt < FEED_PRICE_FRESH_MS;
+    // A price the feed just woke us with, or the ticker an earlier run of the same alarm read
+    // (at rest every row shares one slot), is as current as a new ticker read would be.
+    const sharedRead = this.sharedSince !== null && this.tickerAt >= this.sharedSince && now - this.tickerAt < FEED_PRICE_FRESH_MS;
+    const fedNow = !fresh && (sharedRead || (this.feedPriceAt > 0 && now - this.feedPriceAt < FEED_PRICE_FRESH_MS));
     if (!fresh && !fedNow) {
       const ticker = await client.ticker(opts);
       this.price = ticker.lastPrice;
       ({ bid: this.bid, offer: this.offer } = bidOffer(ticker));
       this.priceAt = now;
+      this.tickerAt = now;
       this.priceSource = "rest";
     }
     // Woken at rest (no stream, so no trade events): positions older than 10 s are re-read.

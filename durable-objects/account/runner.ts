@@ -61,6 +61,8 @@ export interface RunnerHost {
   monitorSchedule(now: number): ScheduleSettings;
   /** An automation's settings at rest (issue 20): the feed watches its levels, so it runs no more often than the re-sync. */
   slowAtRest?(row: AutomationRow, settings: ScheduleSettings): ScheduleSettings;
+  /** At rest, the account's re-sync slot nearest to a row's next run (src/domain/schedule.ts restSlot). */
+  restSlot?(row: AutomationRow, at: number): number;
 }
 
 export class Runner {
@@ -147,7 +149,9 @@ export class Runner {
     const current = store.automation(row.id);
     if (!current) return;
     // The monitor's cadence follows the feed at the end of its run (the socket may have dropped).
-    const next = nextAfterRun(isMonitor ? this.h.monitorSchedule(now) : (this.h.slowAtRest?.(row, settings) ?? settings), current.attempts, outcome.ok ? "success" : "failure", now);
+    let next = nextAfterRun(isMonitor ? this.h.monitorSchedule(now) : (this.h.slowAtRest?.(row, settings) ?? settings), current.attempts, outcome.ok ? "success" : "failure", now);
+    // At rest every row of the account lands on the same slot: one alarm, one read of the exchange.
+    if (next.kind === "interval" && this.h.restSlot) next = { ...next, nextRunAt: this.h.restSlot(row, next.nextRunAt) };
     const scheduled = trigger === "schedule" || !outcome.ok;
     store.updateAutomation(row.id, {
       last_run_at: now, last_duration_ms: durationMs, last_result: outcome.ok ? outcome.summary : "failure",

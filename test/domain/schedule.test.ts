@@ -14,6 +14,7 @@ import {
   retryDelayMs,
   nextAfterRun,
   resolveSchedule,
+  restSlot,
   runDeadline,
 } from "../../src/domain/schedule";
 
@@ -178,5 +179,30 @@ describe("earliest due", () => {
         return scheduled.length === 0 ? got === null : got === Math.min(...scheduled);
       }),
     );
+  });
+});
+
+describe("restSlot: one account's rows at rest share its re-sync slots", () => {
+  const cadence = 60_000;
+  it("is within half a cadence of the row's next run, never sooner than half a cadence from now, and on the account's grid", () => {
+    fc.assert(fc.property(fc.integer({ min: 1e12, max: 2e12 }), fc.integer({ min: 1_000, max: 600_000 }), fc.string(), (now, c, key) => {
+      const slot = restSlot(now + c, now, c, key);
+      expect(slot).toBeGreaterThanOrEqual(now + c / 2);
+      expect(slot).toBeLessThanOrEqual(now + 1.5 * c);
+      expect(restSlot(slot + c, slot, c, key)).toBe(slot + c);
+    }));
+  });
+
+  it("rows that ran in the same alarm (ending up to a quarter cadence apart) get the same next slot", () => {
+    fc.assert(fc.property(fc.integer({ min: 1e12, max: 2e12 }), fc.string(), fc.integer({ min: 0, max: cadence / 4 }), fc.integer({ min: 0, max: cadence / 4 }), (t, key, d1, d2) => {
+      const slot = restSlot(t + cadence, t, cadence, key);
+      expect(restSlot(slot + d1 + cadence, slot + d1, cadence, key)).toBe(slot + cadence);
+      expect(restSlot(slot + d2 + cadence, slot + d2, cadence, key)).toBe(slot + cadence);
+    }));
+  });
+
+  it("spreads accounts over the cadence", () => {
+    const offsets = new Set(Array.from({ length: 200 }, (_, i) => restSlot(1e12 + cadence, 1e12, cadence, `acc_${i}`) % cadence));
+    expect(offsets.size).toBeGreaterThan(150);
   });
 });
