@@ -6,7 +6,7 @@ import { env } from "cloudflare:workers";
 import { beforeEach, describe, expect, it } from "vitest";
 import { MAX_CODE_ATTEMPTS } from "../src/notify/verification";
 import { verifyWebhookSignature } from "../src/notify/signature";
-import { api, registerUser } from "./helpers";
+import { api, captureLogs, registerUser } from "./helpers";
 import {
   clearInbox, deliveries, eventually, inbox, markChannelsVerified, message, okCount, received, runQueue, userWithChannels, type ChannelUser,
 } from "./notifications-helpers";
@@ -83,7 +83,10 @@ describe("unverified channels", () => {
 describe("verification flow", () => {
   it.each(CHANNELS)("%s: the code sent to the channel verifies it, then real events reach it", async (channel) => {
     const u = await userWithChannels(`flow-${channel}`, {}, { verified: false });
-    const code = await codeFor(u, channel);
+    const { result: code, lines } = await captureLogs(() => codeFor(u, channel));
+    expect(lines.some((l) => l.includes("notify.verification_sent"))).toBe(true);
+    // As a number of its own (a timestamp may hold the same six digits inside a longer run).
+    for (const line of lines) expect(line).not.toMatch(new RegExp(`(^|\\D)${code}(\\D|$)`));
     if (channel === "webhook") {
       const [hook] = (await received(u)).webhook;
       expect(JSON.parse(hook!.raw)).toMatchObject({ event: "notification.verification", data: { channel: "webhook", code } });

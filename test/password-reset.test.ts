@@ -8,7 +8,7 @@ import { beforeEach, describe, expect, it } from "vitest";
 import { sha256Hex } from "../src/lib/crypto";
 import { RESET_TTL_MS } from "../src/api/password-reset";
 import { runRetention } from "../src/ops/retention";
-import { api, registerUser, uniqueEmail } from "./helpers";
+import { api, captureLogs, registerUser, uniqueEmail } from "./helpers";
 import { clearInbox, eventually, inbox } from "./notifications-helpers";
 
 beforeEach(async () => {
@@ -80,12 +80,14 @@ describe("POST /v1/auth/password-reset", () => {
 });
 
 describe("POST /v1/auth/password-reset/confirm", () => {
-  it("sets the new password, ends every session and works once", async () => {
+  it("sets the new password, ends every session and works once; the token never reaches a log line", async () => {
     const u = await registerUser("reset-confirm");
     const second = await api("POST", "/v1/auth/login", { body: { email: u.email, password: u.password } });
-    const token = await resetToken(u.email);
-    const ok = await confirm(token, "the-reset-password");
+    const { result: token, lines } = await captureLogs(() => resetToken(u.email));
+    const { result: ok, lines: confirmLines } = await captureLogs(() => confirm(token, "the-reset-password"));
     expect(ok.status).toBe(204);
+    expect(lines.some((l) => l.includes("auth.password_reset_requested"))).toBe(true);
+    for (const line of [...lines, ...confirmLines]) expect(line).not.toContain(token.slice(4));
     for (const t of [u.token, second.body.token]) expect((await api("GET", "/v1/me", { token: t })).status).toBe(401);
     expect((await api("POST", "/v1/auth/login", { body: { email: u.email, password: u.password } })).status).toBe(401);
     const login = await api("POST", "/v1/auth/login", { body: { email: u.email, password: "the-reset-password" } });
