@@ -81,6 +81,14 @@ describe("unverified channels", () => {
 });
 
 describe("verification flow", () => {
+  it("is in the OpenAPI document", async () => {
+    const doc = await api("GET", "/openapi.json");
+    expect(Object.keys(doc.body.paths)).toEqual(expect.arrayContaining([
+      "/v1/notifications/channels/{channel}/verification", "/v1/notifications/channels/{channel}/verify",
+    ]));
+    expect(doc.body.components.schemas.NotificationDelivery.properties.status.enum).toContain("skipped");
+  });
+
   it.each(CHANNELS)("%s: the code sent to the channel verifies it, then real events reach it", async (channel) => {
     const u = await userWithChannels(`flow-${channel}`, {}, { verified: false });
     const { result: code, lines } = await captureLogs(() => codeFor(u, channel));

@@ -31,6 +31,12 @@ async function resetToken(email: string, nth = 1): Promise<string> {
 const confirm = (token: string, password: string) => api("POST", "/v1/auth/password-reset/confirm", { body: { token, password } });
 
 describe("POST /v1/auth/password-reset", () => {
+  it("is in the OpenAPI document with its confirm route", async () => {
+    const doc = await api("GET", "/openapi.json");
+    expect(Object.keys(doc.body.paths)).toEqual(expect.arrayContaining(["/v1/auth/password-reset", "/v1/auth/password-reset/confirm"]));
+    expect(doc.body.paths["/v1/auth/password-reset"].post.responses).toHaveProperty("202");
+  });
+
   it("answers the same 202 for an unknown email and sends it nothing", async () => {
     const u = await registerUser("reset-known");
     const unknown = uniqueEmail("reset-unknown");
