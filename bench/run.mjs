@@ -220,6 +220,17 @@ async function snapshotCounters(stack, fleet, { statusesFirst }) {
 
 const runsOf = (s) => (s?.monitor?.status?.runs ?? 0) + sum((s?.automations ?? []).map((x) => x.status.runs));
 const durationsOf = (s) => [s?.monitor?.status?.lastDurationMs, ...(s?.automations ?? []).map((x) => x.status.lastDurationMs)].filter(Number.isFinite);
+/**
+ * The wall time of each account's last alarms: the monitor's and the guard's runs are one alarm
+ * when they ran within a second of each other (at rest they share the account's re-sync slot,
+ * and the second one reuses the first one's reads), else two.
+ */
+const alarmDurationsOf = (s) => {
+  const m = s?.monitor?.status;
+  const g = s?.automations?.[0]?.status;
+  if (m && g && Number.isFinite(m.lastDurationMs) && Number.isFinite(g.lastDurationMs) && m.lastRunAt && g.lastRunAt && Math.abs(m.lastRunAt - g.lastRunAt) < 1_000) return [m.lastDurationMs + g.lastDurationMs];
+  return durationsOf(s);
+};
 
 /**
  * Per-account rates over a window, for `group` (accounts of the fleet): runs, active time,
@@ -244,6 +255,7 @@ function rates(before, after, fleet, group) {
   const spanH = sum(idx.map((i) => (after.st[i]?._at && before.st[i]?._at ? after.st[i]._at - before.st[i]._at : after.at - before.at))) / 3_600_000;
   const runs = sum(idx.map((i) => runsOf(after.st[i]) - runsOf(before.st[i])));
   const durations = idx.flatMap((i) => durationsOf(after.st[i]));
+  const alarmDurations = idx.flatMap((i) => alarmDurationsOf(after.st[i]));
   // Monitor and guard due together share one alarm invocation (one billed request).
   const shared = idx.filter((i) => {
     const s = after.st[i];
@@ -261,6 +273,8 @@ function rates(before, after, fleet, group) {
     meanRunMs: durations.length ? sum(durations) / durations.length : NaN,
     // The cost uses the median: one slow read on this shared machine is not what a run costs.
     runMs: stats(durations),
+    alarmMs: stats(alarmDurations),
+    sockets: idx.filter((i) => after.st[i]?.stream?.state === "open").length,
     d1MinePerH: perAcc(r1.mine - r0.mine),
     d1SharedTotalPerH: (r1.shared - r0.shared) / h,
     d1ByTable: Object.fromEntries([...new Set(after.d1.map((r) => `${r.tbl}.${r.op}`))].map((k) => {
@@ -304,13 +318,16 @@ async function tickEverySecond(stack, base, seconds) {
   }
 }
 
-/** Waits (bounded) until `accounts` hold their own socket (the hot zone); returns how many do. */
+/**
+ * Waits (bounded) until `accounts` are in their hot zone with their monitor on the hot cadence
+ * (and, on a plan with a dedicated socket, holding it); returns how many are.
+ */
 async function waitHot(stack, accounts, timeoutMs) {
   const deadline = Date.now() + timeoutMs;
   let n = 0;
   while (Date.now() < deadline) {
     const st = await statuses(stack, accounts);
-    n = st.filter((s) => s?.stream?.state === "open" && s?.marketFeed?.hot).length;
+    n = st.filter((s) => s?.marketFeed?.hot && (s.stream?.state === "open" || s.monitor?.status?.nextRunAt - s.monitor?.status?.lastRunAt <= 5_000)).length;
     if (n === accounts.length) break;
     await sleep(1_000);
   }
@@ -461,20 +478,18 @@ async function restReaction(stack, n) {
  * (monitor and guard share an invocation when due together), the feed's RPCs (registrations,
  * wake-ups), a funding wake-up per settlement, the active time of those runs, the D1 rows and
  * queue messages measured in the window, plus what the window is too short to see: the hourly
- * heartbeat (one row) and the hourly routine-run summary (one job event through LOGS: its row,
- * the queue_counters rows a LOGS message costs, one message). In the hot zone: the same from the
+ * heartbeat (one row, which carries the routine runs' tally since durable-objects/account/routine.ts). In the hot zone: the same from the
  * hot window, the stream's frames (20:1), and the whole hour active (the socket).
  */
 function costs(rest, hot, run, fleetSize, nearSize) {
-  const summaryRowsPerH = 1 + run.queueCounterRowsPerMessage;
   const restD1 = rest.d1MinePerH + rest.d1SharedTotalPerH / fleetSize;
   const restCounters = {
     alarmsPerH: rest.runsPerH * (1 - 0.5 * rest.sharedAlarmShare),
     feedRpcPerH: rest.feedRpcTotalPerH / fleetSize + FUNDING_WAKES_PER_MONTH / MONTH_H,
-    activeSPerH: (rest.runsPerH * rest.runMs.p50) / 1000,
-    d1RowsPerH: restD1 + 1 + summaryRowsPerH,
+    activeSPerH: (rest.runsPerH * (1 - 0.5 * rest.sharedAlarmShare) * rest.alarmMs.p50) / 1000,
+    d1RowsPerH: restD1 + 1,
     d1MeasuredPerH: restD1,
-    queueMessagesPerH: rest.queueTotalPerH / fleetSize + 1,
+    queueMessagesPerH: rest.queueTotalPerH / fleetSize,
   };
   const restCost = monthlyCost({ doRequestsPerH: restCounters.alarmsPerH + restCounters.feedRpcPerH, ...restCounters });
   let hotCounters = null;
@@ -482,16 +497,25 @@ function costs(rest, hot, run, fleetSize, nearSize) {
   if (hot) {
     const extra = (a, b) => Math.max(0, a - b) / nearSize;
     const hotD1 = hot.d1MinePerH + extra(hot.d1SharedTotalPerH, rest.d1SharedTotalPerH);
+    // Without a socket of its own the object sleeps between alarms and wake-ups: active for its
+    // alarms' wall time and the wake-ups' (each about a run's). With one (a plan with
+    // dedicatedSocket), it never hibernates: the whole hour, and the frames it receives.
+    const alarmsPerH = hot.runsPerH * (1 - 0.5 * hot.sharedAlarmShare);
+    const feedRpcPerH = extra(hot.feedRpcTotalPerH, rest.feedRpcTotalPerH) + FUNDING_WAKES_PER_MONTH / MONTH_H;
     hotCounters = {
-      alarmsPerH: hot.runsPerH * (1 - 0.5 * hot.sharedAlarmShare),
-      feedRpcPerH: extra(hot.feedRpcTotalPerH, rest.feedRpcTotalPerH) + FUNDING_WAKES_PER_MONTH / MONTH_H,
+      alarmsPerH,
+      feedRpcPerH,
       wsRequestsPerH: (hot.streamFramesPerS * 3600) / PRICES.wsMessagesPerRequest,
-      activeSPerH: 3600,
-      d1RowsPerH: hotD1 + 1 + summaryRowsPerH,
+      activeSPerH: hot.sockets > 0 ? 3600 : Math.min(3600, ((alarmsPerH + feedRpcPerH) * hot.alarmMs.p50) / 1000),
+      d1RowsPerH: hotD1 + 1,
       d1MeasuredPerH: hotD1,
-      queueMessagesPerH: extra(hot.queueTotalPerH, rest.queueTotalPerH) + 1,
+      queueMessagesPerH: extra(hot.queueTotalPerH, rest.queueTotalPerH),
     };
     hotCost = monthlyCost({ doRequestsPerH: hotCounters.alarmsPerH + hotCounters.feedRpcPerH + hotCounters.wsRequestsPerH, ...hotCounters });
+    // The same account with a dedicated socket, computed: active all hour, one frame a second
+    // (the bench ticks every second), the monitor behind the stream every 30 s.
+    const socket = { ...hotCounters, alarmsPerH: 3600 / 30 + hotCounters.alarmsPerH / 4, wsRequestsPerH: 3600 / PRICES.wsMessagesPerRequest, activeSPerH: 3600 };
+    hotCounters.dedicatedSocket = { counters: socket, cost: monthlyCost({ doRequestsPerH: socket.alarmsPerH + socket.feedRpcPerH + socket.wsRequestsPerH, ...socket }) };
   }
   // The feed itself: one object per network, always active (it holds the public socket).
   const feedMonth = monthlyCost({ doRequestsPerH: 0, activeSPerH: 3600, d1RowsPerH: 0, queueMessagesPerH: 0 }).total;
@@ -509,7 +533,7 @@ function appendResults(r) {
   const counters = (k) => {
     const x = c[k]?.counters;
     if (!x) return "-";
-    return `alarms ${fmt(x.alarmsPerH, 1)}/h, feed RPCs ${fmt(x.feedRpcPerH, 2)}/h${x.wsRequestsPerH !== undefined ? `, stream frames ${fmt(x.wsRequestsPerH * PRICES.wsMessagesPerRequest, 0)}/h (billed 20:1)` : ""}, active ${fmt(x.activeSPerH, 2)} s/h, D1 rows ${fmt(x.d1RowsPerH, 2)}/h (${fmt(x.d1MeasuredPerH, 3)} measured in the window + 1 heartbeat + ${fmt(1 + r.run.queueCounterRowsPerMessage, 2)} for the hourly summary), queue messages ${fmt(x.queueMessagesPerH, 2)}/h`;
+    return `alarms ${fmt(x.alarmsPerH, 1)}/h, feed RPCs ${fmt(x.feedRpcPerH, 2)}/h${x.wsRequestsPerH !== undefined ? `, stream frames ${fmt(x.wsRequestsPerH * PRICES.wsMessagesPerRequest, 0)}/h (billed 20:1)` : ""}, active ${fmt(x.activeSPerH, 2)} s/h, D1 rows ${fmt(x.d1RowsPerH, 2)}/h (${fmt(x.d1MeasuredPerH, 3)} measured in the window + 1 heartbeat carrying the routine runs), queue messages ${fmt(x.queueMessagesPerH, 2)}/h`;
   };
   const bill = (k) => {
     const x = c[k]?.cost;
@@ -541,16 +565,17 @@ function appendResults(r) {
     "|---|---|",
     `| platform CPU between ticks, ${r.fleet.size} accounts at rest (${REST_WINDOW_S} s window) | ${fmt(r.rest.cpuPlatformPct, 2)} % of one core (simulator ${fmt(r.rest.cpuSimPct, 2)} %) |`,
     `| platform + simulator CPU per run at rest (the window's CPU over its runs) | ${fmt(((r.rest.cpuPlatformPct / 100) * 3_600_000) / (r.rest.runsPerH * r.fleet.size), 1)} ms + ${fmt(((r.rest.cpuSimPct / 100) * 3_600_000) / (r.rest.runsPerH * r.fleet.size), 1)} ms, so ${fmt(r.rest.runsPerH * r.fleet.size / 3600, 1)} runs a second make the idle load |`,
-    `| runs at rest (monitor + guard REST re-syncs) | ${fmt(r.rest.runsPerH, 1)}/h; a run's wall time (each account's last runs, against the local simulator) p50 ${fmt(r.rest.runMs.p50)} ms, p95 ${fmt(r.rest.runMs.p95)} ms, mean ${fmt(r.rest.runMs.mean)} ms (the cost uses the p50); ${fmt(r.rest.sharedAlarmShare * 100)} % of accounts run both in one alarm |`,
+    `| runs at rest (monitor + guard REST re-syncs) | ${fmt(r.rest.runsPerH, 1)}/h; a run's wall time (each account's last runs, against the local simulator) p50 ${fmt(r.rest.runMs.p50)} ms, p95 ${fmt(r.rest.runMs.p95)} ms, mean ${fmt(r.rest.runMs.mean)} ms; an alarm's (its runs together) p50 ${fmt(r.rest.alarmMs.p50)} ms, p95 ${fmt(r.rest.alarmMs.p95)} ms (the cost uses the alarm's p50); ${fmt(r.rest.sharedAlarmShare * 100)} % of accounts run both in one alarm |`,
     `| D1 rows written in the rest window (by table and operation, whole fleet) | ${Object.entries(r.rest.d1ByTable).map(([k, v]) => `${k} ${v}`).join(", ") || "none"} |`,
     `| D1 rows written in the hot window (near accounts' and shared rows) | ${r.hot ? Object.entries(r.hot.d1ByTable).map(([k, v]) => `${k} ${v}`).join(", ") || "none" : "-"}${r.hot?.logged ? `; events the window logged: ${JSON.stringify(r.hot.logged)}` : ""} |`,
     `| heartbeats | ${fmt(r.run.heartbeatsPerAccount, 2)} per account over the ${fmt(r.run.minutes)} min run (the first alarm beats, then one an hour) |`,
     `| D1 rows per LOGS message (queue_counters sent and settled) | ${fmt(r.run.queueCounterRowsPerMessage, 2)} |`,
     `| counters at rest | ${counters("rest")} |`,
-    `| counters in the hot zone (${r.hot ? `${r.hot.accounts} near accounts holding their socket, price moving every second` : "not measured"}) | ${counters("hot")} |`,
-    `| platform CPU in the hot window | ${r.hot ? `${fmt(r.hot.cpuPlatformPct, 2)} % of one core with ${r.hot.accounts} sockets open` : "-"} |`,
+    `| counters in the hot zone (${r.hot ? `${r.hot.accounts} near accounts, ${r.hot.sockets} holding a socket of their own, price moving every second` : "not measured"}) | ${counters("hot")}${r.hot ? `; an alarm's wall time p50 ${fmt(r.hot.alarmMs.p50)} ms` : ""} |`,
+    `| platform CPU in the hot window | ${r.hot ? `${fmt(r.hot.cpuPlatformPct, 2)} % of one core with ${r.hot.accounts} accounts hot (${r.hot.sockets} sockets open)` : "-"} |`,
     `| cost per guarded account-month at rest | ${bill("rest")} |`,
     `| cost per guarded account-month in the hot zone (all month hot) | ${bill("hot")} |`,
+    `| the same with a dedicated socket (the Pro plan's dedicatedSocket; computed from the hot counters: active all hour, a frame a second) | ${c.hot?.counters.dedicatedSocket ? `$${usd(c.hot.counters.dedicatedSocket.cost.total)}` : "-"} |`,
     `| the market feed (one object per network, always active) | $${usd(c.feedMonth)}/month, $${usd(c.feedSharePerAccount)} per account at ${r.fleet.size} accounts |`,
     "",
     `List prices (Workers Paid, beyond included usage): ${PRICE_SOURCES.join(", ")}. Not counted: the included allowances and the $5 subscription, Durable Object SQLite storage (each account's own tables; its row writes are billed separately since January 2026), D1 rows read.`,
@@ -635,7 +660,7 @@ async function main() {
         // Past the switch (the schedules armed at rest run out first), ticking as a market does.
         // 45 s: longer than a log flush's wait (30 s), so rows of the switch land before the window.
         await tickEverySecond(stack, price, QUICK ? 10 : 45);
-        log(`[bench] hot window ${HOT_WINDOW_S} s at ${price}: ${hotN}/${near.length} near accounts hold their socket`);
+        log(`[bench] hot window ${HOT_WINDOW_S} s at ${price}: ${hotN}/${near.length} near accounts hot`);
         const before = await snapshotCounters(stack, fleet, { statusesFirst: true });
         await tickEverySecond(stack, price, HOT_WINDOW_S);
         const after = await snapshotCounters(stack, fleet, { statusesFirst: false });
@@ -735,8 +760,8 @@ async function main() {
     if (Number.isFinite(value) && value > target) result.notes.push(`${what} ${fmt(value, 3)} misses its target ${target} by ${fmt(value - target, 3)} (${fmt((value / target - 1) * 100)} %): ${why}`);
   };
   miss("rest_usd", c.rest.cost.total, 0.05, "see the cost row at rest for the component");
-  if (c.hot) miss("hot_usd", c.hot.cost.total, 1, `an account holding its own outbound socket can never hibernate, so it is billed every second: ${fmt(MONTH_S)} s x 0.128 GB = ${fmt(MONTH_S * PRICES.doGb)} GB-s = $${usd(MONTH_S * PRICES.doGb * PRICES.doGbS)} a month of duration alone, whatever the code does; under $1 needs the hot zone without an own socket (the feed forwarding each tick to the hot accounts by RPC: ~1 request/s, active a few ms each)`);
-  miss("d1_writes_per_account_hour", c.rest.counters.d1RowsPerH, 1, "the hourly heartbeat is one row by itself; the hourly routine-run summary adds its job event and the queue_counters rows of its LOGS message (folding the summary into the heartbeat's write, and worker_inactive onto heartbeats, would leave the one row)");
+  if (c.hot) miss("hot_usd", c.hot.cost.total, 1, result.hot.sockets > 0 ? `${result.hot.sockets} hot accounts held a socket of their own: an object holding an outbound socket can never hibernate, so it is billed every second (${fmt(MONTH_S * PRICES.doGb)} GB-s = $${usd(MONTH_S * PRICES.doGb * PRICES.doGbS)} a month of duration alone)` : `no socket held: see the hot cost row for the component (the alarm's wall time is this machine's, where every account and the exchange share two cores)`);
+  miss("d1_writes_per_account_hour", c.rest.counters.d1RowsPerH, 1, "the hourly heartbeat (with the routine runs) is one row; the rest was written in the window (see the D1 rows at rest)");
   if (near) miss(`p99_ms_${near.crossed}_of_${near.fleet}`, near.p99, 50, "see the reaction rows (fan-out, cold starts, the two shared cores)");
   // Everything measured, for docs/OPERATIONS.md's "Scale on paper" arithmetic.
   writeFileSync(`${OUT}/bench-result.json`, JSON.stringify(result, null, 2));

@@ -228,7 +228,8 @@ describe("alert rules", () => {
     const dlq = rid("dlq");
     await env.DB.prepare("INSERT INTO dead_letters (id, queue, message_id, body, attempts, error_class, received_at) VALUES (?, 'payments', ?, '{}', 3, 'http_5xx', ?)")
       .bind(dlq, rid("m"), N).run();
-    const acc = await fakeAccount(u.userId, { enabled: 1, feed: "stream", heartbeat: N }); // active, fresh: not stale
+    // Active, beat 10 minutes ago: not stale (2 h 5 min), but no sign of life for worker_inactive's 5 min.
+    const acc = await fakeAccount(u.userId, { enabled: 1, feed: "stream", heartbeat: N - 600_000 });
     const expected: [string, string][] = [["queue_backlog", "ops-rules-q"], ["failure_rate", "w-fail"], ["processing_time", "w-slow"], ["worker_inactive", "account"], ["dead_letters", "dlq"]];
     const sentBefore = (await env.DB.prepare("SELECT sent FROM queue_counters WHERE queue = 'alerts'").first<number>("sent")) ?? 0;
 
@@ -259,8 +260,9 @@ describe("alert rules", () => {
     const N2 = N + 3_600_000;
     await env.DB.prepare("UPDATE queue_counters SET settled = 50 WHERE queue = 'ops-rules-q'").run();
     await env.DB.prepare("UPDATE dead_letters SET status = 'retried' WHERE id = ?").bind(dlq).run();
+    // The account's heartbeat alone is a sign of life: at rest accounts write no job event (their
+    // routine runs ride in the beat, durable-objects/account/routine.ts).
     await env.DB.prepare("UPDATE exchange_accounts SET last_heartbeat_at = ? WHERE id = ?").bind(N2, acc).run();
-    await jobEvent("account", "complete", N2 - 1000, 5);
     const third = await evaluateAlertRules(env, { now: N2, thresholds: t });
     for (const [rule, subject] of expected) {
       const rows = await alertRows(rule, subject);

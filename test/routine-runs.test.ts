@@ -2,13 +2,14 @@
  * Routine runs at rest are summarised, not journaled one by one (issue 20,
  * durable-objects/account/runner.ts): a scheduled first attempt that succeeds and logs nothing
  * else writes no job event (at rest those were ~240 D1 rows per account-hour: start and
- * complete of the monitor and of each automation every 60 s); one summary per
- * ROUTINE_SUMMARY_EVERY_MS counts them. A run that fails keeps its start and end rows.
+ * complete of the monitor and of each automation every 60 s); the account tallies them and its
+ * hourly heartbeat carries the tally in its own D1 row write (durable-objects/account/routine.ts).
+ * A run that fails keeps its start and end rows.
  */
 import { env } from "cloudflare:workers";
 import { runInDurableObject } from "cloudflare:test";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { ROUTINE_SUMMARY_EVERY_MS } from "../durable-objects/account/runner";
+import { HEARTBEAT_EVERY_MS } from "../durable-objects/account/liveness";
 import { automation, proUser, quiesce, runDueNow, settle, simAccount, statusOf, stub } from "./account-helpers";
 import { simPrice, simReset } from "./sim-helpers";
 
@@ -66,23 +67,31 @@ describe("routine runs (issue 20)", () => {
     expect(mine.map((e) => e.event).sort()).toEqual(["retry", "start"]);
   });
 
-  it("writes one summary per ROUTINE_SUMMARY_EVERY_MS, then starts a new tally", async () => {
+  it("the hourly heartbeat carries the tally to D1 in its own row write, then starts a new tally; no job event", async () => {
     const u = await proUser("routine-summary");
     const acc = await simAccount(u.token);
     cleanup.push(acc.id);
     await automation(u.token, acc.id, { type: "noop", config: {}, schedule: { intervalMs: 20_000 } });
     await settle(acc.id);
-    const since = Date.now() - ROUTINE_SUMMARY_EVERY_MS - 1_000;
-    await runInDurableObject(stub(acc.id), (_i, state) => {
+    const since = Date.now() - HEARTBEAT_EVERY_MS - 1_000;
+    // An hour of routine runs tallied, and the last beat an hour ago: the next alarm beats.
+    await runInDurableObject(stub(acc.id), (inst, state) => {
       state.storage.sql.exec("INSERT OR REPLACE INTO meta (key, value) VALUES ('routineRuns', ?)", JSON.stringify({ since, runs: 58, durationMs: 580, maxDurationMs: 20, byType: { noop: 29, margin_monitor: 29 } }));
+      state.storage.sql.exec("INSERT OR REPLACE INTO meta (key, value) VALUES ('heartbeatAt', ?)", String(since));
+      (inst as unknown as { liveness: { lastHeartbeat: number } }).liveness.lastHeartbeat = since;
     });
+    const before = Date.now();
     await runDueNow(acc.id);
-    const summaries = (await jobEvents(acc.id)).filter((e) => e.jobId === `${acc.id}:routine:${since}`);
-    expect(summaries).toHaveLength(1);
-    expect(summaries[0]).toMatchObject({ event: "complete", metadata: { routine: { since, runs: expect.any(Number) } } });
-    expect(summaries[0]!.metadata.routine.runs).toBeGreaterThanOrEqual(59);
+    const row = await env.DB.prepare("SELECT last_heartbeat_at, routine_runs FROM exchange_accounts WHERE id = ?").bind(acc.id).first<{ last_heartbeat_at: number; routine_runs: string | null }>();
+    expect(row!.last_heartbeat_at).toBeGreaterThanOrEqual(before);
+    const routine = JSON.parse(row!.routine_runs!);
+    expect(routine).toMatchObject({ since, runs: expect.any(Number), byType: { noop: expect.any(Number), margin_monitor: expect.any(Number) } });
+    expect(routine.runs).toBeGreaterThanOrEqual(59);
+    expect(routine.until).toBeGreaterThanOrEqual(before);
+    // Nothing went through the LOGS queue for it.
+    expect((await jobEvents(acc.id)).filter((e) => e.jobId.includes(":routine:") || e.metadata?.routine)).toEqual([]);
     const t = await tally(acc.id);
-    expect(t.since).toBeGreaterThan(since);
+    expect(t.since).toBeGreaterThanOrEqual(before);
     expect(t.runs).toBeLessThanOrEqual(1);
   });
 });

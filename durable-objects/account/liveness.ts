@@ -10,6 +10,7 @@ import { getDb } from "../../src/db/client";
 import { exchangeAccounts } from "../../src/db/schema";
 import { flushAccountCounters, type CredentialCounters } from "./counters";
 import type { Market } from "./market";
+import { routineForBeat } from "./routine";
 import { MONITOR_ID } from "./runner";
 import type { AccountStore } from "./storage";
 
@@ -42,7 +43,10 @@ export class Liveness {
     if (!force && now - this.lastHeartbeat < HEARTBEAT_EVERY_MS) return;
     // D1 first: a beat counts as written only once the watchdog can see it (a failed write
     // would otherwise leave the account looking dead for up to an hour).
-    await getDb(this.h.env).update(exchangeAccounts).set({ lastHeartbeatAt: now, feed: this.h.market.feed(now) }).where(eq(exchangeAccounts.id, this.h.accountId())).run();
+    // The routine runs since the last beat ride in the same row write (one D1 row an hour).
+    const routine = routineForBeat(this.h.store, now);
+    await getDb(this.h.env).update(exchangeAccounts).set({ lastHeartbeatAt: now, feed: this.h.market.feed(now), routineRuns: routine.json }).where(eq(exchangeAccounts.id, this.h.accountId())).run();
+    routine.reset();
     this.lastHeartbeat = now;
     this.h.store.setMeta("heartbeatAt", String(now));
     if (await flushAccountCounters(this.h.env, this.credCounters, now, this.lastCountersAt, COUNTERS_EVERY_MS)) {

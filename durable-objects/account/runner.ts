@@ -10,35 +10,10 @@ import type { Executor } from "./executor";
 import { marginMonitor, runAutomation, type JobContext, type JobOutcome } from "./jobs";
 import type { Journal } from "./journal";
 import type { Market } from "./market";
+import { tallyRoutine } from "./routine";
 import type { AutomationRow, AccountStore } from "./storage";
 
 export const MONITOR_ID = "margin_monitor";
-
-/**
- * Routine runs are summarised, not journaled one by one (issue 20). A routine run is a
- * scheduled first attempt that succeeded and logged nothing else (no decision, order or
- * alert reached the outbox while it ran): at rest that is the 60 s REST re-sync of the monitor
- * and of each automation, whose start and complete job events were ~240 D1 rows per
- * account-hour through the LOGS queue. Such a run writes no job event; the account keeps a
- * tally (in its own SQLite, so an eviction does not lose it) and writes one `complete` job
- * event per ROUTINE_SUMMARY_EVERY_MS with `metadata.routine: {runs, ...}`. Every other run
- * (a tick's, a retry, a failure, a run that decided or ordered something) keeps its start and
- * end rows; the start row of a scheduled first attempt is written when the run ends, if it
- * was not routine. What this changes for operators: `job_events` counts routine runs in
- * summaries (jobs per minute and the failure ratio count rows), and a run cut off mid-way
- * (an eviction) leaves no start row behind. The summary cadence keeps `worker_inactive` fed
- * (an account job event every 5 minutes platform-wide) from about a dozen accounts at rest.
- */
-export const ROUTINE_SUMMARY_EVERY_MS = 3_600_000;
-const ROUTINE_META = "routineRuns";
-
-interface RoutineTally {
-  since: number;
-  runs: number;
-  durationMs: number;
-  maxDurationMs: number;
-  byType: Record<string, number>;
-}
 
 /**
  * Runs that protect a position go on while the breaker is open (their protective orders pass
@@ -159,8 +134,9 @@ export class Runner {
       ...(scheduled && current.next_run_at !== null ? { next_run_at: next.nextRunAt, attempts: next.attempts } : {}),
       updated_at: now,
     });
+    // A routine run is counted, not journaled (durable-objects/account/routine.ts).
     if (outcome.ok && mayBeRoutine && store.outboxSize() <= outboxBefore) {
-      this.tallyRoutine(row.type, durationMs, now);
+      tallyRoutine(store, row.type, durationMs, now);
       return;
     }
     if (mayBeRoutine) journal.job(jobId, "start", startFields);
@@ -173,30 +149,6 @@ export class Runner {
       journal.automation("error", "automation.run_failed", isMonitor ? null : row.id, { type: row.type, attempts: current.attempts + 1, error: outcome.error }, undefined, traceId);
       await journal.notify("automation.failed", "warning", "An automation keeps failing", `${row.type} failed ${current.attempts + 1} times: ${outcome.error}; it continues at its next interval`, { automationId: row.id }, traceId);
     }
-  }
-
-  /** Counts a routine run; writes the summary once ROUTINE_SUMMARY_EVERY_MS has passed since the tally began. */
-  private tallyRoutine(type: string, durationMs: number, now: number): void {
-    const { store, journal } = this.h;
-    let t: RoutineTally | null = null;
-    try {
-      t = JSON.parse(store.getMeta(ROUTINE_META) ?? "null") as RoutineTally | null;
-    } catch {
-      t = null;
-    }
-    if (!t || typeof t.runs !== "number") t = { since: now, runs: 0, durationMs: 0, maxDurationMs: 0, byType: {} };
-    t.runs++;
-    t.durationMs += durationMs;
-    t.maxDurationMs = Math.max(t.maxDurationMs, durationMs);
-    t.byType[type] = (t.byType[type] ?? 0) + 1;
-    if (now - t.since >= ROUTINE_SUMMARY_EVERY_MS) {
-      journal.job(`${this.h.accountId()}:routine:${t.since}`, "complete", {
-        durationMs: Math.round(t.durationMs / t.runs),
-        metadata: { routine: { runs: t.runs, since: t.since, until: now, totalDurationMs: t.durationMs, maxDurationMs: t.maxDurationMs, byType: t.byType } },
-      });
-      t = { since: now, runs: 0, durationMs: 0, maxDurationMs: 0, byType: {} };
-    }
-    store.setMeta(ROUTINE_META, JSON.stringify(t));
   }
 
   private runAutomationRow(ctx: JobContext, row: AutomationRow, runId: string, signal: AbortSignal): Promise<JobOutcome> {

@@ -94,6 +94,11 @@ export const exchangeAccounts = sqliteTable("exchange_accounts", {
   enabledAutomations: integer("enabled_automations").notNull().default(0),
   lastHeartbeatAt: integer("last_heartbeat_at"),
   feed: text("feed"),
+  /**
+   * The routine runs since the previous beat, written with the heartbeat (issue 20: one D1 row
+   * an account-hour at rest): JSON {since, until, runs, totalDurationMs, maxDurationMs, byType}.
+   */
+  routineRuns: text("routine_runs"),
   /** Last live credential check: lets a KV miss be told apart from a KV expiry. */
   validatedVersion: integer("validated_version"),
   validatedAt: integer("validated_at"),

@@ -91,7 +91,7 @@ export function firingConditions(t: Thresholds, now: number, m: OpsMetrics, last
   const inactiveMs = t.workerInactiveMinutes * 60_000;
   if (m.accounts.active > 0 && (lastAccountEventAt === null || now - lastAccountEventAt > inactiveMs)) {
     out.push({ rule: "worker_inactive", subject: "account", severity: "critical",
-      message: `No account job events for ${t.workerInactiveMinutes} min while ${m.accounts.active} account(s) have enabled automations`,
+      message: `No account job event or heartbeat for ${t.workerInactiveMinutes} min while ${m.accounts.active} account(s) have enabled automations`,
       data: { lastEventAt: lastAccountEventAt, activeAccounts: m.accounts.active, thresholdMinutes: t.workerInactiveMinutes } });
   }
   if (m.deadLetters.open > t.deadLettersMax) {
@@ -121,7 +121,12 @@ export async function evaluateAlertRules(env: Env, opts: { now?: number; thresho
   const db = getDb(env);
 
   const metrics = await collectMetrics(env, { now, minutes: t.windowMinutes });
-  const last = await db.get<{ at: number | null }>(sql`SELECT max(ts) AS at FROM job_events WHERE worker = 'account' AND ts <= ${now}`);
+  // An account shows it is alive by a job event or by its heartbeat, which carries its routine
+  // runs at rest (durable-objects/account/routine.ts): at rest accounts write no job event.
+  const last = await db.get<{ at: number | null }>(sql`
+    SELECT max(at) AS at FROM (
+      SELECT max(ts) AS at FROM job_events WHERE worker = 'account' AND ts <= ${now}
+      UNION ALL SELECT max(last_heartbeat_at) AS at FROM exchange_accounts WHERE last_heartbeat_at <= ${now})`);
   // An account that never beat counts from its creation, so a brand-new account is not stale.
   const stale = await db.all<StaleAccount>(sql`
     SELECT id, name, last_heartbeat_at AS lastHeartbeatAt FROM exchange_accounts

@@ -1,0 +1,1 @@
+ALTER TABLE `exchange_accounts` ADD `routine_runs` text;
