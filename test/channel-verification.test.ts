@@ -4,7 +4,7 @@
  */
 import { env } from "cloudflare:workers";
 import { beforeEach, describe, expect, it } from "vitest";
-import { MAX_CODE_ATTEMPTS } from "../src/notify/verification";
+import { MAX_CODE_ATTEMPTS, targetKey } from "../src/notify/verification";
 import { verifyWebhookSignature } from "../src/notify/signature";
 import { api, captureLogs, registerUser } from "./helpers";
 import {
@@ -72,6 +72,27 @@ describe("unverified channels", () => {
     const other = await registerUser("unv-test2");
     expect((await api("PUT", "/v1/notifications/channels", { token: other.token, body: { email: { address } } })).status).toBe(200);
     expect((await api("POST", "/v1/notifications/test", { token: other.token })).status).toBe(429);
+  }, 30_000);
+
+  it("a test message reaches only the unverified target it was admitted for, not one saved since", async () => {
+    const u = await registerUser("unv-retarget");
+    const first = `first-${crypto.randomUUID()}@mail.example.test`;
+    const second = `second-${crypto.randomUUID()}@mail.example.test`;
+    expect((await api("PUT", "/v1/notifications/channels", { token: u.token, body: { email: { address: first } } })).status).toBe(200);
+    const r = await api("POST", "/v1/notifications/test", { token: u.token });
+    expect(r.status).toBe(202);
+    const queued = await eventually(async () => (await api("GET", "/v1/notifications", { token: u.token })).body.data.find((n: any) => n.id === r.body.id));
+    expect(queued.data).toEqual({ test: true, unverified: [await targetKey("email", first)] });
+
+    // Saved again before the queue delivers: the message admitted for the first address skips the second.
+    expect((await api("PUT", "/v1/notifications/channels", { token: u.token, body: { email: { address: second } } })).status).toBe(200);
+    const late = message(u.userId, { event: "notification.test", severity: "info", data: { test: true, unverified: [await targetKey("email", first)] } });
+    await runQueue("notifications", [{ body: late }]);
+    expect((await deliveries(late.id)).map((d) => [d.channel, d.status])).toEqual([["email", "skipped"]]);
+    const admitted = message(u.userId, { event: "notification.test", severity: "info", data: { test: true, unverified: [await targetKey("email", second)] } });
+    await runQueue("notifications", [{ body: admitted }]);
+    expect((await deliveries(admitted.id)).map((d) => [d.channel, d.status])).toEqual([["email", "sent"]]);
+    expect((await inbox("email")).filter((e) => e.json?.to === second)).toHaveLength(1);
   }, 30_000);
 
   it("a verified channel's test messages are not held by the unverified limit", async () => {

@@ -16,7 +16,7 @@ import { and, eq } from "drizzle-orm";
 import { getConfig } from "../config";
 import type { Db } from "../db/client";
 import { notificationChannels } from "../db/schema";
-import { hmacSha256Hex, timingSafeEqual } from "../lib/crypto";
+import { hmacSha256Hex, sha256Hex, timingSafeEqual } from "../lib/crypto";
 import { utf8 } from "../lib/encoding";
 import { ConflictError, ValidationError } from "../lib/errors";
 import { newId } from "../lib/ids";
@@ -32,6 +32,14 @@ import { createNotifyTransport, type NotifyFetch } from "./transport";
 export const VERIFICATION_TTL_MS = 30 * 60_000;
 export const MAX_CODE_ATTEMPTS = 5;
 export const VERIFICATION_EVENT = "notification.verification" satisfies NotificationEvent;
+
+/**
+ * What identifies an unverified target for throttling (RL_UNVERIFIED) and for the test message
+ * that was admitted for it: the channel and the SHA-256 of its target, case-folded.
+ */
+export async function targetKey(channel: ChannelName, target: string): Promise<string> {
+  return `${channel}:${await sha256Hex(target.toLowerCase())}`;
+}
 
 interface Loaded {
   raw: string;

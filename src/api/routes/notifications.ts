@@ -5,13 +5,12 @@
 import { createRoute } from "@hono/zod-openapi";
 import { sendNotification } from "../../messaging/send";
 import { getDb } from "../../db/client";
-import { sha256Hex } from "../../lib/crypto";
 import { newId } from "../../lib/ids";
 import { TEST_EVENT } from "../../notify/deliver";
 import { NotificationView, listNotifications } from "../../notify/history";
 import { PageQuery } from "../pagination";
 import { CHANNELS, ChannelName, ChannelsInput, ChannelsView, getChannels, putChannels } from "../../notify/settings";
-import { confirmVerification, sendVerificationCode, unverifiedTarget } from "../../notify/verification";
+import { confirmVerification, sendVerificationCode, targetKey, unverifiedTarget } from "../../notify/verification";
 import { ApiError } from "../errors";
 import { takeToken } from "../rate-limit";
 import { commonErrors, errorResponses, json, jsonBody, router, security, z } from "../openapi";
@@ -35,8 +34,10 @@ const VerificationCode = z.strictObject({ code: z.string().trim().regex(/^\d{6}$
  * target itself (hashed) so that no number of users or re-saves sends more to someone else's
  * address, URL or chat.
  */
-async function limitUnverified(env: Env, channel: ChannelName, target: string): Promise<void> {
-  await takeToken(env, "RL_UNVERIFIED", `${channel}:${await sha256Hex(target.toLowerCase())}`, `messages to this unverified ${channel}; verify it to lift the limit`);
+async function limitUnverified(env: Env, channel: ChannelName, target: string): Promise<string> {
+  const key = await targetKey(channel, target);
+  await takeToken(env, "RL_UNVERIFIED", key, `messages to this unverified ${channel}; verify it to lift the limit`);
+  return key;
 }
 
 const targetOf = (v: ChannelsView, ch: ChannelName): { target: string; verified: boolean } | null =>
@@ -72,14 +73,17 @@ export const notificationRoutes = router()
       if (channels.length === 0) {
         throw new ApiError("validation_error", "No notification channel is configured", [{ path: "channels", message: "configure a channel with PUT /v1/notifications/channels first", code: "custom" }]);
       }
+      // The message names the unverified targets it was admitted for: one saved after this
+      // request (before the queue delivers) is not sent to, so re-saving cannot dodge the limit.
+      const unverified: string[] = [];
       for (const ch of channels) {
         const t = targetOf(current, ch)!;
-        if (!t.verified) await limitUnverified(c.env, ch, t.target);
+        if (!t.verified) unverified.push(await limitUnverified(c.env, ch, t.target));
       }
       const id = newId("ntf");
       await sendNotification(c.env, {
         v: 1, id, traceId: c.get("requestId"), kind: "notification", userId: user.id, event: TEST_EVENT, severity: "info",
-        title: "Test notification", body: "If you can read this, this channel works.", data: { test: true },
+        title: "Test notification", body: "If you can read this, this channel works.", data: { test: true, ...(unverified.length ? { unverified } : {}) },
       });
       return c.json({ id, channels }, 202);
     },
