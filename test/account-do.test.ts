@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { abortAllDurableObjects, runInDurableObject } from "cloudflare:test";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { api, until } from "./helpers";
+import { api, registerUser, until } from "./helpers";
 import { automation, expectOnRestSlot, fireAlarm, proUser, quiesce, runDueNow, settle, simAccount, statusOf, stub, traderWithLong } from "./account-helpers";
 import { simFaults, simOrders, simPrice, simReset } from "./sim-helpers";
 
@@ -224,6 +224,21 @@ describe("feeds, breaker and the executor", () => {
     expect(st.price).toBe(100_050);
     const positions = await api("GET", `/v1/accounts/${acc.id}/positions`, { token: u.token });
     expect(positions.body.feed).toBe("stream");
+  });
+
+  it("many readers of an account's positions at rest share one read of the exchange", async () => {
+    await simPrice(100_000);
+    const u = await registerUser("positions-readers");
+    const acc = await simAccount(u.token);
+    cleanup.push(acc.id);
+    await acc.client.newTrade({ type: "market", side: "buy", leverage: 25, quantity: 100 });
+    await runDueNow(acc.id);
+    const before = (await statusOf(acc.id)).breaker.calls;
+    const reads = await Promise.all(Array.from({ length: 30 }, () => api("GET", `/v1/accounts/${acc.id}/positions`, { token: u.token })));
+    expect(reads.map((r) => r.status)).toEqual(reads.map(() => 200));
+    expect(reads.every((r) => r.body.trades.length === 1 && r.body.price === 100_000)).toBe(true);
+    // One ticker and one positions read for the thirty (it was two each, behind a 5 req/s budget).
+    expect((await statusOf(acc.id)).breaker.calls - before).toBeLessThanOrEqual(2);
   });
 
   it("socket down -> REST fallback -> socket back: the feed in use follows, and runs go on", async () => {

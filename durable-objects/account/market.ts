@@ -15,6 +15,9 @@ export type Feed = "stream" | "rest" | "none";
  */
 export const FEED_PRICE_FRESH_MS = 2_000;
 
+/** How long a reader's view of price and positions is reused (Market.view). */
+export const VIEW_FRESH_MS = 2_000;
+
 /** Even with a fresh stream, positions are re-read from REST this often (missed events). */
 export const TRADES_RESYNC_MS = 60_000;
 /**
@@ -203,6 +206,31 @@ export class Market {
       this.setTrades(await client.runningTrades(opts), now, started);
     }
     return fresh ? "stream" : "rest";
+  }
+
+  private viewRead: Promise<Feed> | null = null;
+  private viewAt = 0;
+  private viewFeed: Feed = "none";
+
+  /**
+   * Price and positions for a reader (the positions endpoint, the console): one refresh at a
+   * time, shared by every caller while it runs, and reused for VIEW_FRESH_MS. Fifty clients
+   * polling an account at rest cost the exchange one ticker and one positions read a couple of
+   * seconds, not a hundred reads queued behind the account's 5 req/s budget (bench: they timed out).
+   */
+  view(client: LnMarketsRestClient, now: number): Promise<Feed> {
+    // Behind a healthy stream the price is in memory already.
+    if (this.feed(now) === "stream") return this.refresh(client, now);
+    if (this.viewRead) return this.viewRead;
+    if (this.viewAt > 0 && now - this.viewAt < VIEW_FRESH_MS && this.tradesAt >= this.viewAt) return Promise.resolve(this.viewFeed);
+    this.viewRead = this.refresh(client, now)
+      .then((feed) => {
+        this.viewAt = now;
+        this.viewFeed = feed;
+        return feed;
+      })
+      .finally(() => (this.viewRead = null));
+    return this.viewRead;
   }
 
   /** The last balance read, whatever its age; read from the exchange only when there is none. */

@@ -63,9 +63,9 @@ export function accountStatus(h: StatusHost, ctx: AccountContext | null, running
   };
 }
 
-/** Live positions with risk: from the stream when fresh, else REST. */
+/** Live positions with risk: from the stream when fresh, else REST (one shared read every VIEW_FRESH_MS at most). */
 export async function livePositions(market: Market, client: LnMarketsRestClient): Promise<DoResult<{ price: number; bid: number | null; offer: number | null; feed: string; trades: unknown[] }>> {
-  const feed = await market.refresh(client, Date.now());
+  const feed = await market.view(client, Date.now());
   const price = market.price!;
   const trades = market.runningTrades().map((t) => {
     const risk = tradeRisk(t, price);
