@@ -128,3 +128,45 @@ test("a new trader signs up, connects simulator keys, opens a trade, turns on a 
   expect(pageErrors).toEqual([]);
   await context.close();
 });
+
+test("a backtest from the console: price with the guard's actions and the liquidation marked, equity of both runs", async () => {
+  // A browser of its own: this Chromium runs as one process, which ends with the last test's context.
+  const own = await playwright.launch({ executablePath: await chromium.executablePath(), args: chromium.args, headless: true });
+  const context = await own.newContext({ viewport: { width: 1280, height: 900 }, locale: "en-US" });
+  const page = await context.newPage();
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  page.on("console", (m) => m.type() === "error" && !m.text().startsWith("Failed to load resource") && errors.push(m.text()));
+  await page.goto(`${stack.platform}/app#/signup`);
+  await page.waitForSelector("#signup");
+  await page.fill("#signup input[name=email]", `console-bt-${Date.now()}@example.test`);
+  await page.fill("#signup input[name=password]", "console-password");
+  await page.press("#signup input[name=password]", "Enter");
+  await page.waitForSelector("#connect");
+
+  // 2 January 2025 of the simulator's history (the form's defaults): a 100x long the guard
+  // keeps alive, liquidated without it (test/backtests.test.ts).
+  await page.click("nav a[href='#/simulations']");
+  await page.waitForSelector("#new-backtest");
+  await page.click("#new-backtest button[type=submit]");
+  await until(page, "the backtest to complete", () => document.querySelector("#sim-status")?.textContent === "completed", undefined, 60_000);
+  await until(page, "the charts drawn", () => !!document.querySelector("#chart-price[data-marks] .uplot") && !!document.querySelector("#chart-equity .uplot"));
+  const seen = await page.evaluate(() => ({
+    marks: JSON.parse(document.querySelector("#chart-price").dataset.marks),
+    priceLegend: [...document.querySelectorAll("#chart-price .u-legend .u-label")].map((e) => e.textContent),
+    equityLegend: [...document.querySelectorAll("#chart-equity .u-legend .u-label")].map((e) => e.textContent),
+    saved: document.querySelector("#bt-saved")?.textContent,
+    rows: [...document.querySelectorAll("#bt-summary tbody tr")].map((r) => r.firstChild.textContent),
+    risk: !!document.querySelector("#chart-risk"),
+  }));
+  expect(seen.marks.acted).toBeGreaterThan(0);
+  expect(seen.marks.liqA).toBe(0);
+  expect(seen.marks.liqB).toBe(1);
+  expect(seen.priceLegend).toEqual(expect.arrayContaining(["price", "automation acted", "liquidated (automated)", "liquidated (no automation)"]));
+  expect(seen.equityLegend).toEqual(expect.arrayContaining(["automated", "no automation"]));
+  expect(seen.saved).toMatch(/^saved 1 of 1 liquidations for [\d,]+ sats$/);
+  expect(seen.rows).toEqual(["Final PnL", "Max drawdown", "Liquidations", "Added as margin", "Fees", "Funding (paid)"]);
+  expect(seen.risk).toBe(false);
+  expect(errors).toEqual([]);
+  await own.close();
+});

@@ -1,7 +1,9 @@
 // Simulations: start one from a form (scenario, seed, position, Margin Guard), watch its price,
-// risk and equity charts (uPlot) fill as steps are saved, read its summary.
+// risk and equity charts (uPlot) fill as steps are saved, read its summary. Backtests on candle
+// history (./backtest.js) chart price with the actions marked and the equity of both runs.
 import { del, get, post, seg } from '../api.js';
 import { card, checkbox, compact, el, field, fill, flash, fmt, form, input, select, table, val } from '../ui.js';
+import { backtestCharts, backtestForm, backtestSummaryView, MAX_CHART_STEPS } from './backtest.js';
 
 const SCENARIOS = ['crash', 'bear', 'bull', 'sideways', 'volatile'];
 const num = (name, attrs = {}) => input(name, { type: 'number', step: 'any', ...attrs });
@@ -81,7 +83,19 @@ async function showRun(box, id, ctx, seq) {
   const steps = [];
   let cursor = null;
   let drawn = false;
-  const draw = () => {
+  let bt = null;
+  const draw = (backtest) => {
+    if (backtest) {
+      if (!steps.length) return;
+      if (!bt) {
+        riskEl.remove();
+        priceEl.parentNode.classList.add('two');
+        bt = backtestCharts(priceEl, eqEl, steps);
+        charts.push(...bt.charts);
+        bt.charts.forEach((c) => resizer.observe(c.target));
+      } else bt.update(steps);
+      return;
+    }
     const xs = steps.map((s) => s.step);
     if (!drawn) {
       if (!xs.length) return;
@@ -98,8 +112,8 @@ async function showRun(box, id, ctx, seq) {
   };
   for (;;) {
     const sim = await get('/v1/simulations/' + seg(id));
-    // Every saved step, 1,000 at a time (cursor = the last step seen).
-    for (;;) {
+    // Every saved step, 1,000 at a time (cursor = the last step seen); a chart holds MAX_CHART_STEPS.
+    while (steps.length < MAX_CHART_STEPS) {
       const page = await get('/v1/simulations/' + seg(id) + '/results?limit=1000' + (cursor ? '&cursor=' + cursor : ''));
       steps.push(...page.data);
       if (page.data.length) cursor = String(page.data[page.data.length - 1].step);
@@ -108,9 +122,11 @@ async function showRun(box, id, ctx, seq) {
     if (!ctx.alive(seq) || !box.isConnected) return;
     fill(head, el('p', {}, el('strong', {}, sim.scenario), ' · ', el('span', { class: 'tag ' + (sim.status === 'completed' ? 'ok' : sim.status === 'failed' ? 'critical' : '') , id: 'sim-status' }, sim.status),
       ' · step ', sim.progress ? sim.progress.step + ' / ' + sim.progress.steps : steps.length, sim.error ? el('span', { class: 'bad' }, ' ' + sim.error) : null,
-      sim.status === 'running' ? el('button', { type: 'button', onclick: async () => { await del('/v1/simulations/' + seg(id)); flash('Canceled.'); } }, 'Cancel') : null));
-    draw();
-    fill(sumEl, summaryView(sim.summary));
+      sim.status === 'running' ? el('button', { type: 'button', onclick: async () => { await del('/v1/simulations/' + seg(id)); flash('Canceled.'); } }, 'Cancel') : null),
+      steps.length >= MAX_CHART_STEPS ? el('p', { class: 'muted small' }, 'The charts show the first ' + MAX_CHART_STEPS.toLocaleString('en-US') + ' steps; /results and results.csv have them all.') : null);
+    const backtest = sim.scenario === 'backtest';
+    draw(backtest);
+    fill(sumEl, backtest ? backtestSummaryView(sim.summary) : summaryView(sim.summary));
     if (sim.status !== 'running') return;
     await new Promise((r) => setTimeout(r, 1000));
   }
@@ -120,7 +136,9 @@ export async function render(main, ctx, seq) {
   const run = el('div', { id: 'sim-run' });
   const list = el('div', { id: 'sim-list' });
   const open = (id) => { history.replaceState(null, '', '#/simulations?id=' + encodeURIComponent(id)); showRun(run, id, ctx, seq).catch((e) => fill(run, el('p', { class: 'bad' }, e.message))); loadList(); };
-  main.append(card('Run', run), card('New simulation', el('p', { class: 'muted small' }, 'Replays the automation logic live trading runs against a seeded price path: nothing reaches an exchange.'), startForm(open)), card('Past runs', list));
+  main.append(card('Run', run), card('New simulation', el('p', { class: 'muted small' }, 'Replays the automation logic live trading runs against a seeded price path: nothing reaches an exchange.'), startForm(open)),
+    card('New backtest', el('p', { class: 'muted small' }, 'Walks the automations and the same position without them through a network\'s candle history, with the spread, fees and funding: nothing is sent to an exchange.'), backtestForm((id) => { flash('Backtest started.'); open(id); })),
+    card('Past runs', list));
   async function loadList() {
     const r = await get('/v1/simulations?limit=20');
     if (!ctx.alive(seq)) return;
