@@ -94,7 +94,8 @@ export function backtestCharts(priceEl, eqEl, steps) {
   ], [d.xs, d.price, d.acted, d.liqA, d.liqB], usd);
   const equity = mk(eqEl, 'Equity (sats)', [
     { label: 'automated', stroke: '#188038', width: 2 },
-    { label: 'no automation', stroke: '#5f6368', width: 1.5, dash: [6, 4] },
+    // Drawn over the automated line, dashed: until the runs part they are one line.
+    { label: 'no automation', stroke: '#9334e6', width: 2, dash: [6, 4] },
   ], [d.xs, d.eqA, d.eqB], msats);
   priceEl.dataset.marks = JSON.stringify(d.marks);
   eqEl.dataset.series = '2';
