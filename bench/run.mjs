@@ -20,7 +20,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { DatabaseSync } from "node:sqlite";
 import { build } from "esbuild";
 import { heapAfterGc } from "./lib/inspector.mjs";
-import { OUT, ROOT, commit, guardedAccount, http, lnm, machine, must, newTrader, percentile, readD1Writes, readQueueCounters, startStack, statuses, waitRest } from "./lib/stack.mjs";
+import { OUT, ROOT, commit, guardedAccount, http, lnm, machine, must, newTrader, percentile, readD1Writes, readQueueCounters, startStack, statuses, verifyWebhook, waitRest } from "./lib/stack.mjs";
 
 const args = process.argv.slice(2);
 const arg = (name, dflt) => {
@@ -383,11 +383,19 @@ async function feed(stack, rounds = 50) {
  */
 async function queueThroughput(stack, counts, { clients = 20 } = {}) {
   const received = new Map();
+  let code = null;
   const server = createServer((req, res) => {
     const id = req.headers["x-lnma-delivery"];
-    req.resume();
+    const chunks = [];
+    req.on("data", (c) => chunks.push(c));
     req.on("end", () => {
       if (typeof id === "string" && !received.has(id)) received.set(id, performance.now());
+      try {
+        const body = JSON.parse(Buffer.concat(chunks).toString("utf8"));
+        if (body?.data?.code) code = String(body.data.code);
+      } catch {
+        // Not JSON: not the verification message.
+      }
       res.writeHead(204).end();
     });
   });
@@ -398,6 +406,7 @@ async function queueThroughput(stack, counts, { clients = 20 } = {}) {
     const { token } = await must("POST", `${stack.platform}/v1/auth/register`, { email, password: "bench-queue-password-long" });
     const auth = { authorization: `Bearer ${token}` };
     await must("PUT", `${stack.platform}/v1/notifications/channels`, { webhook: { url: `http://127.0.0.1:${server.address().port}/hook`, secret: "bench-webhook-secret-0123456789" } }, auth);
+    await verifyWebhook(stack, auth, async () => code);
     for (const count of counts) {
       received.clear();
       const sent = new Map();

@@ -28,7 +28,7 @@ import { createHmac } from "node:crypto";
 import { DatabaseSync } from "node:sqlite";
 import { setTimeout as sleep } from "node:timers/promises";
 import { execFileSync } from "node:child_process";
-import { OUT, ROOT, guardedAccount, http, lnm, must, startStack, waitStreams } from "./lib/stack.mjs";
+import { OUT, ROOT, guardedAccount, http, inboxWebhookCode, lnm, must, startStack, verifyWebhook, waitStreams } from "./lib/stack.mjs";
 
 const args = process.argv.slice(2);
 const arg = (name, dflt) => {
@@ -86,6 +86,7 @@ const tradeOf = async (stack, a) => (await tradesOf(stack, a)).find((t) => t.id 
 
 async function withWebhook(stack, a) {
   await must("PUT", `${stack.platform}/v1/notifications/channels`, { webhook: { url: `${stack.sim}/__sim/inbox/webhook/${a.accountId}`, secret: "soak-webhook-secret-0123456789" } }, a.auth);
+  await verifyWebhook(stack, a.auth, () => inboxWebhookCode(stack, a.accountId));
   return a;
 }
 

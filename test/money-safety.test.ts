@@ -8,6 +8,7 @@ import { describe, expect, it } from "vitest";
 import { api, until } from "./helpers";
 import { accountCleanup, automation, expectOnRestSlot, runDueNow, settle, simAccount, statusOf, stub, traderWithLong } from "./account-helpers";
 import { userWithChannels } from "./notifications-helpers";
+import { FEED_PRICE_FRESH_MS } from "../durable-objects/account/market";
 import { sim, simFaults, simOrders, simPrice } from "./sim-helpers";
 
 const cleanup = accountCleanup();
@@ -139,6 +140,37 @@ describe("protection never silently off", () => {
     await new Promise((r) => setTimeout(r, 1_500));
     expect(await notes(u.userId, "margin.critical")).toHaveLength(1);
     expect(await notes(u.userId, "margin.warning")).toHaveLength(1);
+  }, 30_000);
+
+  it("a liquidation is told without a socket: the monitor sees the trade gone and reads how it closed", async () => {
+    // Defect: only the private stream's `liquidation` event told the trader; an account without
+    // its own socket (at rest, or hot without a dedicated socket) never heard of it.
+    await simPrice(100_000);
+    const u = await userWithChannels("liquidated-rest");
+    const acc = await simAccount(u.token, "Liquidated");
+    cleanup.push(acc.id);
+    const doomed = await acc.client.newTrade({ type: "market", side: "buy", leverage: 50, quantity: 1_000 });
+    const kept = await acc.client.newTrade({ type: "market", side: "buy", leverage: 10, quantity: 100 });
+    const closed = await acc.client.newTrade({ type: "market", side: "buy", leverage: 10, quantity: 100 });
+    await runDueNow(acc.id);
+    expect((await statusOf(acc.id)).stream.state).toBe("closed");
+    // One is closed by the trader at a profit-ish price, one liquidated by a drop.
+    await acc.client.close({ id: closed.id });
+    await simPrice(Math.round((doomed.liquidation - 200) * 2) / 2);
+    expect((await acc.client.runningTrades()).map((t) => t.id)).toEqual([kept.id]);
+    // The re-sync (the feed's wake-up price no longer fresh): the positions are read again.
+    await new Promise((r) => setTimeout(r, FEED_PRICE_FRESH_MS + 100));
+    await runDueNow(acc.id);
+    const told = await until("the liquidation told", async () => (await notes(u.userId, "trade.liquidated"))[0], 8_000, 200);
+    expect(told).toMatchObject({ severity: "critical", title: "Position liquidated" });
+    expect(told.body).toContain(doomed.id);
+    // Once: the next runs tell nothing more, and the trader's own close is no liquidation.
+    await runDueNow(acc.id);
+    await new Promise((r) => setTimeout(r, 1_000));
+    const all = await notes(u.userId, "trade.liquidated");
+    expect(all).toHaveLength(1);
+    expect(all.some((n) => n.body.includes(closed.id))).toBe(false);
+    await simPrice(100_000);
   }, 30_000);
 
   it("a crossing the feed reports at registration wakes the monitor of an account without automations", async () => {

@@ -459,3 +459,24 @@ export function commit() {
     return "unknown";
   }
 }
+
+/**
+ * Verifies the user's webhook channel as its owner would (issue 22: an unverified channel gets
+ * only throttled test messages and no events): asks for a code, reads it where `readCode`
+ * finds it (the receiver), and sends it back.
+ */
+export async function verifyWebhook(stack, auth, readCode, timeoutMs = 10_000) {
+  await must("POST", `${stack.platform}/v1/notifications/channels/webhook/verification`, undefined, auth);
+  const deadline = Date.now() + timeoutMs;
+  let code = null;
+  while (!(code = await readCode()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  if (!code) throw new Error("the webhook's verification code never arrived");
+  await must("POST", `${stack.platform}/v1/notifications/channels/webhook/verify`, { code }, auth);
+}
+
+/** The newest verification code the simulator's inbox holds for a webhook target. */
+export async function inboxWebhookCode(stack, target) {
+  const r = await must("GET", `${stack.sim}/__sim/inbox?channel=webhook&target=${encodeURIComponent(target)}`);
+  const codes = r.data.map((e) => e.json?.data?.code).filter((c) => typeof c === "string" || typeof c === "number");
+  return codes.length ? String(codes[codes.length - 1]) : null;
+}

@@ -4,11 +4,12 @@
  */
 import { AutoEntryState, evaluateAutoEntry, initialAutoEntryState, type AutoEntryConfig } from "../../src/domain/auto-entry";
 import { evaluateMarginGuard, initialMarginGuardState, MarginGuardState, type MarginGuardConfig } from "../../src/domain/margin-guard";
-import { monitorMargins, type RiskLevel } from "../../src/domain/margin-monitor";
+import { closedByLiquidation, monitorMargins, type RiskLevel } from "../../src/domain/margin-monitor";
 import { evaluateTpSl, initialTpSlState, TpSlState, type TpSlConfig } from "../../src/domain/tp-sl";
 import { z } from "zod";
 import type { NoopConfig } from "../../src/automations/registry";
 import type { LnMarketsRestClient, NewTradeInput } from "../../src/lnmarkets/rest-client";
+import type { ClosedTradesPage } from "../../src/lnmarkets/schemas";
 import type { Executor, ExecResult, IntentRequest } from "./executor";
 import type { Journal } from "./journal";
 import type { Market } from "./market";
@@ -309,13 +310,18 @@ export async function marginMonitor(ctx: JobContext, row: AutomationRow, signal:
   const feed = await ctx.market.refresh(client, ctx.now(), signal);
   const trades = ctx.market.runningTrades();
   const previous = monitorLevels(row);
+  // Trades watched last time and gone now: a liquidation among them is told (the private
+  // stream's event would have said it; an account without its own socket does not hear it).
+  const gone = Object.keys(previous).filter((id) => !trades.some((t) => t.id === id));
+  const unresolved = gone.length ? await tellLiquidations(ctx, client, gone, signal) : [];
+  const kept = Object.fromEntries(unresolved.map((id) => [id, previous[id]!]));
   if (!trades.length) {
-    if (Object.keys(previous).length) ctx.saveState(row, { levels: {} });
+    if (Object.keys(previous).length) ctx.saveState(row, { levels: kept });
     return { ok: true, summary: `no running trades (feed ${feed})` };
   }
   const report = monitorMargins(trades, ctx.market.price!, undefined, previous);
   const guards = ctx.automationsRunning ? ctx.automations().filter((a) => a.type === "margin_guard" && a.enabled) : [];
-  ctx.saveState(row, { levels: report.levels });
+  ctx.saveState(row, { levels: { ...kept, ...report.levels } });
   for (const r of report.escalated) {
     const critical = r.level === "critical";
     ctx.journal.automation(critical ? "warn" : "info", `margin_monitor.${critical ? "critical" : "warning"}`, null, { tradeId: r.tradeId, risk: r.risk, price: r.price, liquidation: r.liquidation, guards: guards.length, feed }, undefined, ctx.traceId);
@@ -332,6 +338,38 @@ export async function marginMonitor(ctx: JobContext, row: AutomationRow, signal:
     await ctx.market.refreshBalance(client, ctx.now(), signal).catch((e) => ctx.journal.logger.warn("margin_monitor.balance_failed", { error: e }));
   }
   return { ok: true, summary: `${trades.length} trades, max risk ${report.maxRisk.toFixed(3)} (feed ${feed})` };
+}
+
+/** How many closed trades are read to learn how the gone ones ended (newest first). */
+const CLOSED_LOOKUP = 50;
+
+/**
+ * Reads the newest closed trades and tells the owner of each gone trade that was liquidated
+ * (src/domain/margin-monitor.ts closedByLiquidation). Returns the ids it could not look up (the
+ * read failed): they stay watched, and the next run tries again.
+ */
+async function tellLiquidations(ctx: JobContext, client: LnMarketsRestClient, gone: string[], signal: AbortSignal): Promise<string[]> {
+  let closed: ClosedTradesPage["data"];
+  try {
+    closed = (await client.closedTrades({ limit: CLOSED_LOOKUP }, { signal })).data;
+  } catch (e) {
+    ctx.journal.logger.warn("margin_monitor.closed_lookup_failed", { trades: gone, error: e });
+    return gone;
+  }
+  for (const id of gone) {
+    const t = closed.find((c) => c.id === id);
+    if (!t) {
+      ctx.journal.automation("info", "trade.gone", null, { tradeId: id, found: false }, undefined, ctx.traceId);
+      continue;
+    }
+    if (!closedByLiquidation(t)) {
+      ctx.journal.automation("info", "trade.closed", null, { tradeId: id, exitPrice: t.exitPrice ?? null }, undefined, ctx.traceId);
+      continue;
+    }
+    ctx.journal.automation("warn", "trade.liquidation", null, { tradeId: id, exitPrice: t.exitPrice ?? null, liquidation: t.liquidation, source: "rest" }, undefined, ctx.traceId);
+    await ctx.journal.notify("trade.liquidated", "critical", "Position liquidated", `Trade ${id} was liquidated at ${t.exitPrice}`, { tradeId: id }, ctx.traceId);
+  }
+  return [];
 }
 
 export async function runAutomation(ctx: JobContext, row: AutomationRow, config: unknown, runId: string, signal: AbortSignal): Promise<JobOutcome> {

@@ -53,7 +53,11 @@ export class StreamFeed {
           onTradeEvent: (ev) => {
             const change = market.onTradeEvent(ev);
             journal.automation(ev.event === "liquidation" ? "warn" : "info", `trade.${ev.event}`, null, { tradeId: ev.trade.id, clientId: ev.trade.clientId, change });
-            if (ev.event === "liquidation") void journal.notify("trade.liquidated", "critical", "Position liquidated", `Trade ${ev.trade.id} was liquidated at ${ev.trade.exitPrice}`, { tradeId: ev.trade.id });
+            if (ev.event === "liquidation") {
+              void journal.notify("trade.liquidated", "critical", "Position liquidated", `Trade ${ev.trade.id} was liquidated at ${ev.trade.exitPrice}`, { tradeId: ev.trade.id });
+              // Told: the monitor's next run must not tell it again from the closed trades.
+              this.forgetWatched(ev.trade.id);
+            }
           },
           onStateChange: (state, previous, reason) => {
             market.onStreamState(state);
@@ -80,6 +84,20 @@ export class StreamFeed {
     this.stream.close(reason);
     this.stream = null;
     this.h.market.onStreamState("closed");
+  }
+
+  /** Drops a trade from the monitor's watched levels (its end was already told). */
+  private forgetWatched(tradeId: string): void {
+    const m = this.h.store.automation(MONITOR_ID);
+    if (!m) return;
+    try {
+      const state = JSON.parse(m.state || "{}") as { levels?: Record<string, unknown> };
+      if (!state.levels || !(tradeId in state.levels)) return;
+      delete state.levels[tradeId];
+      this.h.store.updateAutomation(MONITOR_ID, { state: JSON.stringify(state) });
+    } catch {
+      // A damaged state is rewritten by the monitor's next run.
+    }
   }
 
   /** Without the stream the monitor is the only detection again: due within its 5 s. */

@@ -97,3 +97,27 @@ export function monitorMargins(
     levels: Object.fromEntries(reports.map((r) => [r.tradeId, r.level])),
   };
 }
+
+/** A closed trade as REST lists it: enough to tell how it ended. */
+export interface ClosedTradeView {
+  side: Side;
+  exitPrice?: number | null;
+  /** The liquidation price it had when it closed (0: not reported). */
+  liquidation: number;
+  canceled?: boolean;
+}
+
+/**
+ * Whether a closed trade was liquidated, from its REST record: v3's `FuturesTrade` carries no
+ * close reason (lnmarkets-v3.md "FuturesTrade fields"; only the private stream's `liquidation`
+ * event says it, and an account without its own socket does not hear it). Liquidation is
+ * triggered when the last price reaches the liquidation price, and every other way a running
+ * trade closes happens before it: a long's stop loss must lie above its liquidation price, a
+ * short's below, and a market close fills at the bid or offer while the trade still runs
+ * (lnmarkets-v3.md, from LN Markets' futures FAQ, and "Bid, offer and last"). So a trade that
+ * exited at or beyond its liquidation price was liquidated.
+ */
+export function closedByLiquidation(t: ClosedTradeView): boolean {
+  if (t.canceled || t.exitPrice == null || !(t.liquidation > 0)) return false;
+  return t.side === "buy" ? t.exitPrice <= t.liquidation : t.exitPrice >= t.liquidation;
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { CRITICAL_RISK, monitorMargins, riskLevel } from "../../src/domain/margin-monitor";
+import { closedByLiquidation, CRITICAL_RISK, monitorMargins, riskLevel } from "../../src/domain/margin-monitor";
 import { effectiveMargin, liquidationOf, tradeRisk, type RunningTrade } from "../../src/domain/trade";
 
 const long: RunningTrade = { id: "L", side: "buy", quantity: 100, entryPrice: 50_000, margin: 20_000, liquidation: 45_000 };
@@ -60,5 +60,22 @@ describe("trade helpers", () => {
     expect(effectiveMargin(long)).toBeCloseTo(22_222.222, 2);
     expect(effectiveMargin({ ...long, liquidation: 0 })).toBeCloseTo(20_000, 6);
     expect(tradeRisk(long, 47_500)).toBeCloseTo(0.5, 12);
+  });
+});
+
+describe("closedByLiquidation: how a trade ended, from its REST record", () => {
+  it("a long that exited at or below its liquidation price was liquidated; above it, it was closed", () => {
+    expect(closedByLiquidation({ side: "buy", exitPrice: 98_000, liquidation: 98_039.5 })).toBe(true);
+    expect(closedByLiquidation({ side: "buy", exitPrice: 98_039.5, liquidation: 98_039.5 })).toBe(true);
+    expect(closedByLiquidation({ side: "buy", exitPrice: 98_040, liquidation: 98_039.5 })).toBe(false);
+  });
+  it("a short mirrors it", () => {
+    expect(closedByLiquidation({ side: "sell", exitPrice: 102_100, liquidation: 102_040.5 })).toBe(true);
+    expect(closedByLiquidation({ side: "sell", exitPrice: 101_000, liquidation: 102_040.5 })).toBe(false);
+  });
+  it("a canceled order, a missing exit or liquidation price is not a liquidation", () => {
+    expect(closedByLiquidation({ side: "buy", exitPrice: 90_000, liquidation: 98_000, canceled: true })).toBe(false);
+    expect(closedByLiquidation({ side: "buy", exitPrice: null, liquidation: 98_000 })).toBe(false);
+    expect(closedByLiquidation({ side: "buy", exitPrice: 90_000, liquidation: 0 })).toBe(false);
   });
 });
