@@ -9,7 +9,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { CircuitBreaker } from "../src/domain/circuit-breaker";
-import { alarmTime, dueRows, monitorSchedule, restSlot, SCHEDULE_DEFAULTS } from "../src/domain/schedule";
+import { alarmTime, dueRows, restSlot, SCHEDULE_DEFAULTS } from "../src/domain/schedule";
 import type { LnMarketsRestClient } from "../src/lnmarkets/rest-client";
 import { TokenBucketLimiter } from "../src/lnmarkets/rate-limiter";
 import { AutomationCrud, type AutomationInput, type AutomationPatch, type DoResult } from "./account/automation-crud";
@@ -24,6 +24,7 @@ import { Liveness } from "./account/liveness";
 import { ManualControls, type ManualRequest, type ManualResult } from "./account/manual";
 import { Market } from "./account/market";
 import { notePlanPause } from "./account/plan-pause";
+import { RunPolicy } from "./account/policy";
 import { MONITOR_ID, Runner } from "./account/runner";
 import { AccountStore, migrate, type AutomationRow } from "./account/storage";
 import { accountStatus, livePositions, type StatusHost } from "./account/status";
@@ -45,6 +46,7 @@ export class AccountDO extends DurableObject<Env> {
   private contextRefresh: Promise<unknown> | null = null;
   private readonly limiter = new TokenBucketLimiter();
   private readonly keys: Keys;
+  private readonly policy: RunPolicy;
   private readonly runner: Runner;
   private readonly feed: StreamFeed;
   /** The network's market feed: the account's trigger levels and its hot zone (issue 20). */
@@ -82,14 +84,15 @@ export class AccountDO extends DurableObject<Env> {
     });
     this.liveness = new Liveness({ env, store: this.store, market: this.market, accountId: () => this.accountId });
     this.keys = new Keys(env, this.store, this.limiter, { count: (what) => this.liveness.count(what), onCall: (info) => this.health.recordCall(info) });
+    this.policy = new RunPolicy({ store: this.store, keys: this.keys, context: () => this.context });
     const self = this;
     this.runner = new Runner({
       store: this.store, journal: this.journal, market: this.market, executor: this.executor,
       accountId: () => this.accountId,
       client: () => this.client(),
       pauseEntries: () => this.context?.pauseEntries ?? false,
-      automationsRunning: () => self.automationsRun(self.context),
-      monitorSchedule: (now) => this.monitorSchedule(now),
+      automationsRunning: () => self.policy.automationsRun(self.context),
+      monitorSchedule: (now) => this.hotZone.monitorSchedule(now),
       slowAtRest: (row, settings) => (INDEXED_TYPES.has(row.type) && this.hotZone.atRest() ? { ...settings, intervalMs: Math.max(settings.intervalMs, this.link.config.restResyncMs) } : settings),
       restSlot: (row, at) => (INDEXED_TYPES.has(row.type) && this.hotZone.atRest() ? restSlot(at, Date.now(), this.link.config.restResyncMs, this.accountId) : at),
     });
@@ -107,20 +110,20 @@ export class AccountDO extends DurableObject<Env> {
     this.controls = new ManualControls({
       store: this.store, journal: this.journal, market: this.market, executor: this.executor, runner: this.runner,
       client: () => this.client(), loadContext: () => this.loadContext(), keysRejected: (c) => this.keys.rejected(c),
-      planAllows: (row, c) => c.plan.withinAccountLimit && this.planAllows(row), parsedConfig: (row) => this.configs.get(row),
+      planAllows: (row, c) => c.plan.withinAccountLimit && this.policy.planAllows(row), parsedConfig: (row) => this.configs.get(row),
       afterOrders: async () => { await this.syncFeed(); await this.journal.flush(); },
     });
     this.ticks = new Ticks({
       store: this.store, journal: this.journal, market: this.market, runner: this.runner, keys: this.keys, configs: this.configs,
       context: () => this.context, currentContext: () => this.currentContext(), client: () => this.client(),
-      watching: (c) => this.watching(c), automationsRun: (c) => this.automationsRun(c), enabledAutomations: () => this.enabledAutomations(),
+      watching: (c) => this.policy.watching(c), automationsRun: (c) => this.policy.automationsRun(c), enabledAutomations: () => this.policy.enabledAutomations(),
       syncFeed: () => this.syncFeed(), lastSyncAt: () => this.lastSyncAt, waitUntil: (p) => this.ctx.waitUntil(p),
     });
     this.link = new FeedLink({
       env, market: this.market, journal: this.journal,
       accountId: () => this.accountId,
       context: () => this.context,
-      automations: () => (this.automationsRun(this.context) ? this.enabledAutomations() : []),
+      automations: () => (this.policy.automationsRun(this.context) ? this.policy.enabledAutomations() : []),
       parsedConfig: (row) => this.configs.get(row),
       onMissedCrossing: (price, at) => this.ticks.onTick(price, "feed", at),
     });
@@ -132,9 +135,9 @@ export class AccountDO extends DurableObject<Env> {
       rearm: () => this.ctx.waitUntil(this.rearm()),
     });
     this.hotZone = new HotZone({
-      store: this.store, link: this.link, feed: this.feed,
+      store: this.store, link: this.link, feed: this.feed, market: this.market,
       context: () => this.context,
-      automationsRun: (c) => this.automationsRun(c),
+      automationsRun: (c) => this.policy.automationsRun(c),
       rearm: () => this.rearm(),
     });
     ctx.blockConcurrencyWhile(async () => {
@@ -183,28 +186,14 @@ export class AccountDO extends DurableObject<Env> {
     return this.keys.client(ctx);
   }
 
-  /** The monitor's schedule: 5 s on REST, 30 s behind a healthy stream, 60 s with nothing to watch. */
-  private monitorSchedule(now: number) {
-    const s = monitorSchedule(this.market.feed(now));
-    const idle = this.market.trades.size === 0 && this.market.tradesAt > 0 && !this.automationsRun(this.context);
-    // At rest the feed watches the levels: the monitor is the slow REST re-sync.
-    return idle || this.hotZone.atRest() ? { ...s, intervalMs: Math.max(s.intervalMs, this.link.config.restResyncMs) } : s;
-  }
-
   // --- market feed and hot zone (issue 20) -----------------------------------------------------
 
   /** Re-registers the levels when they moved, then places the socket. */
   private async syncFeed(force = false): Promise<void> {
     this.lastSyncAt = Date.now();
-    if (this.watching(this.context)) await this.link.sync(force);
+    if (this.policy.watching(this.context)) await this.link.sync(force);
+    // Places the socket; a failed registration brings the monitor within its 5 s (hot-zone.ts).
     await this.hotZone.place();
-    // The feed does not hold the levels: the monitor watches on its own, every 5 s, until it does.
-    const m = this.link.failed ? this.store.automation(MONITOR_ID) : undefined;
-    const soon = Date.now() + SCHEDULE_DEFAULTS.margin_monitor.intervalMs;
-    if (m?.next_run_at != null && m.next_run_at > soon) {
-      this.store.updateAutomation(MONITOR_ID, { next_run_at: soon });
-      await this.rearm();
-    }
   }
 
   /** The market feed's wake-up: a tick crossed one of this account's levels (account/ticks.ts). */
@@ -219,42 +208,11 @@ export class AccountDO extends DurableObject<Env> {
 
   // --- scheduling -------------------------------------------------------------------------------
 
-  /** Enabled automations the owner's plan in force includes (a lapsed plan pauses the others). */
-  private enabledAutomations(): AutomationRow[] {
-    return this.store.automations().filter((a) => a.id !== MONITOR_ID && a.enabled && this.planAllows(a));
-  }
-
-  /** The owner's plan in force includes this automation's type (the dev-only test type always runs). */
-  private planAllows(row: AutomationRow): boolean {
-    const plan = this.context?.plan;
-    return !plan || row.type === "noop" || plan.automationTypes.includes(row.type);
-  }
-
-  /** Enabled automations the plan in force pauses here (type not included, or the account over the plan's limit). */
-  private pausedByPlan(ctx: AccountContext | null): AutomationRow[] {
-    if (!ctx) return [];
-    return this.store.automations().filter((a) => a.id !== MONITOR_ID && a.enabled && (!ctx.plan.withinAccountLimit || !this.planAllows(a)));
-  }
-
-  /**
-   * The monitor watches every active account whose keys the exchange has not refused,
-   * automations or not (liquidation alerts are never silently off). Keys not validated yet
-   * are validated at its first run.
-   */
-  private watching(ctx: AccountContext | null): boolean {
-    return !!ctx && ctx.status === "active" && !this.keys.rejected(ctx);
-  }
-
-  /** Automations run for an account in scope (scope, kill switch) with enabled ones and working keys. */
-  private automationsRun(ctx: AccountContext | null): boolean {
-    return this.watching(ctx) && ctx!.inScope && ctx!.plan.withinAccountLimit && this.enabledAutomations().length > 0;
-  }
-
   /** Brings schedules, the monitor row and the socket in line with whether we should run. */
   private async reconcileRunning(): Promise<boolean> {
     const ctx = await this.loadContext();
-    const watch = this.watching(ctx);
-    const run = this.automationsRun(ctx);
+    const watch = this.policy.watching(ctx);
+    const run = this.policy.automationsRun(ctx);
     const now = Date.now();
     if (watch && !this.store.automation(MONITOR_ID)) {
       this.store.insertAutomation({ id: MONITOR_ID, type: "margin_monitor", name: "Margin monitor", config: "{}", schedule: null, enabled: 1, next_run_at: now, created_at: now, updated_at: now });
@@ -263,14 +221,14 @@ export class AccountDO extends DurableObject<Env> {
     const monitor = this.store.automation(MONITOR_ID);
     if (run && monitor?.next_run_at != null && monitor.next_run_at > now + SCHEDULE_DEFAULTS.margin_monitor.intervalMs) this.store.updateAutomation(MONITOR_ID, { next_run_at: now });
     for (const a of this.store.automations()) {
-      const on = a.id === MONITOR_ID ? watch : run && this.planAllows(a);
+      const on = a.id === MONITOR_ID ? watch : run && this.policy.planAllows(a);
       if (on && a.enabled && a.next_run_at === null) this.store.updateAutomation(a.id, { next_run_at: now, attempts: 0 });
       if (!on && a.next_run_at !== null) this.store.updateAutomation(a.id, { next_run_at: null, attempts: 0 });
     }
     // Runs that should not go on are stopped where they stand (kill switch, scope, keys).
     if (!run) this.runner.abortAll("automations stopped", (id) => id === MONITOR_ID && watch);
-    else for (const a of this.pausedByPlan(ctx)) this.runner.abort(a.id, "paused by the plan in force");
-    await notePlanPause(this.store, this.journal, ctx, this.pausedByPlan(ctx));
+    else for (const a of this.policy.pausedByPlan(ctx)) this.runner.abort(a.id, "paused by the plan in force");
+    await notePlanPause(this.store, this.journal, ctx, this.policy.pausedByPlan(ctx));
     if (!watch) this.runner.abort(MONITOR_ID, "monitor stopped");
     if (watch) await this.link.sync();
     else await this.link.clear();
@@ -288,8 +246,8 @@ export class AccountDO extends DurableObject<Env> {
   override async alarm(): Promise<void> {
     try {
       const ctx = await this.loadContext();
-      if (ctx && this.watching(ctx)) await this.health.checkKeys(ctx);
-      if (!ctx || !this.watching(ctx)) {
+      if (ctx && this.policy.watching(ctx)) await this.health.checkKeys(ctx);
+      if (!ctx || !this.policy.watching(ctx)) {
         await this.reconcileRunning();
         return;
       }
@@ -300,7 +258,7 @@ export class AccountDO extends DurableObject<Env> {
         return;
       }
       // Nothing to run, or the plan in force changed what may run (a lapse, a renewal).
-      if (!this.automationsRun(ctx) || this.pausedByPlan(ctx).map((a) => a.id).sort().join(",") !== (this.store.getMeta("planPaused") ?? "")) await this.reconcileRunning();
+      if (!this.policy.automationsRun(ctx) || this.policy.pausedByPlan(ctx).map((a) => a.id).sort().join(",") !== (this.store.getMeta("planPaused") ?? "")) await this.reconcileRunning();
       if (this.store.unresolvedIntents().length) await this.executor.reconcilePending().catch(() => undefined);
       // The due rows share one read of the exchange (at rest they fall on the same slot).
       await this.market.sharingReads(async () => {
@@ -411,7 +369,7 @@ export class AccountDO extends DurableObject<Env> {
   /** Schedule status of every automation, the feed in use, the stream and the breaker. */
   async status() {
     const ctx = await this.loadContext();
-    const running = this.automationsRun(ctx);
+    const running = this.policy.automationsRun(ctx);
     if (running) await this.hotZone.place();
     return accountStatus(this.statusHost, ctx, running);
   }
@@ -419,7 +377,7 @@ export class AccountDO extends DurableObject<Env> {
   private get statusHost(): StatusHost {
     return {
       store: this.store, market: this.market, executor: this.executor, keys: this.keys, feed: this.feed, link: this.link,
-      accountId: () => this.accountId, watching: (c) => this.watching(c), pausedByPlan: (c) => this.pausedByPlan(c),
+      accountId: () => this.accountId, watching: (c) => this.policy.watching(c), pausedByPlan: (c) => this.policy.pausedByPlan(c),
     };
   }
 

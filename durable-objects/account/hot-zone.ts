@@ -14,9 +14,10 @@
  *   (~$4 a month all month hot, bench/RESULTS.md); without it the object sleeps between
  *   alarms and wake-ups and costs cents (docs/OPERATIONS.md "Cost").
  */
-import { SCHEDULE_DEFAULTS } from "../../src/domain/schedule";
+import { monitorSchedule, SCHEDULE_DEFAULTS, type ScheduleSettings } from "../../src/domain/schedule";
 import type { AccountContext } from "./context";
 import type { FeedLink } from "./feed-link";
+import type { Market } from "./market";
 import { MONITOR_ID } from "./runner";
 import type { AccountStore } from "./storage";
 import type { StreamFeed } from "./stream-feed";
@@ -28,6 +29,7 @@ export interface HotZoneHost {
   readonly store: AccountStore;
   readonly link: FeedLink;
   readonly feed: StreamFeed;
+  readonly market: Market;
   context(): AccountContext | null;
   /** Whether the account's automations run (in scope, enabled, working keys). */
   automationsRun(ctx: AccountContext | null): boolean;
@@ -67,12 +69,24 @@ export class HotZone {
     else this.h.feed.stop(!this.h.automationsRun(this.h.context()) ? "not running" : hot ? "hot zone without a dedicated socket" : "at rest: no trigger near the price");
     const entered = hot && !this.wasHot;
     this.wasHot = hot;
-    if (!entered) return;
-    const m = this.h.store.automation(MONITOR_ID);
-    const soon = Date.now() + SCHEDULE_DEFAULTS.margin_monitor.intervalMs;
-    if (m?.next_run_at != null && m.next_run_at > soon) {
-      this.h.store.updateAutomation(MONITOR_ID, { next_run_at: Date.now() });
+    // Entering the hot zone: the monitor re-syncs now. The feed not holding the levels (a
+    // registration failed): the monitor watches on its own, every 5 s, until it does.
+    const now = Date.now();
+    const soon = now + SCHEDULE_DEFAULTS.margin_monitor.intervalMs;
+    const due = entered ? now : this.h.link.failed ? soon : null;
+    const m = due === null ? undefined : this.h.store.automation(MONITOR_ID);
+    if (due !== null && m?.next_run_at != null && m.next_run_at > soon) {
+      this.h.store.updateAutomation(MONITOR_ID, { next_run_at: due });
       await this.h.rearm();
     }
+  }
+
+  /** The monitor's schedule: 5 s on REST, 30 s behind a healthy stream, the re-sync cadence at rest or with nothing to watch. */
+  monitorSchedule(now: number): ScheduleSettings {
+    const { market } = this.h;
+    const s = monitorSchedule(market.feed(now));
+    const idle = market.trades.size === 0 && market.tradesAt > 0 && !this.h.automationsRun(this.h.context());
+    // At rest the feed watches the levels: the monitor is the slow REST re-sync.
+    return idle || this.atRest() ? { ...s, intervalMs: Math.max(s.intervalMs, this.h.link.config.restResyncMs) } : s;
   }
 }
