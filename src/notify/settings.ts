@@ -17,6 +17,7 @@ import { ValidationError } from "../lib/errors";
 import { registerSecret } from "../lib/logger";
 import { isRoutableEvent, ROUTABLE_EVENTS } from "../messaging/events";
 import { Severity } from "../messaging/messages";
+import { criticalRoutingIssues } from "./critical-routing";
 import { checkWebhookUrl } from "./url-policy";
 
 export const ChannelName = z.enum(["webhook", "telegram", "email"]);
@@ -46,17 +47,18 @@ export const Preferences = z.strictObject({
 }).openapi("NotificationPreferences");
 export type Preferences = z.infer<typeof Preferences>;
 
+const removed = "null or left out: the channel is removed";
 export const ChannelsInput = z.strictObject({
   webhook: z.strictObject({
     url: z.string().trim().min(1, "url is required").max(2048),
     secret: z.string().min(16, "secret must be at least 16 characters").max(256).optional()
       .openapi({ description: "HMAC key for x-lnma-signature; required the first time, kept when omitted" }),
-  }).optional(),
+  }).nullable().optional().openapi({ description: removed }),
   telegram: z.strictObject({
     chatId: z.union([z.string().trim(), z.number().int()]).transform(String)
       .pipe(z.string().regex(/^(-?\d{1,20}|@[A-Za-z0-9_]{5,32})$/, "chatId is a numeric chat id or @channelname")),
-  }).optional(),
-  email: z.strictObject({ address: z.email("address must be an email address").max(254) }).optional(),
+  }).nullable().optional().openapi({ description: removed }),
+  email: z.strictObject({ address: z.email("address must be an email address").max(254) }).nullable().optional().openapi({ description: removed }),
   preferences: Preferences.optional(),
 }).openapi("NotificationChannelsInput");
 export type ChannelsInput = z.infer<typeof ChannelsInput>;
@@ -134,11 +136,13 @@ export async function getChannels(db: Db, userId: string): Promise<ChannelsView>
 }
 
 /**
- * Replaces the user's channels (PUT semantics: a channel left out is removed). The webhook
- * secret may be omitted to keep the stored one. URLs are checked against the environment's
- * policy; refusals are 400s naming the field.
+ * Replaces the user's channels (PUT semantics: a channel left out or null is removed). The
+ * webhook secret may be omitted to keep the stored one. URLs are checked against the
+ * environment's policy; a state that routes a critical event nowhere is refused
+ * (src/notify/critical-routing.ts; `admin` adds the operator alerts). Refusals are 400s naming
+ * the field, checked before anything is written.
  */
-export async function putChannels(env: Env, db: Db, userId: string, input: ChannelsInput): Promise<ChannelsView> {
+export async function putChannels(env: Env, db: Db, userId: string, input: ChannelsInput, opts: { admin?: boolean } = {}): Promise<ChannelsView> {
   const row = await db.select().from(notificationChannels).where(eq(notificationChannels.userId, userId)).get();
   const previous = parseStored(row?.config);
   const next: StoredConfig = {};
@@ -154,6 +158,8 @@ export async function putChannels(env: Env, db: Db, userId: string, input: Chann
   if (input.telegram) next.telegram = { chatId: input.telegram.chatId, ...kept(previous.telegram, previous.telegram?.chatId === input.telegram.chatId) };
   if (input.email) next.email = { address: input.email.address, ...kept(previous.email, previous.email?.address === input.email.address) };
   if (input.preferences) next.preferences = input.preferences;
+  const unrouted = criticalRoutingIssues(next, previous, opts.admin === true);
+  if (unrouted.length) throw new ValidationError(unrouted, `Not saved: ${unrouted[0]!.message}${unrouted.length > 1 ? ` (and ${unrouted.length - 1} more)` : ""}`);
   const now = Date.now();
   await db.insert(notificationChannels).values({ userId, config: JSON.stringify(next), updatedAt: now })
     .onConflictDoUpdate({ target: notificationChannels.userId, set: { config: JSON.stringify(next), updatedAt: now } }).run();
@@ -193,9 +199,18 @@ export async function adminUserIds(db: Db): Promise<string[]> {
 export function selectChannels(ch: ResolvedChannels, event: string, severity: Severity, force = false): ChannelName[] {
   const configured = CHANNELS.filter((c) => ch[c] !== undefined);
   if (force) return configured;
-  const rule = ch.preferences.events?.[event] ?? ch.preferences.default ?? {};
+  return routeEvent(configured, ch.preferences, event, severity);
+}
+
+/**
+ * Routing under preferences, for delivery and for the critical-event check alike: the rule
+ * for the event (else `default`, else send everywhere), its minimum severity, its channels
+ * intersected with `configured`.
+ */
+export function routeEvent(configured: readonly ChannelName[], preferences: Preferences, event: string, severity: Severity): ChannelName[] {
+  const rule = preferences.events?.[event] ?? preferences.default ?? {};
   if (SEVERITY_RANK[severity] < SEVERITY_RANK[rule.minSeverity ?? "info"]) return [];
-  return rule.channels ? configured.filter((c) => rule.channels!.includes(c)) : configured;
+  return rule.channels ? configured.filter((c) => rule.channels!.includes(c)) : [...configured];
 }
 
 function fieldError(path: string, message: string): ValidationError {

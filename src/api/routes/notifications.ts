@@ -53,11 +53,12 @@ export const notificationRoutes = router()
   )
   .openapi(
     createRoute({ method: "put", path: "/channels", tags, security,
-      summary: "Replace your channels (a channel left out is removed; omit webhook.secret to keep the stored one). A new URL, chat or address starts unverified",
+      summary: "Replace your channels (a channel left out or null is removed; omit webhook.secret to keep the stored one). A new URL, chat or address starts unverified",
+      description: "400 `validation_error` naming the rule (`preferences.events.<event>` or `preferences.default`, and the channel being removed) when a critical event would reach no configured channel: muted, or routed only to channels not configured. Nothing is saved then. No channel at all is allowed (notifications off).",
       request: jsonBody(ChannelsInput), responses: { 200: json(ChannelsView, "Saved"), ...commonErrors } }),
     async (c) => {
       const user = c.get("user");
-      const saved = await putChannels(c.env, getDb(c.env), user.id, c.req.valid("json"));
+      const saved = await putChannels(c.env, getDb(c.env), user.id, c.req.valid("json"), { admin: user.role === "admin" });
       c.get("logger").info("notify.channels_updated", { channels: CHANNELS.filter((ch) => saved[ch] !== null) });
       return c.json(saved, 200);
     },
