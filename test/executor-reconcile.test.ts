@@ -91,3 +91,44 @@ describe("add-margin reconciliation across funding", () => {
     expect(addMarginLanded({ margin: 105_000, sumFundingFees: 300 }, { amount: 5_000, marginBefore: 100_000 })).toBe(true);
   });
 });
+
+describe("reconciling and sending take turns per trade", () => {
+  it("a slow reconciliation cannot mark an add that did not land done from the margin a later add raised", async () => {
+    let t = trade({});
+    let reads = 0;
+    const gate = { open: () => {} };
+    const adds: number[] = [];
+    const client = {
+      async runningTrades() {
+        // The first read (the alarm's reconciliation) is held, as behind a waited-out 429; it
+        // answers with the trade as it is when it reaches the exchange.
+        if (++reads === 1) await new Promise<void>((r) => (gate.open = r));
+        return [t];
+      },
+      async addMargin({ amount }: { amount: number }) {
+        adds.push(amount);
+        t = { ...t, margin: t.margin + amount };
+        return t;
+      },
+    } as unknown as LnMarketsRestClient;
+    const store = new FakeStore();
+    const e = new Executor({ store: store as never, client: async () => client, breaker: new CircuitBreaker(), tradeLog: () => undefined });
+    // An earlier decision's add was answered 503 (not applied): uncertain, its answer came.
+    store.upsertIntent({
+      client_id: "addmargin_earlier", automation_id: "aut_1", run_id: "s1", action: "add_margin", trade_id: "T1",
+      request: JSON.stringify(intent().request), status: "uncertain", result: null, error: "http_503", created_at: 0, updated_at: 0, settles_at: 0,
+    });
+    const alarm = e.reconcilePending();
+    await new Promise((r) => setTimeout(r, 0));
+    // Another run decides the same add and executes it while the alarm's read is held.
+    const run = e.execute({ ...intent(), runId: "s2" });
+    await new Promise((r) => setTimeout(r, 20));
+    gate.open();
+    await alarm;
+    expect(await run).toMatchObject({ ok: true, reconciled: false });
+    expect(adds).toEqual([5_000]);
+    // One add landed: one intent done, the 503'd one failed (before: both "done").
+    expect(store.intent("addmargin_earlier")?.status).toBe("failed");
+    expect([...store.rows.values()].filter((r) => r.status === "done")).toHaveLength(1);
+  });
+});

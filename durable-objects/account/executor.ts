@@ -12,7 +12,11 @@
  * that trade, of any automation, is unresolved: it is reconciled first, and it counts as not
  * landed only when the exchange does not show it at a read that started REQUEST_TIMEOUT_MS +
  * RUN_TIMEOUT_MARGIN_MS after it was sent; until then it is "in flight" and blocks. A done
- * intent is reported done (`already_done`) only for the very request it recorded. Limits: an
+ * intent is reported done (`already_done`) only for the very request it recorded. Within the
+ * object, reconciling and sending take turns per trade (`exclusive`): a reconciliation whose
+ * read was slow (a 429 waited out) cannot mark an intent that did not land "done" from a
+ * margin a later add on the same trade raised, after another run had already found it not
+ * landed and sent that later add (the fault suite caught exactly this). Limits: an
  * exchange that applies a request later than that window after we sent it, and add-margin
  * (which carries no clientId at LN Markets) being inferred from the trade's margin.
  */
@@ -101,9 +105,14 @@ export function addMarginLanded(
 }
 
 const tradeIdOf = (r: IntentRequest) => ("tradeId" in r ? r.tradeId : undefined);
+/** What reconciling and sending serialise on: the trade, or an open's own clientId. */
+const turnKey = (clientId: string, tradeId: string | null | undefined) => (tradeId != null ? `trade:${tradeId}` : `intent:${clientId}`);
+const UNRESOLVED: ReadonlySet<string> = new Set(["pending", "uncertain"]);
 
 export class Executor {
   private readonly now: () => number;
+  /** The last operation queued per turn key (see `exclusive`). */
+  private readonly turns = new Map<string, Promise<void>>();
   constructor(private readonly d: ExecutorDeps) {
     this.now = d.now ?? Date.now;
   }
@@ -123,6 +132,37 @@ export class Executor {
    */
   async execute(intent: Intent, signal?: AbortSignal): Promise<ExecResult> {
     const clientId = this.clientIdOf(intent);
+    return this.exclusive(turnKey(clientId, tradeIdOf(intent.request)), () => this.executeInTurn(intent, clientId, signal));
+  }
+
+  /**
+   * Runs `fn` once every operation queued before it on the same key has finished: one
+   * reconciliation or order at a time per trade in this object (each is bounded by its request
+   * timeout, so a turn never waits for long).
+   */
+  private async exclusive<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const before = this.turns.get(key) ?? Promise.resolve();
+    let done!: () => void;
+    const mine = before.then(() => new Promise<void>((r) => (done = r)));
+    this.turns.set(key, mine);
+    await before;
+    try {
+      return await fn();
+    } finally {
+      done();
+      if (this.turns.get(key) === mine) this.turns.delete(key);
+    }
+  }
+
+  /** Reconciles one row in its trade's turn, as it stands then (another run may have settled it meanwhile). */
+  private reconcileInTurn(row: IntentRow, signal?: AbortSignal): Promise<ExecResult | null> {
+    return this.exclusive(turnKey(row.client_id, row.trade_id), async () => {
+      const now = this.d.store.intent(row.client_id);
+      return now && UNRESOLVED.has(now.status) ? this.reconcile(now, signal) : null;
+    });
+  }
+
+  private async executeInTurn(intent: Intent, clientId: string, signal?: AbortSignal): Promise<ExecResult> {
     const now = this.now();
     const existing = this.d.store.intent(clientId);
     if (existing?.status === "done") {
@@ -194,8 +234,8 @@ export class Executor {
     const rows = this.d.store.unresolvedIntents();
     let unresolved = 0;
     for (const row of rows) {
-      const r = await this.reconcile(row, signal);
-      if (!r.ok && (r.code === "reconcile_failed" || r.code === "in_flight")) unresolved++;
+      const r = await this.reconcileInTurn(row, signal);
+      if (r && !r.ok && (r.code === "reconcile_failed" || r.code === "in_flight")) unresolved++;
     }
     return { found: rows.length, unresolved };
   }
@@ -212,7 +252,7 @@ export class Executor {
 
   /** Resolves every intent left pending or uncertain (after a timeout or an eviction). */
   async reconcilePending(signal?: AbortSignal): Promise<void> {
-    for (const row of this.d.store.unresolvedIntents()) await this.reconcile(row, signal);
+    for (const row of this.d.store.unresolvedIntents()) await this.reconcileInTurn(row, signal);
   }
 
   /**
