@@ -8,7 +8,7 @@ import { beforeEach, describe, expect, it } from "vitest";
 import { sha256Hex } from "../src/lib/crypto";
 import { RESET_TTL_MS } from "../src/api/password-reset";
 import { runRetention } from "../src/ops/retention";
-import { api, captureLogs, registerUser, uniqueEmail } from "./helpers";
+import { api, BASE, captureLogs, registerUser, uniqueEmail } from "./helpers";
 import { clearInbox, eventually, inbox } from "./notifications-helpers";
 
 beforeEach(async () => {
@@ -49,6 +49,9 @@ describe("POST /v1/auth/password-reset", () => {
     const [mail] = await mailsTo(u.email);
     expect(mail!.json.subject).toContain("Password reset");
     expect(mail!.json.text).toContain("/v1/auth/password-reset/confirm");
+    // The link opens the console's reset page with the token in the fragment (never sent to a server).
+    const token = /\b(pwr_[A-Za-z0-9_-]{43})\b/.exec(mail!.json.text)![1]!;
+    expect(mail!.json.text).toContain(`Choose a new password here: ${new URL(BASE).origin}/app#/reset?token=${token}\n`);
   });
 
   it("stores only the token's hash, valid 30 minutes", async () => {

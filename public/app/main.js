@@ -20,7 +20,8 @@ const PAGES = {
   notifications: { title: 'Notifications', page: notifications },
   accounts: { title: 'Accounts', page: accounts },
 };
-const PUBLIC = { signin: auth.signIn, signup: auth.signUp };
+const PUBLIC = { signin: auth.signIn, signup: auth.signUp, forgot: auth.forgot, reset: auth.reset };
+const TITLES = { signup: 'Sign up', forgot: 'Forgot password', reset: 'New password' };
 const ACCOUNT_KEY = 'lnma.account';
 const $ = (id) => document.getElementById(id);
 
@@ -86,13 +87,14 @@ async function route() {
   state.cleanups.splice(0).forEach((fn) => { try { fn(); } catch { /* page gone */ } });
   const name = (location.hash.slice(2) || '').split('?')[0];
   const main = $('main');
-  if (!session.token) {
+  // The emailed reset link opens its page signed in or not (the reset ends every session).
+  if (!session.token || name === 'reset') {
     state.me = null;
     renderHeader();
     const page = PUBLIC[name] || auth.signIn;
     fill(main);
     page(main, ctx);
-    document.title = (name === 'signup' ? 'Sign up' : 'Sign in') + ' · LN Markets automation';
+    document.title = (TITLES[name] || 'Sign in') + ' · LN Markets automation';
     return;
   }
   if (PUBLIC[name]) return ctx.go('#/positions');

@@ -22,8 +22,21 @@ import { createNotifyTransport, type NotifyFetch } from "../notify/transport";
 export const RESET_TTL_MS = 30 * 60_000;
 export const RESET_TOKEN_PATTERN = /^pwr_[A-Za-z0-9_-]{43}$/;
 
-/** Looks `email` up and, when it is an account, mails it a fresh token. Never throws. */
-export async function requestPasswordReset(env: Env, email: string, logger: Logger, fetcher: NotifyFetch = createNotifyTransport(env)): Promise<void> {
+/**
+ * The console page that sets the new password: the token rides in the fragment, which the
+ * browser never sends to a server (nor in a Referer), so it stays out of request logs.
+ */
+export function resetLink(origin: string, token: string): string {
+  return `${origin}/app#/reset?token=${token}`;
+}
+
+/**
+ * Looks `email` up and, when it is an account, mails it a fresh token and a link to the
+ * console at `origin` (where the request came in: the API and the console share it). Never throws.
+ */
+export async function requestPasswordReset(
+  env: Env, email: string, logger: Logger, origin: string | null = null, fetcher: NotifyFetch = createNotifyTransport(env),
+): Promise<void> {
   try {
     const db = getDb(env);
     const user = await findUserByEmail(db, email);
@@ -42,9 +55,10 @@ export async function requestPasswordReset(env: Env, email: string, logger: Logg
       body: [
         "Someone, hopefully you, asked to reset the password of this account.",
         "",
+        ...(origin ? [`Choose a new password here: ${resetLink(origin, token)}`, ""] : []),
         `Reset token: ${token}`,
         "",
-        `It works once, within ${RESET_TTL_MS / 60_000} minutes: POST /v1/auth/password-reset/confirm {"token": "<the token>", "password": "<new password>"}.`,
+        `It works once, within ${RESET_TTL_MS / 60_000} minutes${origin ? " (the link, or with the API:" : ":"} POST /v1/auth/password-reset/confirm {"token": "<the token>", "password": "<new password>"}${origin ? ")" : ""}.`,
         "Every session is logged out when it is used. If you did not ask for it, ignore this email: your password is unchanged.",
       ].join("\n"),
     });

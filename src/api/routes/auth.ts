@@ -254,7 +254,7 @@ export const authRoutes = router()
     async (c) => {
       const { email } = c.req.valid("json");
       await limitAuthAttempt(c, email);
-      c.executionCtx.waitUntil(requestPasswordReset(c.env, email, c.get("logger")));
+      c.executionCtx.waitUntil(requestPasswordReset(c.env, email, c.get("logger"), new URL(c.req.url).origin));
       return c.json({ message: "If an account uses this email, a reset token is on its way to it" }, 202);
     },
   )
