@@ -164,7 +164,7 @@ async function feedStatus(stack, auth) {
  * add-margin of `crossed` reaching the simulator (`at` in /__sim/orders). Orders from the
  * other accounts of `fleet` are counted apart (a guard the tick should not have crossed).
  */
-async function reaction(stack, crossed, fleet, price, { timeoutMs = 30_000 } = {}) {
+async function reaction(stack, crossed, fleet, price, { timeoutMs = 120_000, lateMs = 30_000 } = {}) {
   const keys = new Set(crossed.map((a) => a.keys.key));
   const others = new Set(fleet.filter((a) => !keys.has(a.keys.key)).map((a) => a.keys.key));
   const quiet0 = stack.cpu();
@@ -197,6 +197,8 @@ async function reaction(stack, crossed, fleet, price, { timeoutMs = 30_000 } = {
   const fan = feed?.lastFanout && feed.lastFanout.price === price ? feed.lastFanout : null;
   return {
     ...stats([...first.values()]), handled: stats([...handled.values()]), crossed: crossed.length, missed: crossed.length - first.size, duplicates: adds.length - first.size,
+    // An order still counts up to timeoutMs after the tick (a saturated machine); how many came after lateMs is told apart.
+    late: [...first.values()].filter((ms) => ms > lateMs).length, timeoutMs, lateMs,
     stray: new Set(stray.map((o) => o.key)).size, price, fleet: fleet.length,
     fanout: fan ? { calls: fan.calls, failures: fan.failures, ms: fan.ms, rpcPerS: fan.ms > 0 ? (fan.calls / fan.ms) * 1000 : null } : null,
     cpuPerAccountMs: { platform: cost("platform"), sim: cost("sim") }, backgroundCores: background,
@@ -538,7 +540,7 @@ function appendResults(r) {
   const file = arg("results", `${ROOT}bench/RESULTS.md`);
   if (!existsSync(file)) writeFileSync(file, "# Benchmark results\n\nAppended by the bench scripts; one section per run.\n");
   const c = r.cost;
-  const row = (label, x) => `| ${label} | ${x.crossed}/${x.fleet} | ${fmt(x.p50)} | ${fmt(x.p95)} | ${fmt(x.p99)} | ${fmt(x.max)} | first ${fmt(x.min)} ms, mean ${fmt(x.mean)} ms; missed ${x.missed}, duplicates ${x.duplicates}, guards not crossed that ordered ${x.stray}; handled by the exchange object p50 ${fmt(x.handled?.p50)} / p99 ${fmt(x.handled?.p99)} ms; feed fan-out ${x.fanout ? `${x.fanout.calls} calls in ${x.fanout.ms} ms (${fmt(x.fanout.rpcPerS)} RPC/s, ${x.fanout.failures} failed)` : "-"}; CPU from the tick to the last order, per account: ${fmt(x.cpuPerAccountMs?.platform, 1)} ms platform + ${fmt(x.cpuPerAccountMs?.sim, 1)} ms simulator |`;
+  const row = (label, x) => `| ${label} | ${x.crossed}/${x.fleet} | ${fmt(x.p50)} | ${fmt(x.p95)} | ${fmt(x.p99)} | ${fmt(x.max)} | first ${fmt(x.min)} ms, mean ${fmt(x.mean)} ms; missed ${x.missed} (no order within ${fmt((x.timeoutMs ?? 30_000) / 1000)} s), after ${fmt((x.lateMs ?? 30_000) / 1000)} s ${x.late ?? "-"}, duplicates ${x.duplicates}, guards not crossed that ordered ${x.stray}; handled by the exchange object p50 ${fmt(x.handled?.p50)} / p99 ${fmt(x.handled?.p99)} ms; feed fan-out ${x.fanout ? `${x.fanout.calls} calls in ${x.fanout.ms} ms (${fmt(x.fanout.rpcPerS)} RPC/s, ${x.fanout.failures} failed)` : "-"}; CPU from the tick to the last order, per account: ${fmt(x.cpuPerAccountMs?.platform, 1)} ms platform + ${fmt(x.cpuPerAccountMs?.sim, 1)} ms simulator |`;
   const counters = (k) => {
     const x = c[k]?.counters;
     if (!x) return "-";
