@@ -29,7 +29,8 @@ import { loadRetention } from "../src/ops/retention";
 import { advanceBacktest, expectedCandles, prepareBacktest } from "./simulation/backtest-runner";
 import { broadcast, pageAfter, replaySteps, runView, scenarioOptions, startRun, type RunMeta } from "./simulation/run";
 import { migrate, SimulationStore, type SavedStep } from "./simulation/storage";
-import { pollCells, startCells, sweepView, SWEEP_POLL_MS, type SweepMeta, type SweepSpec, type SweepView } from "./simulation/sweep";
+import type { SweepMeta, SweepSpec, SweepView } from "./simulation/sweep";
+import { SweepMode } from "./simulation/sweep-mode";
 import type { RunSummary, SimResult, SimulationInfo, SimulationParams, SimulationStatus } from "./simulation/types";
 
 export type { SimResult, SimulationInfo, SimulationParams, SimulationStatus } from "./simulation/types";
@@ -47,10 +48,18 @@ export class SimulationDO extends DurableObject<Env> {
   private readonly store: SimulationStore;
   /** The scenario generator and how many prices it has produced (not serialisable: rebuilt on wake-up). */
   private engine: { scenario: PriceScenario; consumed: number } | null = null;
+  private readonly sweep: SweepMode;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.store = new SimulationStore(ctx.storage.sql);
+    this.sweep = new SweepMode({
+      store: this.store,
+      storage: ctx.storage,
+      stub: (id) => env.SIMULATION.getByName(id),
+      writeRow: (id, values) => this.writeRow(id, values),
+      expire: (finishedAt) => this.expire(finishedAt),
+    });
     ctx.blockConcurrencyWhile(async () => {
       migrate(ctx.storage.sql);
     });
@@ -166,57 +175,15 @@ export class SimulationDO extends DurableObject<Env> {
     return { ok: true, value: pageAfter(cursor, limit, (a, n) => this.store.tradesAfter(a, n), (r) => r.seq, (r) => r.trade) };
   }
 
-  /**
-   * Sweep mode (issue 24): start one SimulationDO per grid cell, then poll them on the alarm
-   * until every one has ended. A cell that cannot start fails the whole sweep (validation).
-   */
+  /** Sweep mode (issue 24): see SweepMode in simulation/sweep-mode.ts. */
   async beginSweep(spec: SweepSpec): Promise<SimResult<SweepView>> {
     if (this.store.getJson("params") || this.store.getJson("sweep")) return { ok: false, code: "conflict", message: "simulation already started" };
-    const stub = (id: string) => this.env.SIMULATION.getByName(id);
-    const started = await startCells(spec, stub);
-    if (!started.ok) {
-      await Promise.all(spec.cells.map((c) => stub(c.id).cancel().catch(() => undefined)));
-      return started;
-    }
-    const meta: SweepMeta = { id: spec.id, objective: spec.objective, status: "running", startedAt: Date.now(), finishedAt: null, cells: started.value, d1Synced: false };
-    this.store.setJson("sweep", meta);
-    await this.ctx.storage.setAlarm(Date.now() + SWEEP_POLL_MS);
-    return { ok: true, value: sweepView(meta) };
+    return this.sweep.begin(spec);
   }
 
   /** A sweep's status and table (best cell first for its objective). */
   async sweepInfo(): Promise<SimResult<SweepView>> {
-    const meta = this.store.getJson<SweepMeta>("sweep");
-    if (!meta) return { ok: false, code: "not_found", message: "sweep not found" };
-    return { ok: true, value: sweepView(meta) };
-  }
-
-  private async alarmSweep(meta: SweepMeta): Promise<void> {
-    if (meta.status === "running") {
-      const done = await pollCells(meta, (id) => this.env.SIMULATION.getByName(id));
-      const latest = this.store.getJson<SweepMeta>("sweep")!;
-      if (latest.status !== "running") return; // canceled while polling
-      if (!done) {
-        this.store.setJson("sweep", meta);
-        await this.ctx.storage.setAlarm(Date.now() + SWEEP_POLL_MS);
-        return;
-      }
-      meta.status = meta.cells.some((c) => c.status === "completed") ? "completed" : "failed";
-      meta.finishedAt = Date.now();
-      this.store.setJson("sweep", meta);
-    }
-    if (meta.d1Synced) return this.expire(meta.finishedAt);
-    await this.syncSweep(meta);
-  }
-
-  private async syncSweep(meta: SweepMeta): Promise<void> {
-    if (meta.d1Synced) return;
-    const view = sweepView(meta);
-    const status = meta.status === "running" ? "completed" : meta.status;
-    if (!(await this.writeRow(meta.id, { status, summary: JSON.stringify({ objective: view.objective, table: view.table }), finishedAt: meta.finishedAt }))) return;
-    meta.d1Synced = true;
-    this.store.setJson("sweep", meta);
-    await this.expire(meta.finishedAt);
+    return this.sweep.info();
   }
 
   /** Updates the run's row in D1; on failure logs it and re-arms the alarm to retry. */
@@ -248,17 +215,7 @@ export class SimulationDO extends DurableObject<Env> {
   /** Stop a running simulation; a finished one is left as it is. Returns the status. */
   async cancel(): Promise<SimResult<SimulationInfo>> {
     const sweep = this.store.getJson<SweepMeta>("sweep");
-    if (sweep) {
-      if (sweep.status === "running") {
-        await Promise.all(sweep.cells.map((c) => this.env.SIMULATION.getByName(c.id).cancel().catch(() => undefined)));
-        await this.ctx.storage.deleteAlarm();
-        Object.assign(sweep, { status: "canceled", finishedAt: Date.now() });
-        this.store.setJson("sweep", sweep);
-        await this.syncSweep(sweep);
-      }
-      const v = sweepView(sweep);
-      return { ok: true, value: { id: v.id, status: v.status, scenario: "sweep", speed: "fast", progress: { step: v.progress.done, steps: v.progress.cells }, startedAt: v.startedAt, finishedAt: v.finishedAt, error: null, summary: null } };
-    }
+    if (sweep) return this.sweep.cancel(sweep);
     const params = this.store.getJson<SimulationParams>("params");
     const run = this.store.getJson<RunMeta>("run");
     if (!params || !run) return { ok: false, code: "not_found", message: "simulation not found" };
@@ -307,7 +264,7 @@ export class SimulationDO extends DurableObject<Env> {
 
   override async alarm(): Promise<void> {
     const sweep = this.store.getJson<SweepMeta>("sweep");
-    if (sweep) return this.alarmSweep(sweep);
+    if (sweep) return this.sweep.alarm(sweep);
     const params = this.store.getJson<SimulationParams>("params");
     const run = this.store.getJson<RunMeta>("run");
     if (!params || !run) return;
