@@ -15,6 +15,8 @@ export const TEST_BINDINGS = {
   TELEGRAM_BOT_TOKEN: "test-telegram-token",
   METRICS_TOKEN: "test-metrics-token",
   PASSWORD_PEPPER: "test-password-pepper-at-least-32-bytes!",
+  // The bot's webhook (src/api/routes/telegram.ts); test/telegram-bot.test.ts also runs without it.
+  TELEGRAM_WEBHOOK_SECRET: "test-telegram-webhook-secret-0123456789",
 };
 
 /**

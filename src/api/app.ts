@@ -30,6 +30,7 @@ import { notificationRoutes } from "./routes/notifications";
 import { paymentRoutes, planRoutes } from "./routes/payments";
 import { backtestRoutes, simulationExportRoutes } from "./routes/backtests";
 import { simulationRoutes } from "./routes/simulations";
+import { telegramRoutes } from "./routes/telegram";
 
 export const MAX_BODY_BYTES = 256 * 1024;
 
@@ -93,6 +94,9 @@ export function createApp() {
   app.on("POST", "/v1/payments", outbound); // an invoice at the provider and ~120 queued checks
   app.on("POST", "/v1/accounts", outbound); // a live credential check at the exchange
   app.on("POST", "/v1/accounts/:id/credentials/validate", outbound);
+
+  // Telegram's bot webhook: its own secret header, no user auth (src/api/routes/telegram.ts).
+  app.route("/v1/telegram", telegramRoutes);
 
   // Chained so the route types add up: `hc<AppType>` gives traders a typed client.
   const routes = app

@@ -39,7 +39,7 @@ export interface ChannelEnv {
 }
 
 const USER_AGENT = "lnm-automation-notify/1";
-const TELEGRAM_MAX = 4096;
+export const TELEGRAM_MAX = 4096;
 
 /** Sends `n` on one channel of a user. */
 export async function sendOnChannel(
@@ -74,10 +74,15 @@ export async function sendWebhook(fetcher: NotifyFetch, hook: { url: string; sec
 }
 
 export async function sendTelegram(fetcher: NotifyFetch, env: ChannelEnv, chatId: string, n: OutgoingNotification): Promise<SendResult> {
+  return sendTelegramText(fetcher, env, chatId, `${severityMark(n.severity)} ${n.title}\n\n${n.body}`);
+}
+
+/** Bot API sendMessage of plain text (cut at Telegram's 4096 characters): notifications and the bot's replies. */
+export async function sendTelegramText(fetcher: NotifyFetch, env: ChannelEnv, chatId: string, message: string): Promise<SendResult> {
   const base = env.TELEGRAM_API_URL?.trim();
   const token = env.TELEGRAM_BOT_TOKEN?.trim();
   if (!base || !token) return configError("telegram is not configured in this deployment");
-  const text = `${severityMark(n.severity)} ${n.title}\n\n${n.body}`.slice(0, TELEGRAM_MAX);
+  const text = message.slice(0, TELEGRAM_MAX);
   const result = await timed("telegram", () => fetcher(`${base.replace(/\/+$/, "")}/bot${token}/sendMessage`, {
     method: "POST",
     headers: { "content-type": "application/json", "user-agent": USER_AGENT },

@@ -4,9 +4,10 @@
  */
 import { createRoute } from "@hono/zod-openapi";
 import { and, desc, eq } from "drizzle-orm";
-import { getAccount, refreshUserAccounts } from "../../accounts/service";
+import { getAutomationScheduleStatus, startUserAutomationScheduling, stopUserAutomationScheduling } from "../../accounts/scheduling";
+import { getAccount } from "../../accounts/service";
 import { getDb } from "../../db/client";
-import { automationLogs, exchangeAccounts, tradeLogs, users } from "../../db/schema";
+import { automationLogs, tradeLogs } from "../../db/schema";
 import type { DoResult } from "../../../durable-objects/account";
 import { ApiError } from "../errors";
 import { commonErrors, errorResponses, json, jsonBody, router, security, z } from "../openapi";
@@ -152,16 +153,11 @@ export const accountAutomationRoutes = router()
     },
   );
 
-async function setScheduling(env: Env, userId: string, enabled: boolean) {
-  await getDb(env).update(users).set({ schedulingEnabled: enabled, updatedAt: Date.now() }).where(eq(users.id, userId)).run();
-  await refreshUserAccounts(env, userId);
-}
-
 export const automationRoutes = router()
   .openapi(
     createRoute({ method: "post", path: "/start", tags, security, summary: "Start your automations' scheduling (startUserAutomationScheduling)", responses: { 200: json(z.object({ schedulingEnabled: z.boolean() }), "Started"), ...commonErrors } }),
     async (c) => {
-      await setScheduling(c.env, c.get("user").id, true);
+      await startUserAutomationScheduling(c.env, c.get("user").id);
       c.get("logger").info("automations.started");
       return c.json({ schedulingEnabled: true }, 200);
     },
@@ -169,7 +165,7 @@ export const automationRoutes = router()
   .openapi(
     createRoute({ method: "post", path: "/stop", tags, security, summary: "Stop all scheduling: the kill switch (stopUserAutomationScheduling)", responses: { 200: json(z.object({ schedulingEnabled: z.boolean() }), "Stopped"), ...commonErrors } }),
     async (c) => {
-      await setScheduling(c.env, c.get("user").id, false);
+      await stopUserAutomationScheduling(c.env, c.get("user").id);
       c.get("logger").info("automations.stopped");
       return c.json({ schedulingEnabled: false }, 200);
     },
@@ -178,11 +174,6 @@ export const automationRoutes = router()
     createRoute({ method: "get", path: "/status", tags, security, summary: "Per account and automation: next run, last run and result, attempts, feed, breaker (getAutomationScheduleStatus)",
       responses: { 200: json(z.object({ schedulingEnabled: z.boolean(), scheduleScope: z.string(), accounts: z.array(z.unknown()) }), "Status"), ...commonErrors } }),
     async (c) => {
-      const userId = c.get("user").id;
-      const db = getDb(c.env);
-      const user = await db.select({ schedulingEnabled: users.schedulingEnabled, scheduleScope: users.scheduleScope }).from(users).where(eq(users.id, userId)).get();
-      const accounts = await db.select({ id: exchangeAccounts.id }).from(exchangeAccounts).where(eq(exchangeAccounts.userId, userId)).all();
-      const statuses = await Promise.all(accounts.map((a) => stub(c.env, a.id).status()));
-      return c.json({ schedulingEnabled: user?.schedulingEnabled ?? false, scheduleScope: user?.scheduleScope ?? "active", accounts: statuses }, 200);
+      return c.json(await getAutomationScheduleStatus(c.env, c.get("user").id), 200);
     },
   );
