@@ -95,5 +95,5 @@ export function reset(main) {
 }
 
 function localError(path, message) {
-  return { message, fields: [{ path, message }] };
+  return { message: '', fields: [{ path, message }] }; // shown by its field only
 }
