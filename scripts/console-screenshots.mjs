@@ -5,6 +5,10 @@
 // trade, a Margin Guard that adds margin when the price falls, a simulation, a Pro invoice paid
 // with the simulator's wallet, a webhook channel), then stops everything it started.
 //   npm run console:screenshots
+// The channel verification, the critical-routing refusal and the password reset pages
+// (notifications-critical, notifications-verify, forgot, reset; notifications too) come from
+// their browser test, on a stack of its own:
+//   CONSOLE_SHOTS=1 npm exec -- vitest run --project browser test/browser/notifications.test.mjs
 import { spawn } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";

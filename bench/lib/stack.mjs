@@ -88,9 +88,10 @@ function snapshot(dir, { worktree = false, ref = "HEAD" } = {}) {
  * ("head" or "worktree", see snapshot()) instead of the live tree; `reloadPlatform()` then
  * restarts the platform's runtime as a deploy would (every Durable Object evicted: memory
  * gone, storage and alarms kept). `logLevel`: the platform's LOG_LEVEL ("info" prints every
- * decision and order as a JSON line; BENCH_LOG_DIR keeps them in platform.log).
+ * decision and order as a JSON line; BENCH_LOG_DIR keeps them in platform.log). `vars`: more
+ * of the platform's vars (e.g. EMAIL_API_URL at a receiver of the caller's).
  */
-export async function startStack({ log = () => {}, name = "bench", snapshot: snap = null, logLevel = "warn", countD1Writes = false } = {}) {
+export async function startStack({ log = () => {}, name = "bench", snapshot: snap = null, logLevel = "warn", countD1Writes = false, vars = {} } = {}) {
   const state = `${stateRoot()}/state-${name}`;
   rmSync(state, { recursive: true, force: true });
   mkdirSync(OUT, { recursive: true });
@@ -171,7 +172,7 @@ export async function startStack({ log = () => {}, name = "bench", snapshot: sna
     start("sim", ["dev", "-c", "sim/wrangler.toml", "--name", simName, "--ip", "127.0.0.1", "--port", String(simPort), "--inspector-port", String(insp1), "--persist-to", state, "--log-level", "warn"]);
     await waitFor(`${sim}/v3/ping`, "simulator");
     start("platform", ["dev", "-c", cfgPath, "--ip", "127.0.0.1", "--port", String(platPort), "--inspector-port", String(insp2), "--persist-to", state, "--log-level", logLevel === "warn" ? "warn" : "log",
-      "--var", `LNM_SIMULATOR_URL:${sim}`, "--var", `LOG_LEVEL:${logLevel}`]);
+      "--var", `LNM_SIMULATOR_URL:${sim}`, "--var", `LOG_LEVEL:${logLevel}`, ...Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`])]);
     await waitFor(`${platform}/health`, "platform");
     log(`[stack] simulator ${sim}, platform ${platform}`);
   } catch (e) {
