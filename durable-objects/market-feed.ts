@@ -209,6 +209,8 @@ export class MarketFeedDO extends DurableObject<Env> {
     this.fundingSnapshotPending = false;
     if (snapshot && !this.nextFundingMovedOn(next)) {
       this.saveNextFunding(next);
+      // The next time alone can miss one (see settledWhileDown): ask the settlements list.
+      this.ctx.waitUntil(this.settledWhileDown().catch((e) => this.log.warn("feed.funding_check_failed", { error: e })).then(() => undefined));
       return;
     }
     this.saveNextFunding(next);
@@ -225,9 +227,38 @@ export class MarketFeedDO extends DurableObject<Env> {
     if (next !== null) this.index.setMeta("nextFunding", String(next));
   }
 
+  /**
+   * After a (re)subscribe whose snapshot shows the same next funding time: was a settlement
+   * published while the socket was down all the same? The next time moving on is the usual
+   * sign, but not the only possible one (the simulator's on-demand settlements leave it where
+   * it is: the soak's one missed critical alert, bench/RESULTS.md 2026-12-02T18:14). So the
+   * feed asks `GET /futures/funding-settlements` (SDK `getFundingSettlements`, public; `from`
+   * an ISO date as the SDK's PaginationInput, lnmarkets-v3.md) for any settlement after the
+   * last one it handled, whatever the list's order, and wakes the accounts if there is one.
+   * One public REST read per reconnect. Returns the settlement found, if any.
+   */
+  private async settledWhileDown(): Promise<{ time: number; rate: number } | null> {
+    const since = Number(this.index.getMeta("lastSettlement") ?? NaN);
+    if (!Number.isFinite(since)) {
+      // Nothing handled yet: start counting from now.
+      this.index.setMeta("lastSettlement", String(Date.now()));
+      return null;
+    }
+    const rest = new LnMarketsRestClient({ endpoints: resolveEndpoints(this.env, this.network), timeoutMs: 5_000, readRetry: FEED_READ_RETRY });
+    const page = await rest.getFundingSettlements({ from: new Date(since + 1).toISOString(), limit: 10 });
+    const times = page.data.map((d) => ({ time: Date.parse(d.time), rate: d.fundingRate })).filter((d) => Number.isFinite(d.time) && d.time > since);
+    if (!times.length) return null;
+    const latest = times.reduce((a, b) => (b.time > a.time ? b : a));
+    this.log.warn("feed.funding_missed", { network: this.network, settlements: times.length, time: latest.time });
+    await this.onFundingSettled(latest.rate, latest.time);
+    return latest;
+  }
+
   /** Wakes every registered account after a settlement (bounded parallelism, as a tick). */
   private async onFundingSettled(rate: number | null, at: number): Promise<FanoutResult> {
     const network = this.network;
+    // The last settlement handled (its time at the exchange when known, else when it was pushed).
+    if (!(Number(this.index.getMeta("lastSettlement") ?? 0) >= at)) this.index.setMeta("lastSettlement", String(at));
     const ids = this.index.accountIds();
     this.counters.fundingSettlements++;
     const price = this.price;

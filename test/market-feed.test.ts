@@ -6,7 +6,7 @@ import { runInDurableObject } from "cloudflare:test";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { registerUser, until } from "./helpers";
 import { automation, expectOnRestSlot, quiesce, runDueNow, settle, simAccount, statusOf, traderWithLong } from "./account-helpers";
-import { simOrders, simPrice, simReset } from "./sim-helpers";
+import { simFunding, simOrders, simPrice, simReset } from "./sim-helpers";
 import type { TriggerLevel } from "../src/domain/trigger-levels";
 import type { MarketFeedDO } from "../durable-objects/market-feed";
 
@@ -150,5 +150,44 @@ describe("accounts at rest", () => {
     expect(hot.feed).toBe("rest");
     expect(hot.monitor.status.nextRunAt - hot.monitor.status.lastRunAt).toBe(5_000);
     await simPrice(100_000);
+  }, 30_000);
+});
+
+describe("funding settlements", () => {
+  it("a settlement the feed did not see pushed is found in the settlements list on resubscribing; one it handled is not told twice", async () => {
+    const { u, acc } = await traderWithLong("funding-missed");
+    cleanup.push(acc.id);
+    await automation(u.token, acc.id, { type: "margin_guard", config: GUARD });
+    await settle(acc.id);
+    await until("registered with the feed", async () => ((await statusOf(acc.id)).marketFeed.registeredAt ? true : null));
+    await until("the feed's stream", async () => {
+      const s = await feedStatus();
+      return s.stream.state === "open" && s.price !== null ? s : null;
+    });
+    type Inner = { settledWhileDown(): Promise<{ time: number; rate: number } | null>; index: { getMeta(k: string): string | null; setMeta(k: string, v: string): void } };
+    const inFeed = <T>(fn: (f: Inner) => Promise<T> | T) =>
+      runInDurableObject(feed() as unknown as DurableObjectStub, (inst) => fn(inst as unknown as Inner)) as Promise<T>;
+    // A baseline, then a settlement pushed live: the feed handles it and remembers it.
+    await inFeed((f) => f.settledWhileDown());
+    const before = (await feedStatus()).counters.fundingSettlements;
+    await simFunding(0.0001);
+    await until("the pushed settlement", async () => (await feedStatus()).counters.fundingSettlements > before || null);
+    // Resubscribing afterwards finds nothing new: no second wake for the same settlement.
+    expect(await inFeed((f) => f.settledWhileDown())).toBeNull();
+
+    // The feed's memory rewound to before it, as if the socket had been down when it was
+    // pushed (and the next funding time had not moved): the list tells it, and the accounts wake.
+    const settlement = await inFeed((f) => {
+      const last = Number(f.index.getMeta("lastSettlement"));
+      f.index.setMeta("lastSettlement", String(last - 60_000));
+      return last;
+    });
+    const wakes = (await feedStatus()).counters.fundingWakes;
+    const found = await inFeed((f) => f.settledWhileDown());
+    expect(found).not.toBeNull();
+    expect(found!.rate).toBe(0.0001);
+    expect(found!.time).toBeLessThanOrEqual(settlement);
+    expect((await feedStatus()).counters.fundingWakes).toBeGreaterThan(wakes);
+    expect(await inFeed((f) => f.settledWhileDown())).toBeNull();
   }, 30_000);
 });
