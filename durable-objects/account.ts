@@ -5,9 +5,8 @@
  * built-in margin monitor) on one alarm: armed for the earliest due row, overdue included,
  * re-armed in `finally`. Its SQLite is the source of truth for automations; D1 gets a
  * summary row. Expected failures come back as `{ok:false, code}` (only name and message
- * survive RPC).
+ * survive RPC). Consoles' live positions stream: WithViewers (account/viewers.ts, issue 23).
  */
-import { DurableObject } from "cloudflare:workers";
 import { CircuitBreaker } from "../src/domain/circuit-breaker";
 import { alarmTime, dueRows, restSlot, SCHEDULE_DEFAULTS } from "../src/domain/schedule";
 import type { LnMarketsRestClient } from "../src/lnmarkets/rest-client";
@@ -27,9 +26,10 @@ import { notePlanPause } from "./account/plan-pause";
 import { RunPolicy } from "./account/policy";
 import { MONITOR_ID, Runner } from "./account/runner";
 import { AccountStore, migrate, type AutomationRow } from "./account/storage";
-import { accountStatus, livePositions, type StatusHost } from "./account/status";
+import { accountStatus, livePositions, type PositionsView, type StatusHost } from "./account/status";
 import { StreamFeed } from "./account/stream-feed";
 import { Ticks } from "./account/ticks";
+import { Viewers, WithViewers } from "./account/viewers";
 import { ParsedConfigs, scheduled, type AutomationView } from "./account/views";
 import type { FundingSettlement, MarketTick } from "./market-feed";
 
@@ -37,7 +37,7 @@ export { MONITOR_ID };
 export type { AutomationInput, DoResult, ManualResult };
 const CONTEXT_TTL_MS = 60_000;
 
-export class AccountDO extends DurableObject<Env> {
+export class AccountDO extends WithViewers {
   private readonly store: AccountStore;
   private readonly journal: Journal;
   private readonly market = new Market();
@@ -60,6 +60,7 @@ export class AccountDO extends DurableObject<Env> {
   private readonly controls: ManualControls;
   /** Stored configs parsed once per change, not per tick. */
   private readonly configs = new ParsedConfigs();
+  protected readonly viewers: Viewers;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -140,6 +141,7 @@ export class AccountDO extends DurableObject<Env> {
       automationsRun: (c) => this.policy.automationsRun(c),
       rearm: () => this.rearm(),
     });
+    this.viewers = new Viewers({ ctx, market: this.market, read: () => this.positions(), logger: () => this.journal.logger });
     ctx.blockConcurrencyWhile(async () => {
       migrate(ctx.storage.sql);
     });
@@ -382,7 +384,7 @@ export class AccountDO extends DurableObject<Env> {
   }
 
   /** Live positions with risk: from the stream when fresh, else REST. */
-  async positions(): Promise<DoResult<{ price: number; bid: number | null; offer: number | null; feed: string; trades: unknown[] }>> {
+  async positions(): Promise<DoResult<PositionsView>> {
     const ctx = await this.loadContext();
     if (!ctx) return { ok: false, code: "no_account", message: "Account not found" };
     return livePositions(this.market, await this.client());

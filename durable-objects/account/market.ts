@@ -72,6 +72,11 @@ export class Market {
   streamOpen = false;
   /** When the stream last delivered a price (0: never on this socket). */
   streamPriceAt = 0;
+  /**
+   * Told after price or positions changed here (a stream or feed price, a trade event, a read
+   * of the exchange, an order's answer): account/viewers.ts pushes them to open consoles.
+   */
+  onChange: (() => void) | null = null;
 
   /**
    * The exchange pushes lastPrice on change, so while the socket is healthy the last pushed
@@ -87,6 +92,7 @@ export class Market {
     this.priceAt = now;
     this.streamPriceAt = now;
     this.priceSource = "stream";
+    this.onChange?.();
   }
 
   /** When a run last read the REST ticker (0: never). */
@@ -116,6 +122,7 @@ export class Market {
     this.priceAt = now;
     this.feedPriceAt = now;
     this.priceSource = "rest";
+    this.onChange?.();
   }
 
   /** A stale socket is probed and may come back; a new socket must deliver a price first. */
@@ -133,6 +140,7 @@ export class Market {
     if (CLOSING_EVENTS.has(ev.event)) {
       if (!this.trades.delete(id)) return "ignored";
       this.changedAt = Date.now();
+      this.onChange?.();
       return "closed";
     }
     if (ev.event === "filled") {
@@ -155,6 +163,7 @@ export class Market {
       const sumFundingFees = t.sumFundingFees !== undefined && fundingFee !== undefined ? t.sumFundingFees + fundingFee : undefined;
       const { sumFundingFees: _, ...rest } = t;
       this.trades.set(id, { ...rest, margin, liquidation: liquidationPrice, ...(sumFundingFees !== undefined ? { sumFundingFees } : {}) });
+      this.onChange?.();
       return "updated";
     }
     return "ignored";
@@ -172,12 +181,14 @@ export class Market {
     }
     this.trades = new Map(list.filter((t) => t.running).map((t) => [t.id, toRunningTrade(t)]));
     this.tradesAt = now;
+    this.onChange?.();
   }
 
   upsertTrade(t: FuturesTrade): void {
     if (t.running) this.trades.set(t.id, toRunningTrade(t));
     else this.trades.delete(t.id);
     this.changedAt = Date.now();
+    this.onChange?.();
   }
 
   /**
@@ -198,6 +209,7 @@ export class Market {
       this.priceAt = now;
       this.tickerAt = now;
       this.priceSource = "rest";
+      this.onChange?.();
     }
     // Woken at rest (no stream, so no trade events): positions older than 10 s are re-read.
     const tradesMaxAge = fedNow ? Math.min(tradesMaxAgeMs, 10_000) : tradesMaxAgeMs;

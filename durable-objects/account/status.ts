@@ -63,13 +63,28 @@ export function accountStatus(h: StatusHost, ctx: AccountContext | null, running
   };
 }
 
-/** Live positions with risk: from the stream when fresh, else REST (one shared read every VIEW_FRESH_MS at most). */
-export async function livePositions(market: Market, client: LnMarketsRestClient): Promise<DoResult<{ price: number; bid: number | null; offer: number | null; feed: string; trades: unknown[] }>> {
-  const feed = await market.view(client, Date.now());
-  const price = market.price!;
+/** Price and running positions with their risk, as the positions endpoint and the console stream show them. */
+export interface PositionsView {
+  price: number;
+  bid: number | null;
+  offer: number | null;
+  feed: string;
+  trades: unknown[];
+}
+
+/** The view from what the account holds in memory (no read of the exchange); null before any price. */
+export function positionsSnapshot(market: Market, feed: string): PositionsView | null {
+  const price = market.price;
+  if (price === null) return null;
   const trades = market.runningTrades().map((t) => {
     const risk = tradeRisk(t, price);
     return { ...t, risk, riskLevel: risk >= 0.9 ? "critical" : risk >= 0.8 ? "warn" : "ok" };
   });
-  return { ok: true, value: { price, bid: market.bid, offer: market.offer, feed, trades } };
+  return { price, bid: market.bid, offer: market.offer, feed, trades };
+}
+
+/** Live positions with risk: from the stream when fresh, else REST (one shared read every VIEW_FRESH_MS at most). */
+export async function livePositions(market: Market, client: LnMarketsRestClient): Promise<DoResult<PositionsView>> {
+  const feed = await market.view(client, Date.now());
+  return { ok: true, value: positionsSnapshot(market, feed)! };
 }

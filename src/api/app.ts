@@ -30,6 +30,7 @@ import { notificationRoutes } from "./routes/notifications";
 import { paymentRoutes, planRoutes } from "./routes/payments";
 import { backtestRoutes, simulationExportRoutes } from "./routes/backtests";
 import { simulationRoutes } from "./routes/simulations";
+import { positionsStreamRoutes } from "./routes/positions-stream";
 import { telegramRoutes } from "./routes/telegram";
 
 export const MAX_BODY_BYTES = 256 * 1024;
@@ -105,6 +106,7 @@ export function createApp() {
     .route("/v1/accounts", accountRoutes)
     .route("/v1/accounts", accountAutomationRoutes)
     .route("/v1/accounts", manualRoutes) // close, close all, add margin, run now (issue 23)
+    .route("/v1/accounts", positionsStreamRoutes) // positions pushed live over a WebSocket (issue 23)
     .route("/v1/automations", automationRoutes)
     .route("/v1/plans", planRoutes) // public: a price list
     .route("/v1/payments", paymentRoutes)

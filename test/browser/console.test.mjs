@@ -5,8 +5,9 @@
 //
 // A new trader signs up, connects simulator keys, opens a position, sees its risk, turns on a
 // Margin Guard; the price is moved through the simulator's /__sim/price and the same page,
-// never reloaded, shows the add-margin and the lower risk; then the trader closes the trade by
-// keyboard from its card, confirmed on the dry run (manual controls).
+// never reloaded, shows the add-margin and the lower risk, pushed live by the account over its
+// WebSocket (the page says "live" and does not poll the positions meanwhile); then the trader
+// closes the trade by keyboard from its card, confirmed on the dry run (manual controls).
 import chromium from "@sparticuz/chromium";
 import { chromium as playwright } from "playwright-core";
 import { afterAll, beforeAll, expect, test } from "vitest";
@@ -100,6 +101,10 @@ test("a new trader signs up, connects simulator keys, opens a trade, turns on a 
 
   await page.click("nav a[href='#/positions']");
   await until(page, "the gauge marked at the guard's levels", () => /Margin Guard/.test(document.querySelector("#last-runs")?.textContent ?? ""));
+  // Positions come pushed over the account's WebSocket (issue 23), not polled.
+  await until(page, "the positions page in live mode", () => document.querySelector("#feed-mode")?.dataset.mode === "live");
+  const polled = [];
+  page.on("request", (r) => /\/v1\/accounts\/[^/]+\/positions$/.test(new URL(r.url()).pathname) && polled.push(r.url()));
 
   // The price falls past the act level: risk (100,002.5 - 91,600) / (100,002.5 - 90,911.5) = 0.92.
   await must("POST", `${stack.sim}/__sim/price`, { price: 95_000 });
@@ -112,6 +117,8 @@ test("a new trader signs up, connects simulator keys, opens a trade, turns on a 
   const after = await page.$eval(".trade", (t) => ({ margin: Number(t.dataset.margin), risk: Number(t.dataset.risk), text: t.querySelector(".risk-value").textContent, price: document.querySelector("#last-price").textContent }));
   expect(after.price).toBe("$91,600");
   expect(after.risk).toBeGreaterThan(0.3);
+  expect(await page.$eval("#feed-mode", (e) => [e.dataset.mode, e.textContent])).toEqual(["live", "live"]);
+  expect(polled).toEqual([]);
 
   // Manual controls (issue 23), by keyboard: the trade's Close opens a confirmation with the
   // dry run (nothing sent), Escape cancels and gives focus back; confirmed, the trade is gone.

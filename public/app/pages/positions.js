@@ -1,12 +1,88 @@
 // Positions, live: every running trade of the account with its risk gauge (marked at the
-// guard's warn and act levels), refreshed every few seconds, the guards' last runs and the
-// last orders sent; close, add margin, close all and run now, each confirmed on its dry run
+// guard's warn and act levels), pushed by the account's Durable Object over a WebSocket
+// (GET /v1/accounts/:id/positions/stream, opened with a single-use ticket) and polled every few
+// seconds while the socket is down ("live" or "polling" in the toolbar); the guards' last runs and
+// the last orders sent; close, add margin, close all and run now, each confirmed on its dry run
 // (../manual.js). On the dev stack a paper trade can be opened and the simulator's price moved.
 import { get, post, seg } from '../api.js';
 import { closeAllButton, keepFocus, runButton, tradeActions } from '../manual.js';
 import { card, el, field, fill, flash, fmt, form, input, select, table, val } from '../ui.js';
 
 const POLL_MS = 3000;
+/** While live: the guards' last runs and the orders are re-read this often (and when a trade changes). */
+const SIDE_MS = 10_000;
+/** The socket is pinged this often (the runtime answers "pong" without waking the account). */
+const PING_MS = 20_000;
+
+/**
+ * The positions stream: `onSnapshot(p)` for every pushed snapshot, `onMode('live'|'polling')`
+ * when it changes. Reconnects with backoff (a new ticket each time); tells the account when the
+ * tab is hidden so it stops re-reading for it. `close()` when the page is left.
+ */
+export function positionsStream(accountId, { onSnapshot, onMode, onError }) {
+  let ws = null;
+  let live = false;
+  let closed = false;
+  let failures = 0;
+  let retry = null;
+  let pinger = null;
+  let pongAt = 0;
+  const setLive = (v) => { if (v !== live) { live = v; onMode(v ? 'live' : 'polling'); } };
+  const visibility = () => { if (ws && ws.readyState === 1) ws.send(JSON.stringify({ type: 'visibility', visible: !document.hidden })); };
+  function later() {
+    if (closed) return;
+    failures++;
+    retry = setTimeout(open, Math.min(60_000, 1000 * 2 ** Math.min(failures, 6)));
+  }
+  async function open() {
+    if (closed) return;
+    let ticket;
+    try { ticket = (await post('/v1/auth/ws-ticket')).ticket; } catch { return later(); }
+    if (closed) return;
+    const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
+    const s = new WebSocket(scheme + '//' + location.host + '/v1/accounts/' + seg(accountId) + '/positions/stream?ticket=' + encodeURIComponent(ticket));
+    ws = s;
+    s.onopen = () => {
+      visibility();
+      pongAt = Date.now();
+      pinger = setInterval(() => {
+        // No pong to the last ping: the socket is gone without a close; poll and reconnect.
+        if (Date.now() - pongAt > PING_MS * 1.5) { s.close(4000, 'no pong'); return; }
+        s.send('ping');
+      }, PING_MS);
+    };
+    s.onmessage = (e) => {
+      if (e.data === 'pong') { pongAt = Date.now(); return; }
+      let m;
+      try { m = JSON.parse(e.data); } catch { return; }
+      if (m.type === 'positions') { failures = 0; setLive(true); onSnapshot(m); } else if (m.type === 'error' && onError) onError(m.message);
+    };
+    s.onclose = () => {
+      if (ws !== s) return;
+      ws = null;
+      clearInterval(pinger);
+      setLive(false);
+      later();
+    };
+  }
+  document.addEventListener('visibilitychange', visibility);
+  open();
+  return {
+    get live() { return live; },
+    close() {
+      closed = true;
+      clearTimeout(retry);
+      clearInterval(pinger);
+      document.removeEventListener('visibilitychange', visibility);
+      const s = ws;
+      ws = null;
+      if (s) s.close(1000, 'page left');
+    },
+  };
+}
+
+/** What of the positions the side panels depend on (an add-margin or a close changes it). */
+const tradesKey = (p) => p.trades.map((t) => t.id + ':' + t.margin).join(',');
 
 /** Profit and loss in sats of an inverse future at `price` (DESIGN.md: quantity in USD). */
 export function pnlSats(t, price) {
@@ -102,34 +178,73 @@ export async function render(main, ctx, seq) {
     card('Last orders', orders),
   );
 
+  const mode = el('span', { id: 'feed-mode', class: 'tag', 'data-mode': 'polling', title: 'live: pushed by the account as it changes; polling: read every ' + POLL_MS / 1000 + ' s' }, 'polling');
+  main.querySelector('.toolbar').append(mode);
+  const last = { p: null, st: null, tl: null, sideAt: 0 };
+
+  function draw() {
+    const { p, st, tl } = last;
+    if (!p || !st || !tl || !ctx.alive(seq)) return;
+    const sa = st.accounts.find((a) => a.accountId === acc.id);
+    const lv = levels(sa);
+    fill(ticker, el('span', {}, 'Last ', el('strong', { id: 'last-price' }, fmt.usd(p.price))), ' · bid ', fmt.usd(p.bid), ' · offer ', fmt.usd(p.offer),
+      ' · feed ', el('span', { class: 'tag' }, p.feed), st.schedulingEnabled ? null : el('span', { class: 'tag critical' }, 'kill switch on'));
+    // Redrawn on every snapshot: a focused button gets focus back (keyboard use), an open confirmation stays.
+    keepFocus(trades, () => fill(trades, p.trades.length ? p.trades.map((t) => tradeCard(t, p.price, p, lv, tradeActions(acc, t, () => refresh())))
+      : el('p', { class: 'muted' }, 'No running trade on ' + acc.name + '.' + (ctx.dev && acc.network === 'simulator' ? ' Open a paper trade below.' : ''))));
+    sizeGauges(trades);
+    keepFocus(runs, () => fill(runs, lastRuns(sa, (a) => runButton(acc, a, () => refresh())), el('p', { class: 'muted small' }, 'Gauge marks: ' + lv.by + '.')));
+    fill(orders, ordersTable(tl.data));
+  }
+
+  // Live: positions come pushed and only the side panels are read here; polling: all three.
   let busy = false;
+  let again = false;
   async function refresh() {
-    if (busy) return;
+    if (busy) { again = true; return; }
     busy = true;
     try {
+      const live = stream.live;
       const [p, st, tl] = await Promise.all([
-        get('/v1/accounts/' + seg(acc.id) + '/positions'),
+        live ? null : get('/v1/accounts/' + seg(acc.id) + '/positions'),
         get('/v1/automations/status'),
         get('/v1/accounts/' + seg(acc.id) + '/trades?limit=5'),
       ]);
       if (!ctx.alive(seq)) return;
-      const sa = st.accounts.find((a) => a.accountId === acc.id);
-      const lv = levels(sa);
-      fill(ticker, el('span', {}, 'Last ', el('strong', { id: 'last-price' }, fmt.usd(p.price))), ' · bid ', fmt.usd(p.bid), ' · offer ', fmt.usd(p.offer),
-        ' · feed ', el('span', { class: 'tag' }, p.feed), st.schedulingEnabled ? null : el('span', { class: 'tag critical' }, 'kill switch on'));
-      // Redrawn every poll: a focused button gets focus back (keyboard use), an open confirmation stays.
-      keepFocus(trades, () => fill(trades, p.trades.length ? p.trades.map((t) => tradeCard(t, p.price, p, lv, tradeActions(acc, t, () => refresh())))
-        : el('p', { class: 'muted' }, 'No running trade on ' + acc.name + '.' + (ctx.dev && acc.network === 'simulator' ? ' Open a paper trade below.' : ''))));
-      sizeGauges(trades);
-      keepFocus(runs, () => fill(runs, lastRuns(sa, (a) => runButton(acc, a, () => refresh())), el('p', { class: 'muted small' }, 'Gauge marks: ' + lv.by + '.')));
-      fill(orders, ordersTable(tl.data));
-      main.querySelector('#updated').textContent = 'Updated ' + fmt.time(Date.now());
+      if (p && !stream.live) last.p = p;
+      Object.assign(last, { st, tl, sideAt: Date.now() });
+      draw();
+      if (!live) main.querySelector('#updated').textContent = 'Updated ' + fmt.time(Date.now());
     } catch (e) {
       if (ctx.alive(seq)) main.querySelector('#updated').textContent = 'Refresh failed: ' + e.message;
-    } finally { busy = false; }
+    } finally {
+      busy = false;
+      if (again && ctx.alive(seq)) { again = false; refresh(); }
+    }
   }
+
+  const stream = positionsStream(acc.id, {
+    onSnapshot(p) {
+      if (!ctx.alive(seq)) return;
+      const changed = !last.p || tradesKey(last.p) !== tradesKey(p);
+      last.p = p;
+      draw();
+      main.querySelector('#updated').textContent = 'Updated ' + fmt.time(p.at);
+      // A trade opened, closed or given margin: its order and the guard's run are worth showing now.
+      if (changed && last.sideAt) refresh();
+    },
+    onMode(m) {
+      mode.dataset.mode = m;
+      mode.textContent = m;
+      mode.className = 'tag' + (m === 'live' ? ' ok' : '');
+    },
+    onError(message) {
+      if (ctx.alive(seq)) main.querySelector('#updated').textContent = 'Live, but ' + message;
+    },
+  });
+  ctx.onLeave(() => stream.close());
   await refresh();
-  ctx.every(POLL_MS, refresh);
+  ctx.every(POLL_MS, () => { if (!stream.live || Date.now() - last.sideAt >= SIDE_MS) refresh(); });
 }
 
 /** Dev stack only: open a paper trade with the account's keys, move the simulator's price. */

@@ -189,7 +189,7 @@ export const authRoutes = router()
   .openapi(
     createRoute({
       method: "post", path: "/ws-ticket", tags: ["auth"], security, middleware: [requireAuth] as const,
-      summary: "A single-use ticket to open a WebSocket (valid 30 s): `GET /v1/simulations/:id/stream?ticket=…` with `Upgrade: websocket`",
+      summary: "A single-use ticket to open a WebSocket (valid 30 s): `GET /v1/simulations/:id/stream?ticket=…` or `GET /v1/accounts/:id/positions/stream?ticket=…` with `Upgrade: websocket`",
       description: "Browsers cannot set headers on a WebSocket; the ticket replaces a long-lived token in the URL. A `read` API token may ask for one. 429 `rate_limited` with `retry-after` past 10 unused tickets.",
       responses: { 201: json(WsTicket, "Ticket"), 429: errorResponses[429], ...commonErrors },
     }),
