@@ -117,7 +117,7 @@ export async function render(main, ctx, seq) {
       el('tbody', {}, EVENTS.map(([name, sev, what]) => {
         const rule = rules[name];
         return el('tr', { 'data-event': name },
-          el('th', { scope: 'row' }, el('code', {}, name), el('span', { class: 'tag ' + (sev === 'critical' ? 'critical' : sev === 'warning' ? 'warn' : '') }, sev), el('br'), el('small', { class: 'muted' }, what),
+          el('th', { scope: 'row' }, el('code', {}, breakable(name)), el('span', { class: 'tag ' + (sev === 'critical' ? 'critical' : sev === 'warning' ? 'warn' : '') }, sev), el('br'), el('small', { class: 'muted' }, what),
             el('span', { class: 'field-error row-error', 'data-error-for': 'preferences.events.' + name })),
           CHANNELS.map((c) => el('td', {}, el('input', { type: 'checkbox', name: 'route:' + name + ':' + c, 'aria-label': name + ' to ' + c,
             checked: rule && rule.channels ? rule.channels.includes(c) : true }))));
@@ -184,6 +184,9 @@ export async function render(main, ctx, seq) {
   main.append(card('Channels', f), card('Recent notifications', history, el('p', {}, el('a', { href: '#/activity?type=notifications' }, 'All notifications →'))));
   ctx.every(5000, () => loadHistory().catch(() => {}));
 }
+
+/** An event name that may wrap after its dots and underscores (narrow screens), not mid-word. */
+const breakable = (name) => name.split(/(?<=[._])/).flatMap((part, i) => (i ? [el('wbr'), part] : [part]));
 
 function recent(rows) {
   return table(['time', 'event', 'title', 'deliveries'], rows.map((n) => [fmt.time(n.createdAt), n.event, n.title,
