@@ -10,6 +10,7 @@ import { ConfigError, getConfig } from "../config";
 import { seedDemoAccount } from "../accounts/demo-account";
 import { consoleResponse } from "../app/console";
 import { devSimRoutes } from "./routes/dev-sim";
+import { devBenchRoutes } from "./routes/dev-bench";
 import { runDevSeed } from "../dev-seed";
 import { createLogger } from "../lib/logger";
 import { dashboardResponse } from "./dashboard";
@@ -61,6 +62,7 @@ export function createApp() {
     return c.json(await runDevSeed(c.env, [seedDemoAccount]));
   });
   app.route("/__dev/sim", devSimRoutes); // dev only (404 elsewhere): the console's simulator buttons
+  app.route("/__dev/bench", devBenchRoutes); // dev only (404 elsewhere): npm run bench's queue measure
   app.get("/", (c) => c.redirect("/app", 302)); // a person opening the origin lands on the console
   app.get("/app", (c) => consoleResponse(c)); // trader console (public/app/*); it carries its own CSP
   app.get("/health", (c) => c.json({ ok: true, environment: c.env.ENVIRONMENT, time: Date.now() }));
