@@ -3,14 +3,18 @@
 // platform config whose LNM_SIM service binding points at this run's simulator only (a
 // unique worker name, so a developer's `npm run dev` elsewhere is never picked up).
 // Everything started here is stopped by stop(), also on errors and signals.
+// The HTTP helpers (api.mjs) and D1 reads (d1.mjs) live apart; they are exported from here too.
 import { execFileSync, spawn } from "node:child_process";
 import { accessSync, constants, copyFileSync, cpSync, createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
-import { createHmac } from "node:crypto";
 import { createServer } from "node:net";
-import { DatabaseSync } from "node:sqlite";
 import os from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
+import { d1File, installD1WriteCounters } from "./d1.mjs";
+
+export * from "./api.mjs";
+export * from "./d1.mjs";
+export { percentile } from "./stats.mjs";
 
 export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 export const OUT = `${ROOT}bench/.out`;
@@ -208,68 +212,6 @@ export async function startStack({ log = () => {}, name = "bench", snapshot: sna
   return { sim, platform, stop, cpu, rss, reloadPlatform, d1Path, state, code, inspector: { sim: insp1, platform: insp2 } };
 }
 
-function d1File(state) {
-  const dir = `${state}/v3/d1/miniflare-D1DatabaseObject`;
-  const f = existsSync(dir) ? readdirSync(dir).find((x) => x.endsWith(".sqlite") && x !== "metadata.sqlite") : undefined;
-  return f ? `${dir}/${f}` : null;
-}
-
-/**
- * Row-write counters for the bench (D1 bills rows written: every row an INSERT, UPDATE or
- * DELETE touches). One AFTER trigger per table and operation adds 1 per row to
- * `bench_d1_writes(tbl, op, acc)`, keyed by the account the row belongs to where the table
- * has one (`account_id`, or the `exchange_accounts` row's id), else ''. A heartbeat (an update
- * that changes `exchange_accounts.last_heartbeat_at`) is also counted apart as op `heartbeat`.
- * Installed into the local file before the platform starts; the counters' own writes are not
- * counted. Bench stacks only: never in a migration.
- */
-export function installD1WriteCounters(file) {
-  if (!file) throw new Error("no local D1 file to instrument (migrations not applied?)");
-  const db = new DatabaseSync(file);
-  try {
-    db.exec("CREATE TABLE IF NOT EXISTS bench_d1_writes (tbl TEXT NOT NULL, op TEXT NOT NULL, acc TEXT NOT NULL, n INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (tbl, op, acc))");
-    const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%' AND name NOT IN ('d1_migrations', 'bench_d1_writes')").all().map((r) => r.name);
-    for (const t of tables) {
-      const cols = new Set(db.prepare(`PRAGMA table_info("${t}")`).all().map((c) => c.name));
-      const acc = (row) => (cols.has("account_id") ? `coalesce(${row}.account_id, '')` : t === "exchange_accounts" ? `${row}.id` : "''");
-      for (const [op, row] of [["insert", "NEW"], ["update", "NEW"], ["delete", "OLD"]]) {
-        db.exec(`CREATE TRIGGER IF NOT EXISTS "bench_w_${t}_${op}" AFTER ${op.toUpperCase()} ON "${t}" BEGIN
-          INSERT INTO bench_d1_writes (tbl, op, acc, n) VALUES ('${t}', '${op}', ${acc(row)}, 1) ON CONFLICT (tbl, op, acc) DO UPDATE SET n = n + 1; END`);
-      }
-    }
-    if (tables.includes("exchange_accounts")) {
-      db.exec(`CREATE TRIGGER IF NOT EXISTS "bench_w_heartbeat" AFTER UPDATE OF last_heartbeat_at ON exchange_accounts WHEN NEW.last_heartbeat_at IS NOT OLD.last_heartbeat_at BEGIN
-        INSERT INTO bench_d1_writes (tbl, op, acc, n) VALUES ('exchange_accounts', 'heartbeat', NEW.id, 1) ON CONFLICT (tbl, op, acc) DO UPDATE SET n = n + 1; END`);
-    }
-  } finally {
-    db.close();
-  }
-}
-
-/** The row-write counters so far: [{tbl, op, acc, n}] (read-only; empty without countD1Writes). */
-export function readD1Writes(file) {
-  const db = new DatabaseSync(file, { readOnly: true });
-  try {
-    return db.prepare("SELECT tbl, op, acc, n FROM bench_d1_writes").all().map((r) => ({ ...r }));
-  } catch {
-    return [];
-  } finally {
-    db.close();
-  }
-}
-
-/** Messages each queue was sent so far (`queue_counters`, read-only). */
-export function readQueueCounters(file) {
-  const db = new DatabaseSync(file, { readOnly: true });
-  try {
-    return Object.fromEntries(db.prepare("SELECT queue, sent, settled FROM queue_counters").all().map((r) => [r.queue, { sent: r.sent, settled: r.settled }]));
-  } catch {
-    return {};
-  } finally {
-    db.close();
-  }
-}
-
 /**
  * CPU time of every process in a process group, from /proc (Linux; NaN elsewhere). Each
  * `wrangler dev` runs detached, in its own group with its workerd processes.
@@ -322,132 +264,6 @@ const CLOCK_TICKS = (() => {
   }
 })();
 
-// --- HTTP helpers (loopback only) ----------------------------------------------------------
-
-export async function http(method, url, body, headers = {}) {
-  const res = await fetch(url, {
-    method,
-    headers: { ...(body === undefined ? {} : { "content-type": "application/json" }), ...headers },
-    body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
-    signal: AbortSignal.timeout(60_000),
-  });
-  const text = await res.text();
-  let json = null;
-  try {
-    json = text ? JSON.parse(text) : null;
-  } catch {
-    json = text;
-  }
-  return { status: res.status, body: json };
-}
-
-export async function must(method, url, body, headers) {
-  const r = await http(method, url, body, headers);
-  if (r.status >= 300) throw new Error(`${method} ${url}: ${r.status} ${JSON.stringify(r.body).slice(0, 300)}`);
-  return r.body;
-}
-
-/** A signed LN Markets REST call against the simulator (the SDK's scheme). */
-export async function lnm(sim, creds, method, path, body) {
-  const url = new URL(`${sim}/v3${path}`);
-  const data = body === undefined ? url.search : JSON.stringify(body);
-  const ts = Date.now();
-  const signature = createHmac("sha256", creds.secret).update(`${ts}${method.toLowerCase()}${url.pathname}${data}`).digest("base64");
-  return must(method, url.toString(), body, {
-    "lnm-access-key": creds.key, "lnm-access-passphrase": creds.passphrase, "lnm-access-timestamp": String(ts), "lnm-access-signature": signature,
-  });
-}
-
-let seq = 0;
-/** A new trader (user) on the platform: its token and auth header. */
-export async function newTrader(stack) {
-  seq++;
-  const email = `bench-${process.pid}-${Date.now()}-${seq}@example.test`;
-  const reg = await must("POST", `${stack.platform}/v1/auth/register`, { email, password: `bench-password-${seq}-long` });
-  return { token: reg.token, auth: { authorization: `Bearer ${reg.token}` } };
-}
-
-/**
- * A trader with one simulator account (the active one), a long and a Margin Guard. `trader`
- * reuses an existing user (registration hashes a password: the slowest step of seeding),
- * whose earlier account was deleted; the new account is made the active one.
- */
-export async function guardedAccount(stack, { guard = {}, balance = 5_000_000, leverage = 50, quantity = 1_000, trader = null } = {}) {
-  const t = trader ?? (await newTrader(stack));
-  const { token, auth } = t;
-  seq++;
-  const keys = await must("POST", `${stack.sim}/__sim/keys`, { balance });
-  const acc = await must("POST", `${stack.platform}/v1/accounts`, { name: `Bench ${seq}`, network: "simulator", credentials: { key: keys.key, secret: keys.secret, passphrase: keys.passphrase } }, auth);
-  if (trader && !acc.active) await must("POST", `${stack.platform}/v1/accounts/${acc.id}/activate`, undefined, auth);
-  const trade = await lnm(stack.sim, keys, "POST", "/futures/isolated/trade", { type: "market", side: "buy", leverage, quantity });
-  const automation = await must("POST", `${stack.platform}/v1/accounts/${acc.id}/automations`, {
-    type: "margin_guard", config: { maxAddPerTradeSats: 2_000_000, maxAddPerDaySats: 2_000_000, ...guard },
-  }, auth);
-  return { token, auth, trader: t, keys, accountId: acc.id, trade, automationId: automation.id, leverage };
-}
-
-/** One account's entry in `GET /v1/automations/status` (null when the call fails); `_at`: when it was read. */
-export async function accountStatus(stack, a) {
-  const r = await http("GET", `${stack.platform}/v1/automations/status`, undefined, a.auth).catch(() => null);
-  const st = r?.body?.accounts?.find((x) => x.accountId === a.accountId) ?? null;
-  return st && { ...st, _at: Date.now() };
-}
-
-/** Status of many accounts, 25 requests in flight. */
-export async function statuses(stack, accounts) {
-  const out = [];
-  for (let i = 0; i < accounts.length; i += 25) out.push(...(await Promise.all(accounts.slice(i, i + 25).map((a) => accountStatus(stack, a)))));
-  return out;
-}
-
-/**
- * At rest (issue 20): the account's levels are registered with the market feed, it holds no
- * socket of its own, is not in its hot zone, and its first runs are done.
- */
-export function atRest(st) {
-  return !!st && st.marketFeed?.registeredAt != null && !st.marketFeed.failed && !st.marketFeed.hot && st.stream?.state !== "open"
-    && (st.monitor?.status?.runs ?? 0) >= 1 && (st.automations ?? []).every((x) => x.status.runs >= 1);
-}
-
-/** Waits (bounded) until every account is at rest; returns how many are. */
-export async function waitRest(stack, accounts, timeoutMs = 180_000) {
-  const deadline = Date.now() + timeoutMs;
-  let pending = accounts;
-  while (pending.length && Date.now() < deadline) {
-    const st = await statuses(stack, pending);
-    pending = pending.filter((_, i) => !atRest(st[i]));
-    if (pending.length) await sleep(1_000);
-  }
-  return accounts.length - pending.length;
-}
-
-/** Waits until every account's stream is open and its first runs are done (bounded). */
-export async function waitStreams(stack, accounts, timeoutMs = 120_000) {
-  const deadline = Date.now() + timeoutMs;
-  let pending = accounts;
-  while (pending.length && Date.now() < deadline) {
-    const next = [];
-    for (let i = 0; i < pending.length; i += 25) {
-      const chunk = pending.slice(i, i + 25);
-      const st = await Promise.all(chunk.map((a) => http("GET", `${stack.platform}/v1/automations/status`, undefined, a.auth)));
-      st.forEach((r, j) => {
-        const acc = r.body?.accounts?.find((x) => x.accountId === chunk[j].accountId);
-        const ok = acc && acc.stream?.state === "open" && acc.automations?.every((x) => x.status.runs >= 1);
-        if (!ok) next.push(chunk[j]);
-      });
-    }
-    pending = next;
-    if (pending.length) await sleep(500);
-  }
-  return accounts.length - pending.length;
-}
-
-export function percentile(sorted, p) {
-  if (!sorted.length) return NaN;
-  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[i];
-}
-
 export function machine() {
   const cpus = os.cpus();
   return `${cpus[0]?.model?.trim() ?? "cpu"} x${cpus.length}, ${(os.totalmem() / 2 ** 30).toFixed(1)} GB, ${os.platform()} ${os.release()}, load avg ${os.loadavg().map((x) => x.toFixed(1)).join("/")} at start (shared machine)`;
@@ -459,25 +275,4 @@ export function commit() {
   } catch {
     return "unknown";
   }
-}
-
-/**
- * Verifies the user's webhook channel as its owner would (issue 22: an unverified channel gets
- * only throttled test messages and no events): asks for a code, reads it where `readCode`
- * finds it (the receiver), and sends it back.
- */
-export async function verifyWebhook(stack, auth, readCode, timeoutMs = 10_000) {
-  await must("POST", `${stack.platform}/v1/notifications/channels/webhook/verification`, undefined, auth);
-  const deadline = Date.now() + timeoutMs;
-  let code = null;
-  while (!(code = await readCode()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-  if (!code) throw new Error("the webhook's verification code never arrived");
-  await must("POST", `${stack.platform}/v1/notifications/channels/webhook/verify`, { code }, auth);
-}
-
-/** The newest verification code the simulator's inbox holds for a webhook target. */
-export async function inboxWebhookCode(stack, target) {
-  const r = await must("GET", `${stack.sim}/__sim/inbox?channel=webhook&target=${encodeURIComponent(target)}`);
-  const codes = r.data.map((e) => e.json?.data?.code).filter((c) => typeof c === "string" || typeof c === "number");
-  return codes.length ? String(codes[codes.length - 1]) : null;
 }

@@ -1,0 +1,66 @@
+// Queue throughput for bench/run.mjs: test notifications sent through the API to a webhook
+// receiver in this process.
+import { createServer } from "node:http";
+import { setTimeout as sleep } from "node:timers/promises";
+import { http, must, verifyWebhook } from "./api.mjs";
+import { fmt, stats } from "./stats.mjs";
+
+// --- queues: notifications sent to delivered ---------------------------------------------
+/**
+ * One trader whose webhook channel is a receiver in this process; `count` test notifications
+ * queued through the API by 20 clients; each one timed from its 202 (in the queue) to its
+ * webhook arriving here. Throughput counts from the first request to the last delivery.
+ */
+export async function queueThroughput(stack, counts, { clients = 20 } = {}) {
+  const received = new Map();
+  let code = null;
+  const server = createServer((req, res) => {
+    const id = req.headers["x-lnma-delivery"];
+    const chunks = [];
+    req.on("data", (c) => chunks.push(c));
+    req.on("end", () => {
+      if (typeof id === "string" && !received.has(id)) received.set(id, performance.now());
+      try {
+        const body = JSON.parse(Buffer.concat(chunks).toString("utf8"));
+        if (body?.data?.code) code = String(body.data.code);
+      } catch {
+        // Not JSON: not the verification message.
+      }
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const out = [];
+  try {
+    const email = `bench-queue-${process.pid}-${Date.now()}@example.test`;
+    const { token } = await must("POST", `${stack.platform}/v1/auth/register`, { email, password: "bench-queue-password-long" });
+    const auth = { authorization: `Bearer ${token}` };
+    await must("PUT", `${stack.platform}/v1/notifications/channels`, { webhook: { url: `http://127.0.0.1:${server.address().port}/hook`, secret: "bench-webhook-secret-0123456789" } }, auth);
+    await verifyWebhook(stack, auth, async () => code);
+    for (const count of counts) {
+      received.clear();
+      const sent = new Map();
+      let next = 0;
+      let refused = 0;
+      const t0 = performance.now();
+      await Promise.all(Array.from({ length: clients }, async () => {
+        while (next < count) {
+          next++;
+          const r = await http("POST", `${stack.platform}/v1/notifications/test`, undefined, auth).catch(() => ({ status: 0 }));
+          if (r.status === 202) sent.set(r.body.id, performance.now());
+          else refused++;
+        }
+      }));
+      const queuedIn = performance.now() - t0;
+      const deadline = Date.now() + 60_000 + count * 20;
+      while ([...sent.keys()].some((id) => !received.has(id)) && Date.now() < deadline) await sleep(250);
+      const lat = [...sent].filter(([id]) => received.has(id)).map(([id, at]) => received.get(id) - at);
+      const last = Math.max(...[...sent.keys()].map((id) => received.get(id) ?? -Infinity));
+      out.push({ count, ...stats(lat), delivered: lat.length, lost: sent.size - lat.length, refused, enqueuePerS: (sent.size / queuedIn) * 1000, perS: (lat.length / (last - t0)) * 1000 });
+      console.error(`[bench] queue ${count}: ${lat.length}/${sent.size} delivered, ${fmt(out.at(-1).perS)} msg/s, p99 ${fmt(out.at(-1).p99)} ms`);
+    }
+  } finally {
+    server.close();
+  }
+  return out;
+}
