@@ -111,7 +111,7 @@ function automationsSide(state: SimState, price: number, now: number, actions: S
         t.margin += amount;
         if (state.marginAddedSats !== undefined) state.marginAddedSats += amount;
         if (t.marginAddedSats !== undefined) t.marginAddedSats += amount;
-        t.liquidation = simLiquidation(t.side, t.quantity, t.entryPrice, t.margin);
+        t.liquidation = t.margin <= 0 ? t.entryPrice : simLiquidation(t.side, t.quantity, t.entryPrice, t.margin);
         actions.push({ type: "add_margin", tradeId: t.id, amountSats: amount, reason: d.reason });
       }
     }
@@ -185,23 +185,27 @@ export function advanceStep(state: SimState, rawPrice: number, at?: number): Ste
  * A funding settlement at `rate`, fixed at `fixingPrice`, as the exchange settles it: each
  * running trade pays or receives floor(q / fixing * |rate| * 1e8) sats from or into its margin
  * (a payer's capped at its margin); a positive rate makes longs pay. The liquidation price
- * follows the margin; a trade whose new liquidation the last price `last` has reached is
- * liquidated at once. Mutates `state`; returns the actions.
+ * follows the margin (at the entry price once none is left); a trade whose new liquidation
+ * the last price `last` has reached is liquidated at once. Price decides, as in the
+ * simulator's exchange (sim/src/funding.ts fundTrade, sim/src/positions.ts liquidationOf):
+ * a profitable trade whose margin funding has emptied stays open until the price comes back
+ * to its entry (before: liquidated at once when its margin fell under 1 sat, a rule no source
+ * gave). Mutates `state`; returns the actions.
  */
 export function applyFunding(state: SimState, rate: number, fixingPrice: number, last: number): SimAction[] {
   const actions: SimAction[] = [];
   if (rate === 0) return actions;
   for (const t of [...state.trades]) {
     const fee = fundingFeeSats(t.quantity, fixingPrice, rate);
-    const paid = paysFunding(t.side, rate) ? Math.min(fee, t.margin) : -fee;
+    const paid = paysFunding(t.side, rate) ? Math.min(fee, Math.max(0, t.margin)) : -fee;
     if (paid === 0) continue;
     t.margin -= paid;
     t.fundingSats = (t.fundingSats ?? 0) + paid;
     state.fundingSats = (state.fundingSats ?? 0) + paid;
-    t.liquidation = simLiquidation(t.side, t.quantity, t.entryPrice, t.margin);
+    t.liquidation = t.margin <= 0 ? t.entryPrice : simLiquidation(t.side, t.quantity, t.entryPrice, t.margin);
     actions.push({ type: "funding", tradeId: t.id, amountSats: -paid, value: rate });
     const long = t.side === "buy";
-    if (t.margin < 1 || (t.liquidation > 0 && (long ? last <= t.liquidation : last >= t.liquidation))) liquidate(state, t, actions);
+    if (t.liquidation > 0 && (long ? last <= t.liquidation : last >= t.liquidation)) liquidate(state, t, actions);
   }
   return actions;
 }

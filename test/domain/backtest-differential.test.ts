@@ -9,6 +9,9 @@ import { describe, expect, it } from "vitest";
 import * as bt from "../../src/domain/backtest-exchange";
 import * as exchange from "../../sim/src/maths";
 import { FUNDING_ANCHOR_MS as SIM_ANCHOR, nextFundingSlot as simNextSlot } from "../../sim/src/maths";
+import { fundTrade } from "../../sim/src/funding";
+import { liquidationOf } from "../../sim/src/positions";
+import { applyFunding, createSimulation } from "../../src/domain/simulate-step";
 
 const price = fc.integer({ min: 2, max: 2_000_000 }).map((p) => p / 2);
 const quantity = fc.integer({ min: 1, max: 500_000 });
@@ -51,5 +54,49 @@ describe("backtest exchange maths agree with the simulator's", () => {
     );
     const day = Date.UTC(2025, 0, 1);
     expect(bt.fundingSlotsBetween(day, day + 86_400_000).map((s) => new Date(s).toISOString().slice(11, 16))).toEqual(["04:00", "12:00", "20:00", "00:00"].slice(0, 3));
+  });
+});
+
+describe("a funding settlement that empties a payer's margin, as the simulator settles it", () => {
+  // The simulator's side, written independently (sim/src/funding.ts, sim/src/positions.ts).
+  const simSettle = (t: { side: "buy" | "sell"; quantity: number; margin: number; entryPrice: number; price: number }, fixing: number, rate: number, last: number) => {
+    // null: a fee that rounds to 0 sats settles nothing.
+    const funded = fundTrade({ ...t, leverage: 1, sumFundingFees: 0 } as never, fixing, rate);
+    if (!funded) return { margin: t.margin, liquidated: null };
+    const next = funded.next as unknown as typeof t;
+    return { margin: next.margin, liquidated: exchange.liquidatedAt(t.side, liquidationOf(next as never), last) };
+  };
+  const state = (side: "buy" | "sell", entry: number) => createSimulation({ initialPrice: entry, position: { side, quantity: 10_000, leverage: 100 }, spread: 0 });
+
+  it("a profitable long drained to 0 margin stays open above its entry and is liquidated at it", () => {
+    for (const [last, gone] of [[150_000, false], [100_000, true]] as const) {
+      const s = state("buy", 100_000);
+      const t = s.trades[0]!;
+      // 1 % of 10,000 USD at 100,000: 100,000 sats, more than the 10,000 sats of margin.
+      const actions = applyFunding(s, 0.01, 100_000, last);
+      const sim = simSettle({ side: "buy", quantity: t.quantity, margin: 10_000, entryPrice: t.entryPrice, price: t.entryPrice }, 100_000, 0.01, last);
+      expect(actions.some((a) => a.type === "liquidation")).toBe(gone);
+      expect(sim.liquidated).toBe(gone);
+      if (!gone) expect(s.trades[0]!.margin).toBe(sim.margin);
+    }
+  });
+
+  it("on generated settlements the backtest liquidates exactly when the simulator does", () => {
+    fc.assert(
+      fc.property(side, fc.integer({ min: 100, max: 100_000 }), fc.integer({ min: 2, max: 100 }), fc.double({ min: -0.05, max: 0.05, noNaN: true }), fc.double({ min: 0.5, max: 1.5, noNaN: true }), (sd, q, lev, rate, move) => {
+        const entry = 100_000;
+        const s = createSimulation({ initialPrice: entry, position: { side: sd, quantity: q, leverage: lev }, spread: 0 });
+        const t = s.trades[0]!;
+        fc.pre(t.margin >= 1);
+        const last = Math.round(entry * move * 2) / 2;
+        const before = { side: sd, quantity: t.quantity, margin: t.margin, entryPrice: t.entryPrice, price: t.entryPrice };
+        const actions = applyFunding(s, rate, entry, last);
+        const sim = simSettle(before, entry, rate, last);
+        fc.pre(sim.liquidated !== null);
+        expect(actions.some((a) => a.type === "liquidation")).toBe(sim.liquidated);
+        if (!sim.liquidated && s.trades[0]) expect(s.trades[0].margin).toBe(sim.margin);
+      }),
+      { numRuns: 3_000 },
+    );
   });
 });
