@@ -12,7 +12,7 @@ import { alarmTime, dueRows, restSlot, SCHEDULE_DEFAULTS } from "../src/domain/s
 import type { LnMarketsRestClient } from "../src/lnmarkets/rest-client";
 import { TokenBucketLimiter } from "../src/lnmarkets/rate-limiter";
 import { AutomationCrud, type AutomationInput, type AutomationPatch, type DoResult } from "./account/automation-crud";
-import { loadAccountContext, type AccountContext } from "./account/context";
+import { ContextCache, type AccountContext } from "./account/context";
 import { ExchangeHealth } from "./account/exchange-health";
 import { Executor } from "./account/executor";
 import { FeedLink, INDEXED_TYPES } from "./account/feed-link";
@@ -42,8 +42,7 @@ export class AccountDO extends WithViewers {
   private readonly journal: Journal;
   private readonly market = new Market();
   private readonly executor: Executor;
-  private context: AccountContext | null = null;
-  private contextRefresh: Promise<unknown> | null = null;
+  private readonly contexts: ContextCache;
   private readonly limiter = new TokenBucketLimiter();
   private readonly keys: Keys;
   private readonly policy: RunPolicy;
@@ -66,6 +65,15 @@ export class AccountDO extends WithViewers {
     super(ctx, env);
     this.store = new AccountStore(ctx.storage.sql);
     this.journal = new Journal(env, this.store);
+    this.contexts = new ContextCache({
+      env, accountId: () => this.accountId, getMeta: (k) => this.store.getMeta(k), setMeta: (k, v) => this.store.setMeta(k, v),
+      waitUntil: (p) => this.ctx.waitUntil(p),
+      onLoaded: (c) => {
+        if (this.store.getMeta("accountId") !== c.accountId) this.store.setMeta("accountId", c.accountId);
+        this.journal.identify(c.accountId, c.name, c.userId);
+      },
+      onRefreshFailed: (e) => this.journal.logger.warn("context.refresh_failed", { error: e }),
+    }, CONTEXT_TTL_MS);
     const breakerJson = (() => {
       try {
         migrate(ctx.storage.sql);
@@ -155,30 +163,17 @@ export class AccountDO extends WithViewers {
 
   // --- context, credentials, clients ----------------------------------------------------------
 
-  private async loadContext(force = false): Promise<AccountContext | null> {
-    if (!force && this.context && Date.now() - this.context.loadedAt < CONTEXT_TTL_MS) return this.context;
-    this.context = await loadAccountContext(this.env, this.accountId);
-    if (this.context) {
-      this.store.setMeta("accountId", this.context.accountId);
-      this.journal.identify(this.context.accountId, this.context.name, this.context.userId);
-    }
-    return this.context;
+  private get context(): AccountContext | null {
+    return this.contexts.value;
   }
 
-  /**
-   * The context for the order path: a cached one is used at once and, past its TTL, re-read
-   * in the background (the alarm re-reads it anyway, and every RPC that changes scope or keys
-   * forces a fresh one), so a D1 read never sits between a tick and its order.
-   */
-  private async currentContext(): Promise<AccountContext | null> {
-    if (!this.context) return this.loadContext();
-    if (Date.now() - this.context.loadedAt >= CONTEXT_TTL_MS && !this.contextRefresh) {
-      this.contextRefresh = this.loadContext(true)
-        .catch((e) => this.journal.logger.warn("context.refresh_failed", { error: e }))
-        .finally(() => (this.contextRefresh = null));
-      this.ctx.waitUntil(this.contextRefresh);
-    }
-    return this.context;
+  private loadContext(force = false): Promise<AccountContext | null> {
+    return this.contexts.load(force);
+  }
+
+  /** The context for the order path: never a D1 read between a tick and its order (ContextCache). */
+  private currentContext(): Promise<AccountContext | null> {
+    return this.contexts.current();
   }
 
   /** The REST client on the account's keys (decrypted and cached by Keys). */
@@ -338,7 +333,7 @@ export class AccountDO extends WithViewers {
   /** Drops the decrypted credentials held in memory (and the clients built on them). */
   async clearCredentialsCache(): Promise<void> {
     this.keys.clear();
-    this.context = null;
+    this.contexts.clear();
     this.feed.stop("credentials cleared");
     if (this.store.automations().some((a) => a.enabled)) await this.refreshScheduling();
   }

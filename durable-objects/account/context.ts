@@ -71,3 +71,79 @@ export async function loadAccountContext(env: Env, accountId: string): Promise<A
     loadedAt: now,
   };
 }
+
+/** Where the cache keeps the last context it read (the object's own SQLite, `meta`). */
+const SAVED_KEY = "context";
+
+export interface ContextCacheHost {
+  env: Env;
+  accountId(): string;
+  getMeta(key: string): string | null;
+  setMeta(key: string, value: string): void;
+  waitUntil(p: Promise<unknown>): void;
+  /** A context was read from D1 (journal identity, account id kept). */
+  onLoaded(ctx: AccountContext): void;
+  onRefreshFailed(e: unknown): void;
+}
+
+/**
+ * The account's context, read from D1 and cached in memory for `ttlMs`. The order path
+ * (`current`) never waits on D1 when it has a context: past its TTL it is re-read in the
+ * background, and an object woken cold by a tick starts from the last context it read, saved
+ * in its own SQLite, while D1 is read beside the order. Every RPC that changes scope, keys or
+ * status reads D1 afresh (`load(true)`) and so updates the saved copy; what changes without one
+ * (a plan reaching its expiry) is seen at that background read. The copy is written only when
+ * its content changed (a SQLite row write is billed), not at every read.
+ */
+export class ContextCache {
+  value: AccountContext | null = null;
+  private refresh: Promise<unknown> | null = null;
+
+  constructor(private readonly h: ContextCacheHost, private readonly ttlMs: number) {}
+
+  /** From memory within its TTL (unless `force`), else from D1. */
+  async load(force = false): Promise<AccountContext | null> {
+    if (!force && this.value && Date.now() - this.value.loadedAt < this.ttlMs) return this.value;
+    this.value = await loadAccountContext(this.h.env, this.h.accountId());
+    if (this.value) this.h.onLoaded(this.value);
+    this.save(this.value);
+    return this.value;
+  }
+
+  /** For the order path: a context at once when there is one (memory, else the saved copy), refreshed in the background. */
+  async current(): Promise<AccountContext | null> {
+    if (!this.value) {
+      const saved = this.saved();
+      if (!saved) return this.load();
+      // As old as it may be: re-read from D1 now, beside whatever the caller does.
+      this.value = { ...saved, loadedAt: 0 };
+    }
+    if (Date.now() - this.value.loadedAt >= this.ttlMs && !this.refresh) {
+      this.refresh = this.load(true)
+        .catch((e) => this.h.onRefreshFailed(e))
+        .finally(() => (this.refresh = null));
+      this.h.waitUntil(this.refresh);
+    }
+    return this.value;
+  }
+
+  /** Forgets the context (new keys, a deleted account): the next use reads D1. */
+  clear(): void {
+    this.value = null;
+    this.save(null);
+  }
+
+  private saved(): AccountContext | null {
+    try {
+      const raw = this.h.getMeta(SAVED_KEY);
+      return raw ? (JSON.parse(raw) as AccountContext) : null;
+    } catch {
+      return null;
+    }
+  }
+
+  private save(ctx: AccountContext | null): void {
+    const next = ctx ? JSON.stringify({ ...ctx, loadedAt: 0 }) : "";
+    if ((this.h.getMeta(SAVED_KEY) ?? "") !== next) this.h.setMeta(SAVED_KEY, next);
+  }
+}

@@ -1,0 +1,73 @@
+/**
+ * The account's context on the order path (issue 20, latency): an object woken cold by a
+ * tick starts from the context it saved in its own SQLite and reads D1 beside the order, not
+ * before it; the copy is rewritten only when its content changes.
+ */
+import { abortAllDurableObjects, runInDurableObject } from "cloudflare:test";
+import { afterEach, describe, expect, it } from "vitest";
+import { automation, quiesce, settle, stub, traderWithLong } from "./account-helpers";
+import { until } from "./helpers";
+
+const cleanup: string[] = [];
+afterEach(async () => {
+  while (cleanup.length) await quiesce(cleanup.pop()!);
+});
+
+type Cache = { value: unknown; current(): Promise<{ accountId: string; inScope: boolean } | null>; load(force?: boolean): Promise<unknown>; h: { env: Env } };
+
+describe("the account context on the order path", () => {
+  it("a cold object answers from its saved context while D1 is unreachable, and re-reads D1 in the background", async () => {
+    const { u, acc } = await traderWithLong("context-cold");
+    cleanup.push(acc.id);
+    await automation(u.token, acc.id, { type: "margin_guard", config: { maxAddPerTradeSats: 1_000_000, maxAddPerDaySats: 1_000_000 } });
+    await settle(acc.id);
+    const saved = await runInDurableObject(stub(acc.id), (_i, s) => s.storage.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = 'context'").toArray()[0]?.value);
+    expect(JSON.parse(saved!)).toMatchObject({ accountId: acc.id, inScope: true });
+
+    // Evicted: memory gone. D1 made to fail for this instance: the saved copy answers at once.
+    await abortAllDurableObjects();
+    const failures: unknown[] = [];
+    const got = await runInDurableObject(stub(acc.id), async (inst) => {
+      const cache = (inst as unknown as { contexts: Cache }).contexts;
+      expect(cache.value).toBeNull();
+      const host = cache.h as { env: Env; onRefreshFailed(e: unknown): void };
+      const realEnv = host.env;
+      host.env = { ...realEnv, DB: { prepare: () => { throw new Error("D1 unreachable (test)"); } } as unknown as D1Database };
+      host.onRefreshFailed = (e) => failures.push(e);
+      const ctx = await cache.current();
+      host.env = realEnv;
+      return ctx;
+    });
+    expect(got).toMatchObject({ accountId: acc.id, inScope: true });
+    await until("the background read tried D1", async () => (failures.length ? true : null), 5_000);
+  }, 30_000);
+
+  it("an unchanged context is not written again", async () => {
+    const { u, acc } = await traderWithLong("context-writes");
+    cleanup.push(acc.id);
+    await automation(u.token, acc.id, { type: "margin_guard", config: { maxAddPerTradeSats: 1_000_000, maxAddPerDaySats: 1_000_000 } });
+    await settle(acc.id);
+    const written = await runInDurableObject(stub(acc.id), async (inst, s) => {
+      const cache = (inst as unknown as { contexts: Cache }).contexts;
+      await cache.load(true);
+      const sql = s.storage.sql;
+      const exec = sql.exec.bind(sql);
+      let writes = 0;
+      (sql as { exec: typeof sql.exec }).exec = ((q: string, ...b: unknown[]) => {
+        if (/^\s*INSERT/i.test(q) && b[0] === "context") writes++;
+        return exec(q, ...(b as []));
+      }) as typeof sql.exec;
+      try {
+        for (let i = 0; i < 3; i++) await cache.load(true);
+        const unchanged = writes;
+        // A copy that differs (here: damaged) is written back at the next read.
+        exec("UPDATE meta SET value = 'x' WHERE key = 'context'");
+        await cache.load(true);
+        return { unchanged, changed: writes - unchanged };
+      } finally {
+        (sql as { exec: typeof sql.exec }).exec = exec;
+      }
+    });
+    expect(written).toEqual({ unchanged: 0, changed: 1 });
+  }, 30_000);
+});
