@@ -1,4 +1,4 @@
-// Queue throughput for bench/run.mjs: test notifications sent through the API to a webhook
+// Queue throughput for bench/run.mjs: test notifications queued on the dev stack to a webhook
 // receiver in this process.
 import { createServer } from "node:http";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -7,9 +7,12 @@ import { fmt, stats } from "./stats.mjs";
 
 // --- queues: notifications sent to delivered ---------------------------------------------
 /**
- * One trader whose webhook channel is a receiver in this process; `count` test notifications
- * queued through the API by 20 clients; each one timed from its 202 (in the queue) to its
- * webhook arriving here. Throughput counts from the first request to the last delivery.
+ * One trader whose webhook channel is a receiver in this process (verified, as any channel
+ * must be to receive events); `count` test notifications queued by 20 clients through the
+ * dev-only POST /__dev/bench/notify, the message POST /v1/notifications/test queues without
+ * that route's limit of 10 a minute per user (which the bench would otherwise measure); each
+ * one timed from its 202 (in the queue) to its webhook arriving here. Throughput counts from
+ * the first request to the last delivery.
  */
 export async function queueThroughput(stack, counts, { clients = 20 } = {}) {
   const received = new Map();
@@ -46,7 +49,7 @@ export async function queueThroughput(stack, counts, { clients = 20 } = {}) {
       await Promise.all(Array.from({ length: clients }, async () => {
         while (next < count) {
           next++;
-          const r = await http("POST", `${stack.platform}/v1/notifications/test`, undefined, auth).catch(() => ({ status: 0 }));
+          const r = await http("POST", `${stack.platform}/__dev/bench/notify`, undefined, auth).catch(() => ({ status: 0 }));
           if (r.status === 202) sent.set(r.body.id, performance.now());
           else refused++;
         }
