@@ -73,6 +73,18 @@ export function measure(stack, run, ev, fleet, bare) {
       // (clientId) of that trade and amount; an extra one is a second order for one decision.
       const intents = new Map();
       for (const o of orders.filter((x) => x.action === "add_margin")) intents.set(o.clientId, `${o.request?.tradeId}:${o.request?.amount}`);
+      // The DO's trade logs in D1 too: its stdout lines are lost while the platform reloads
+      // (an order sent in that second had its own clientId and decision in D1 but no line; the
+      // soak of 2026-12-03 counted it as a duplicate).
+      for (const l of q("SELECT client_id, request FROM trade_logs WHERE account_id = ? AND action = 'add_margin'", a.accountId)) {
+        if (intents.has(l.client_id)) continue;
+        try {
+          const r = JSON.parse(l.request);
+          intents.set(l.client_id, `${r?.tradeId}:${r?.amount}`);
+        } catch {
+          // Not a request we can read: left to the stdout lines.
+        }
+      }
       run.addMarginIntents += intents.size;
       const perKey = new Map();
       for (const k of intents.values()) perKey.set(k, (perKey.get(k) ?? 0) + 1);
