@@ -126,7 +126,7 @@ export class AccountDO extends WithViewers {
       store: this.store, journal: this.journal, market: this.market, runner: this.runner, keys: this.keys, configs: this.configs,
       context: () => this.context, currentContext: () => this.currentContext(), client: () => this.client(),
       watching: (c) => this.policy.watching(c), automationsRun: (c) => this.policy.automationsRun(c), enabledAutomations: () => this.policy.enabledAutomations(),
-      syncFeed: () => this.syncFeed(), lastSyncAt: () => this.lastSyncAt, waitUntil: (p) => this.ctx.waitUntil(p),
+      syncFeed: () => this.syncFeed(), lastSyncAt: () => this.lastSyncAt, waitUntil: (p) => this.ctx.waitUntil(p), rearm: () => this.rearm(),
     });
     this.link = new FeedLink({
       env, market: this.market, journal: this.journal,

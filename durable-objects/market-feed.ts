@@ -210,7 +210,7 @@ export class MarketFeedDO extends DurableObject<Env> {
     if (snapshot && !this.nextFundingMovedOn(next)) {
       this.saveNextFunding(next);
       // The next time alone can miss one (see settledWhileDown): ask the settlements list.
-      this.ctx.waitUntil(this.settledWhileDown().catch((e) => this.log.warn("feed.funding_check_failed", { error: e })).then(() => undefined));
+      this.ctx.waitUntil(this.checkFunding());
       return;
     }
     this.saveNextFunding(next);
@@ -252,6 +252,17 @@ export class MarketFeedDO extends DurableObject<Env> {
     this.log.warn("feed.funding_missed", { network: this.network, settlements: times.length, time: latest.time });
     await this.onFundingSettled(latest.rate, latest.time);
     return latest;
+  }
+
+  /** settledWhileDown, and until it has succeeded once, again at every alarm (a 429 or a 5xx must not leave a settlement unseen). */
+  private async checkFunding(): Promise<void> {
+    try {
+      await this.settledWhileDown();
+      this.index.setMeta("fundingCheckDue", "");
+    } catch (e) {
+      this.index.setMeta("fundingCheckDue", "1");
+      this.log.warn("feed.funding_check_failed", { error: e });
+    }
   }
 
   /** Wakes every registered account after a settlement (bounded parallelism, as a tick). */
@@ -328,6 +339,10 @@ export class MarketFeedDO extends DurableObject<Env> {
     }
     let next = HEALTH_EVERY_MS;
     try {
+      if (this.index.getMeta("fundingCheckDue")) {
+        await this.checkFunding();
+        if (this.index.getMeta("fundingCheckDue")) next = REST_POLL_MS;
+      }
       this.ensureStream();
       this.stream?.checkHealth(Date.now());
       // The exchange pushes lastPrice on change only: an open socket that delivered a price is

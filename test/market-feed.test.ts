@@ -2,11 +2,11 @@
  * Issue 20: one market feed per network with a trigger index; accounts at rest hold no socket.
  */
 import { env } from "cloudflare:workers";
-import { runInDurableObject } from "cloudflare:test";
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { registerUser, until } from "./helpers";
 import { automation, expectOnRestSlot, quiesce, runDueNow, settle, simAccount, statusOf, traderWithLong } from "./account-helpers";
-import { simFunding, simOrders, simPrice, simReset } from "./sim-helpers";
+import { simFaults, simFunding, simOrders, simPrice, simReset } from "./sim-helpers";
 import type { TriggerLevel } from "../src/domain/trigger-levels";
 import type { MarketFeedDO } from "../durable-objects/market-feed";
 
@@ -189,5 +189,16 @@ describe("funding settlements", () => {
     expect(found!.time).toBeLessThanOrEqual(settlement);
     expect((await feedStatus()).counters.fundingWakes).toBeGreaterThan(wakes);
     expect(await inFeed((f) => f.settledWhileDown())).toBeNull();
+
+    // The check itself refused (a 5xx, a 429): it is due again at every alarm until it succeeds.
+    await inFeed((f) => f.index.setMeta("lastSettlement", String(settlement - 60_000)));
+    await simFaults({ restErrorRate: 1, seed: 3 });
+    await inFeed((f) => (f as unknown as { checkFunding(): Promise<void> }).checkFunding());
+    expect(await inFeed((f) => f.index.getMeta("fundingCheckDue"))).toBe("1");
+    await simFaults({});
+    const wakes2 = (await feedStatus()).counters.fundingWakes;
+    await runDurableObjectAlarm(feed() as unknown as DurableObjectStub);
+    expect(await inFeed((f) => f.index.getMeta("fundingCheckDue"))).toBe("");
+    expect((await feedStatus()).counters.fundingWakes).toBeGreaterThan(wakes2);
   }, 30_000);
 });
