@@ -3,8 +3,7 @@
  * kept in the store) and what one settlement does to a running trade.
  */
 import { defaultFunding, type FundingConfig } from "./exchange-types";
-import { fundingFee, impliedLeverage, nextFundingSlot, paysFunding } from "./maths";
-import type { TradeRecord } from "./positions";
+import { nextFundingSlot } from "./maths";
 import type { Store } from "./store";
 
 /** The periodic funding settings, persisted under "funding". */
@@ -52,24 +51,5 @@ export class FundingSchedule {
   }
 }
 
-/**
- * One settlement at `rate` fixed at `fixingPrice` for a running trade: the fee is
- * fundingFee(quantity, fixing, rate); with a positive rate longs pay and shorts receive
- * (negative: the reverse). The payer's margin falls (capped at the margin it has), the
- * receiver's rises; `sumFundingFees` adds the signed fee (positive paid). Null when the fee
- * is 0.
- */
-export function fundTrade(t: TradeRecord, fixingPrice: number, rate: number): { next: TradeRecord; signed: number } | null {
-  const fee = fundingFee(t.quantity, fixingPrice, rate);
-  if (fee === 0) return null;
-  const pays = paysFunding(t.side, rate);
-  const signed = pays ? Math.min(fee, Math.max(0, t.margin)) : -fee;
-  const margin = t.margin - signed;
-  const next: TradeRecord = {
-    ...t,
-    margin,
-    leverage: margin > 0 ? impliedLeverage(t.quantity, margin, t.entryPrice!) : t.leverage,
-    sumFundingFees: (t.sumFundingFees ?? 0) + signed,
-  };
-  return { next, signed };
-}
+// What one settlement does to a trade is pure maths, beside the other trade maths.
+export { fundTrade } from "./positions";

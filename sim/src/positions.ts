@@ -10,7 +10,10 @@
  * and the rest comes back with margin + P&L.
  */
 import {
+  fundingFee,
+  impliedLeverage,
   liquidatedAt,
+  paysFunding,
   pnlSats,
   reportedLiquidation,
   tradingFee,
@@ -226,4 +229,26 @@ export function trail(t: TradeRecord, lastPrice: number): { trailBest: number; s
  */
 export function limitFills(t: TradeRecord, bid: number, offer: number): boolean {
   return t.side === "buy" ? offer <= t.price : bid >= t.price;
+}
+
+/**
+ * One settlement at `rate` fixed at `fixingPrice` for a running trade: the fee is
+ * fundingFee(quantity, fixing, rate); with a positive rate longs pay and shorts receive
+ * (negative: the reverse). The payer's margin falls (capped at the margin it has), the
+ * receiver's rises; `sumFundingFees` adds the signed fee (positive paid). Null when the fee
+ * is 0.
+ */
+export function fundTrade(t: TradeRecord, fixingPrice: number, rate: number): { next: TradeRecord; signed: number } | null {
+  const fee = fundingFee(t.quantity, fixingPrice, rate);
+  if (fee === 0) return null;
+  const pays = paysFunding(t.side, rate);
+  const signed = pays ? Math.min(fee, Math.max(0, t.margin)) : -fee;
+  const margin = t.margin - signed;
+  const next: TradeRecord = {
+    ...t,
+    margin,
+    leverage: margin > 0 ? impliedLeverage(t.quantity, margin, t.entryPrice!) : t.leverage,
+    sumFundingFees: (t.sumFundingFees ?? 0) + signed,
+  };
+  return { next, signed };
 }

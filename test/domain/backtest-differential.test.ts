@@ -9,8 +9,7 @@ import { describe, expect, it } from "vitest";
 import * as bt from "../../src/domain/backtest-exchange";
 import * as exchange from "../../sim/src/maths";
 import { FUNDING_ANCHOR_MS as SIM_ANCHOR, nextFundingSlot as simNextSlot } from "../../sim/src/maths";
-import { fundTrade } from "../../sim/src/funding";
-import { liquidationOf } from "../../sim/src/positions";
+import { fundTrade, liquidationOf } from "../../sim/src/positions";
 import { applyFunding, createSimulation } from "../../src/domain/simulate-step";
 
 const price = fc.integer({ min: 2, max: 2_000_000 }).map((p) => p / 2);
