@@ -256,13 +256,15 @@ export class MarketFeedDO extends DurableObject<Env> {
 
   /** settledWhileDown, and until it has succeeded once, again at every alarm (a 429 or a 5xx must not leave a settlement unseen). */
   private async checkFunding(): Promise<void> {
+    let due = "";
     try {
       await this.settledWhileDown();
-      this.index.setMeta("fundingCheckDue", "");
     } catch (e) {
-      this.index.setMeta("fundingCheckDue", "1");
+      due = "1";
       this.log.warn("feed.funding_check_failed", { error: e });
     }
+    // Written only when it changes (every reconnect checks; a row write is billed).
+    if ((this.index.getMeta("fundingCheckDue") ?? "") !== due) this.index.setMeta("fundingCheckDue", due);
   }
 
   /** Wakes every registered account after a settlement (bounded parallelism, as a tick). */

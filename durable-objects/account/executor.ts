@@ -143,14 +143,15 @@ export class Executor {
   private async exclusive<T>(key: string, fn: () => Promise<T>): Promise<T> {
     const before = this.turns.get(key) ?? Promise.resolve();
     let done!: () => void;
-    const mine = before.then(() => new Promise<void>((r) => (done = r)));
-    this.turns.set(key, mine);
+    const finished = new Promise<void>((r) => (done = r));
+    const tail = before.then(() => finished);
+    this.turns.set(key, tail);
     await before;
     try {
       return await fn();
     } finally {
       done();
-      if (this.turns.get(key) === mine) this.turns.delete(key);
+      if (this.turns.get(key) === tail) this.turns.delete(key);
     }
   }
 

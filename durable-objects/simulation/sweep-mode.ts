@@ -5,10 +5,8 @@
  */
 import type { simulations } from "../../src/db/schema";
 import type { SimulationStore } from "./storage";
-import { pollCells, startCells, sweepView, SWEEP_POLL_MS, type SweepMeta, type SweepSpec, type SweepView } from "./sweep";
+import { pollCells, startCells, sweepView, SWEEP_POLL_MS, type CellStub, type SweepMeta, type SweepSpec, type SweepView } from "./sweep";
 import type { SimResult, SimulationInfo } from "./types";
-
-type CellStub = Parameters<typeof startCells>[1] extends (id: string) => infer S ? S : never;
 
 export interface SweepHost {
   readonly store: SimulationStore;

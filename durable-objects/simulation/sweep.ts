@@ -47,7 +47,7 @@ export interface SweepView {
 /** How often the sweep looks at its cells. */
 export const SWEEP_POLL_MS = 500;
 
-type CellStub = {
+export type CellStub = {
   begin(p: SimulationParams): Promise<SimResult<{ status: string }>>;
   info(): Promise<SimResult<{ status: string; summary: unknown; error: string | null; progress: { step: number; steps: number } }>>;
   cancel(): Promise<unknown>;
