@@ -104,6 +104,7 @@ export class AccountDO extends WithViewers {
       monitorSchedule: (now) => this.hotZone.monitorSchedule(now),
       slowAtRest: (row, settings) => (INDEXED_TYPES.has(row.type) && this.hotZone.atRest() ? { ...settings, intervalMs: Math.max(settings.intervalMs, this.link.config.restResyncMs) } : settings),
       restSlot: (row, at) => (INDEXED_TYPES.has(row.type) && this.hotZone.atRest() ? restSlot(at, Date.now(), this.link.config.restResyncMs, this.accountId) : at),
+      rearm: () => this.rearm(),
     });
     this.health = new ExchangeHealth({
       env, store: this.store, journal: this.journal, executor: this.executor, keys: this.keys, runner: this.runner,
@@ -126,7 +127,7 @@ export class AccountDO extends WithViewers {
       store: this.store, journal: this.journal, market: this.market, runner: this.runner, keys: this.keys, configs: this.configs,
       context: () => this.context, currentContext: () => this.currentContext(), client: () => this.client(),
       watching: (c) => this.policy.watching(c), automationsRun: (c) => this.policy.automationsRun(c), enabledAutomations: () => this.policy.enabledAutomations(),
-      syncFeed: () => this.syncFeed(), lastSyncAt: () => this.lastSyncAt, waitUntil: (p) => this.ctx.waitUntil(p), rearm: () => this.rearm(),
+      syncFeed: () => this.syncFeed(), lastSyncAt: () => this.lastSyncAt, waitUntil: (p) => this.ctx.waitUntil(p),
     });
     this.link = new FeedLink({
       env, market: this.market, journal: this.journal,

@@ -38,6 +38,8 @@ export interface RunnerHost {
   slowAtRest?(row: AutomationRow, settings: ScheduleSettings): ScheduleSettings;
   /** At rest, the account's re-sync slot nearest to a row's next run (src/domain/schedule.ts restSlot). */
   restSlot?(row: AutomationRow, at: number): number;
+  /** Sets the object's alarm to the earliest due row (after a run the alarm did not start). */
+  rearm?(): Promise<void>;
 }
 
 export class Runner {
@@ -74,9 +76,26 @@ export class Runner {
     await this.run(this.h.store.automation(row.id) ?? row, "tick");
   }
 
-  /** Runs one row under its timeout; a failure retries after its backoff, up to its limit. */
+  /**
+   * Runs one row under its timeout; a failure retries after its backoff, up to its limit.
+   *
+   * A run the alarm did not start (a tick, a funding settlement, the trader's run-now) re-arms
+   * the alarm when it ends: a failed run schedules its retry after its backoff (seconds), and
+   * without re-arming, the alarm armed before it (at rest the re-sync slot, up to a minute away)
+   * would be the retry's first chance. The alarm's own runs are followed by its re-arm. (The
+   * soak of 2026-12-03 saw a bare account at risk 0.93 liquidated 15 s later without its
+   * critical alert while REST failed a third of the time; this gap was a likely cause.)
+   */
   async run(row: AutomationRow, trigger: "schedule" | "tick" = "schedule"): Promise<void> {
     if (this.running.has(row.id)) return;
+    try {
+      await this.runOnce(row, trigger);
+    } finally {
+      if (trigger !== "schedule") await this.h.rearm?.().catch((e) => this.h.journal.logger.warn("run.rearm_failed", { error: e }));
+    }
+  }
+
+  private async runOnce(row: AutomationRow, trigger: "schedule" | "tick"): Promise<void> {
     const ac = new AbortController();
     this.running.set(row.id, ac);
     const { store, journal } = this.h;

@@ -36,8 +36,6 @@ export interface TicksHost {
   /** When the levels were last synced (a stream tick re-syncs at most every 5 s). */
   lastSyncAt(): number;
   waitUntil(p: Promise<unknown>): void;
-  /** Arms the alarm for the earliest due row (a failed run on a tick schedules its retry soon). */
-  rearm(): Promise<void>;
 }
 
 export class Ticks {
@@ -103,7 +101,7 @@ export class Ticks {
       // Only the monitor watches: a trade the charge pushed past 0.8 or 0.9 alerts now.
       const m = this.h.store.automation(MONITOR_ID);
       if (m && !this.h.runner.has(MONITOR_ID) && monitorMargins(market.runningTrades(), price, undefined, monitorLevels(m)).escalated.length) {
-        this.h.waitUntil(this.afterRun(this.h.runner.trigger(m, `funding ${price}`)).then(() => journal.flush()));
+        this.h.waitUntil(this.h.runner.trigger(m, `funding ${price}`).then(() => journal.flush()));
       }
     }
     return { evaluated: true };
@@ -141,7 +139,7 @@ export class Ticks {
         journal.logger.warn("tick.evaluate_failed", { automationId: a.id, error: e });
       }
       // An action taken on a tick is logged at once: operators look for it right away.
-      if (act) this.h.waitUntil(this.afterRun(runner.trigger(a, `tick ${price}`)).then(() => this.h.syncFeed()).then(() => journal.flush()));
+      if (act) this.h.waitUntil(runner.trigger(a, `tick ${price}`).then(() => this.h.syncFeed()).then(() => journal.flush()));
     }
     // The monitor's check on every tick, for an account without a guard (a guard's own
     // evaluation above acts and alerts): a trade newly crossing into warning or critical
@@ -150,24 +148,13 @@ export class Ticks {
     const trades = market.runningTrades();
     const m = trades.length && !enabled.some((a) => a.type === "margin_guard") && !runner.has(MONITOR_ID) ? store.automation(MONITOR_ID) : undefined;
     if (m && monitorMargins(trades, price, undefined, monitorLevels(m)).escalated.length) {
-      this.h.waitUntil(this.afterRun(runner.trigger(m, `tick ${price}`)).then(() => journal.flush()));
+      this.h.waitUntil(runner.trigger(m, `tick ${price}`).then(() => journal.flush()));
     }
   }
 
   /** Runs the monitor now (only it watches this account): it reads the positions and alerts on a new level. */
   private wakeMonitor(reason: string): void {
     const m = this.h.store.automation(MONITOR_ID);
-    if (m && !this.h.runner.has(MONITOR_ID)) this.h.waitUntil(this.afterRun(this.h.runner.trigger(m, reason)).then(() => this.h.syncFeed()).then(() => this.h.journal.flush()));
-  }
-
-  /**
-   * After a run a tick started: the alarm follows the rows again. A failed run schedules its
-   * retry after its backoff (seconds); without re-arming, the alarm armed before it (at rest the
-   * re-sync slot, up to a minute away) would be the retry's first chance. (The soak of
-   * 2026-12-03 saw a bare account at risk 0.93 liquidated 15 s later without its critical alert
-   * while REST failed a third of the time; this gap is a likely cause, not a proven one.)
-   */
-  private afterRun(run: Promise<void>): Promise<void> {
-    return run.finally(() => this.h.rearm().catch((e) => this.h.journal.logger.warn("tick.rearm_failed", { error: e })));
+    if (m && !this.h.runner.has(MONITOR_ID)) this.h.waitUntil(this.h.runner.trigger(m, reason).then(() => this.h.syncFeed()).then(() => this.h.journal.flush()));
   }
 }
