@@ -1,7 +1,8 @@
 /**
  * The account's context on the order path (issue 20, latency): an object woken cold by a
  * tick starts from the context it saved in its own SQLite and reads D1 beside the order, not
- * before it; the copy is rewritten only when its content changes.
+ * before it; the copy is rewritten only when its content changes. Its keys likewise: it opens
+ * the copy of the row's ciphertext it saved (durable-objects/account/keys.ts), not the D1 row.
  */
 import { abortAllDurableObjects, runInDurableObject } from "cloudflare:test";
 import { afterEach, describe, expect, it } from "vitest";
@@ -69,5 +70,39 @@ describe("the account context on the order path", () => {
       }
     });
     expect(written).toEqual({ unchanged: 0, changed: 1 });
+  }, 30_000);
+
+  it("a cold object opens its keys from its saved ciphertext without D1, per credential version; clearing drops the copy", async () => {
+    const { u, acc } = await traderWithLong("keys-sealed");
+    cleanup.push(acc.id);
+    await automation(u.token, acc.id, { type: "margin_guard", config: { maxAddPerTradeSats: 1_000_000, maxAddPerDaySats: 1_000_000 } });
+    await settle(acc.id);
+    const saved = await runInDurableObject(stub(acc.id), (_i, s) => s.storage.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = 'sealedKeys'").toArray()[0]?.value);
+    // Only ciphertext is kept: the secret is nowhere in it.
+    expect(saved).toBeDefined();
+    expect(saved).not.toContain(acc.keys.secret);
+    expect(JSON.parse(saved!)).toMatchObject({ version: expect.any(Number), enc: expect.stringMatching(/^v1:/) });
+
+    await abortAllDurableObjects();
+    const outcome = await runInDurableObject(stub(acc.id), async (inst) => {
+      const i = inst as unknown as { contexts: Cache; keys: { env: Env; credentials(c: unknown): Promise<{ key: string }>; clear(): void } };
+      const ctx = (await i.contexts.current()) as unknown as { credentialVersion: number };
+      const realEnv = i.keys.env;
+      i.keys.env = { ...realEnv, DB: { prepare: () => { throw new Error("D1 unreachable (test)"); } } as unknown as D1Database };
+      const attempt = (c: unknown) => i.keys.credentials(c).then((k) => k.key, (e: Error) => `error: ${e.message}`);
+      try {
+        const cold = await attempt(ctx);
+        // New keys (another version): the copy is not theirs, the row is read.
+        const newVersion = await attempt({ ...ctx, credentialVersion: ctx.credentialVersion + 1 });
+        // Cleared (DELETE .../credentials/cache): memory and copy gone, the row is read.
+        i.keys.clear();
+        return { cold, newVersion, afterClear: await attempt(ctx) };
+      } finally {
+        i.keys.env = realEnv;
+      }
+    });
+    expect(outcome.cold).toBe(acc.keys.key);
+    expect(outcome.afterClear).toMatch(/D1 unreachable/);
+    expect(outcome.newVersion).toMatch(/D1 unreachable/);
   }, 30_000);
 });

@@ -12,6 +12,8 @@ export interface CredentialCounters {
   hit: number;
   miss: number;
   expiry: number;
+  /** Opened from the object's saved ciphertext (no D1 read): a cold object, a memory expiry. */
+  sealed: number;
 }
 
 /**
@@ -21,9 +23,9 @@ export interface CredentialCounters {
  */
 export async function flushAccountCounters(env: Env, c: CredentialCounters, now: number, lastAt: number, hitsEveryMs: number): Promise<boolean> {
   const drift = takeDriftCounters();
-  if (!(c.miss || c.expiry || Object.keys(drift).length || (c.hit && now - lastAt >= hitsEveryMs))) return false;
+  if (!(c.miss || c.expiry || c.sealed || Object.keys(drift).length || (c.hit && now - lastAt >= hitsEveryMs))) return false;
   try {
-    await incrementCounters(getDb(env), { [DECRYPTED_COUNTER("hit")]: c.hit, [DECRYPTED_COUNTER("miss")]: c.miss, [DECRYPTED_COUNTER("expiry")]: c.expiry, ...drift });
+    await incrementCounters(getDb(env), { [DECRYPTED_COUNTER("hit")]: c.hit, [DECRYPTED_COUNTER("miss")]: c.miss, [DECRYPTED_COUNTER("expiry")]: c.expiry, [DECRYPTED_COUNTER("sealed")]: c.sealed, ...drift });
   } catch (e) {
     restoreDriftCounters(drift);
     throw e;

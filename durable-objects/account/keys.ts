@@ -2,6 +2,11 @@
  * The account's LN Markets keys as the DO uses them: decrypted and cached in memory for 10
  * minutes per credential version, the REST client built on them, and whether they work.
  *
+ * A cold object does not read D1 for its keys before its first order (issue 20): it keeps a
+ * copy of the row's ciphertext (never the keys in the clear) in its SQLite, per credential
+ * version, and opens that. A new version (the trader rotated the keys), a ciphertext sealed
+ * under a retired key or one that does not open sends it back to the row.
+ *
  * Keys are validated live (through the 5-minute KV cache of src/accounts/credentials.ts)
  * before the first run after they change, and any 401/403 the exchange answers marks them
  * rejected: the account's automations and monitor pause, its owner gets a critical alert,
@@ -9,7 +14,7 @@
  */
 import { eq } from "drizzle-orm";
 import { z } from "zod";
-import { decryptAccountCredentials, validateCredentials } from "../../src/accounts/credentials";
+import { decryptAccountCredentials, openSealedCredentials, validateCredentials } from "../../src/accounts/credentials";
 import { getDb } from "../../src/db/client";
 import { exchangeAccounts } from "../../src/db/schema";
 import type { Logger } from "../../src/lib/logger";
@@ -22,6 +27,9 @@ import type { AccountContext } from "./context";
 import type { AccountStore } from "./storage";
 
 const CREDENTIALS_TTL_MS = 10 * 60_000;
+/** Meta key of the saved ciphertext: { version, enc } as the row's credential_version and credentials_enc. */
+const SEALED_META = "sealedKeys";
+const Sealed = z.object({ version: z.number(), enc: z.string() });
 /** An exchange that could not be reached to validate new keys is asked again after this. */
 export const KEYS_RECHECK_MS = 30_000;
 /**
@@ -51,7 +59,7 @@ export class Keys {
     private readonly env: Env,
     private readonly store: AccountStore,
     private readonly limiter: TokenBucketLimiter,
-    private readonly hooks: { count: (what: "hit" | "miss" | "expiry") => void; onCall: (info: CallInfo) => void },
+    private readonly hooks: { count: (what: "hit" | "miss" | "expiry" | "sealed") => void; onCall: (info: CallInfo) => void },
   ) {}
 
   /** What is known of the keys (any version); null before the first validation. */
@@ -101,11 +109,30 @@ export class Keys {
       this.hooks.count("hit");
       return this.creds.value;
     }
+    const saved = this.sealed();
+    if (saved?.version === ctx.credentialVersion) {
+      const value = await openSealedCredentials(this.env, ctx.accountId, saved.enc).catch(() => null);
+      if (value) {
+        this.hooks.count("sealed");
+        this.creds = { value, version: saved.version, at: now };
+        return value;
+      }
+    }
     this.hooks.count(this.creds ? "expiry" : "miss");
     const row = await getDb(this.env).select().from(exchangeAccounts).where(eq(exchangeAccounts.id, ctx.accountId)).get();
     if (!row) throw new Error("account not found");
     this.creds = { value: await decryptAccountCredentials(this.env, row), version: row.credentialVersion, at: now };
+    // Saved as read: if it was sealed under a retired key, decrypting re-sealed the row and the
+    // next cold wake reads it again (the copy does not open as current) and saves the new one.
+    this.store.setMeta(SEALED_META, JSON.stringify({ version: row.credentialVersion, enc: row.credentialsEnc }));
     return this.creds.value;
+  }
+
+  /** The saved copy of the row's ciphertext, if any. */
+  private sealed(): { version: number; enc: string } | null {
+    const raw = this.store.getMeta(SEALED_META);
+    const parsed = raw ? Sealed.safeParse(JSON.parse(raw)) : null;
+    return parsed?.success ? parsed.data : null;
   }
 
   async client(ctx: AccountContext): Promise<LnMarketsRestClient> {
@@ -122,9 +149,10 @@ export class Keys {
     return this.rest.client;
   }
 
-  /** Drops the decrypted keys and the client built on them. */
+  /** Drops the decrypted keys, the client built on them and the saved ciphertext: the next use reads the row. */
   clear(): void {
     this.creds = null;
     this.rest = null;
+    this.store.deleteMeta(SEALED_META);
   }
 }

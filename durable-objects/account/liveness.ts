@@ -28,7 +28,7 @@ export interface LivenessHost {
 export class Liveness {
   private lastHeartbeat = 0;
   private lastCountersAt = 0;
-  private credCounters: CredentialCounters = { hit: 0, miss: 0, expiry: 0 };
+  private credCounters: CredentialCounters = { hit: 0, miss: 0, expiry: 0, sealed: 0 };
 
   constructor(private readonly h: LivenessHost) {}
 
@@ -51,7 +51,7 @@ export class Liveness {
     this.h.store.setMeta("heartbeatAt", String(now));
     if (await flushAccountCounters(this.h.env, this.credCounters, now, this.lastCountersAt, COUNTERS_EVERY_MS)) {
       this.lastCountersAt = now;
-      this.credCounters = { hit: 0, miss: 0, expiry: 0 };
+      this.credCounters = { hit: 0, miss: 0, expiry: 0, sealed: 0 };
     }
   }
 

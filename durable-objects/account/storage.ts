@@ -97,6 +97,10 @@ export class AccountStore {
     this.sql.exec("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", key, value);
   }
 
+  deleteMeta(key: string): void {
+    this.sql.exec("DELETE FROM meta WHERE key = ?", key);
+  }
+
   automations(): AutomationRow[] {
     return this.sql.exec<AutomationRow>("SELECT * FROM automations ORDER BY created_at, id").toArray();
   }

@@ -35,6 +35,20 @@ export async function sealCredentials(env: Env, accountId: string, creds: LnMark
   return seal(loadKeyRing(env.CREDENTIALS_KEYS), accountId, JSON.stringify({ key: creds.key, secret: creds.secret, passphrase: creds.passphrase }));
 }
 
+/**
+ * Opens credentials sealed for `accountId` (a copy of the row's ciphertext the account's
+ * Durable Object keeps, durable-objects/account/keys.ts). Null when they were sealed under a
+ * key that is no longer current: the caller reads the row instead, which re-seals it.
+ */
+export async function openSealedCredentials(env: Env, accountId: string, sealed: string): Promise<LnMarketsCredentials | null> {
+  const { plaintext, stale } = await open(loadKeyRing(env.CREDENTIALS_KEYS), accountId, sealed);
+  if (stale) return null;
+  const creds = CredentialsInput.parse(JSON.parse(plaintext));
+  registerSecret(creds.secret);
+  registerSecret(creds.passphrase);
+  return creds;
+}
+
 /** Decrypts an account row's credentials; rotates the ciphertext to the current key if stale. */
 export async function decryptAccountCredentials(env: Env, row: AccountRow, db: Db = getDb(env)): Promise<LnMarketsCredentials> {
   const ring = loadKeyRing(env.CREDENTIALS_KEYS);
@@ -151,9 +165,10 @@ export async function getCacheStats(env: Env) {
     const misses = c[`${p}.miss`] ?? 0;
     const expiries = c[`${p}.expiry`] ?? 0;
     const total = hits + misses + expiries;
-    return { hits, misses, expiries, cleared: c[`${p}.cleared`] ?? 0, hitRate: total ? hits / total : null };
+    // decrypted.sealed: keys opened from the account object's saved ciphertext (no D1 read).
+    return { hits, misses, expiries, cleared: c[`${p}.cleared`] ?? 0, ...(p === "decrypted" ? { sealed: c[`${p}.sealed`] ?? 0 } : {}), hitRate: total ? hits / total : null };
   };
   return { validation: { ...block("validation"), ttlSeconds: CREDENTIAL_VALIDATION_TTL_SECONDS }, decrypted: { ...block("decrypted"), ttlSeconds: 600 } };
 }
 
-export const DECRYPTED_COUNTER = (what: "hit" | "miss" | "expiry" | "cleared") => `${COUNTER_PREFIX}decrypted.${what}`;
+export const DECRYPTED_COUNTER = (what: "hit" | "miss" | "expiry" | "sealed" | "cleared") => `${COUNTER_PREFIX}decrypted.${what}`;

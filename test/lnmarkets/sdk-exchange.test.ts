@@ -153,6 +153,44 @@ describe("funding", () => {
   });
 });
 
+describe("funding settlements list", () => {
+  // The market feed finds a settlement it missed during a reconnect by asking for the ones
+  // after the last it handled (durable-objects/market-feed.ts settledWhileDown). The SDK sends
+  // `from`/`to` as the strings it is given (PaginationInput, ISO dates) and pages by `cursor`.
+  it("filters by from/to as the SDK sends them, newest first, and pages by cursor", async () => {
+    const settled: string[] = [];
+    for (const rate of [0.0001, 0.0002, 0.0003]) {
+      await settleFunding(rate);
+      const latest = (await sdk.futures.getFundingSettlements({ limit: 1 })).data[0]!;
+      settled.push(latest.time);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const [first, second, third] = settled.map((t) => Date.parse(t)) as [number, number, number];
+    expect(first).toBeLessThan(second);
+    expect(second).toBeLessThan(third);
+
+    // After the first: the two later ones, newest first.
+    const after = await sdk.futures.getFundingSettlements({ from: new Date(first + 1).toISOString() });
+    expect(after.data.map((d) => d.fundingRate)).toEqual([0.0003, 0.0002]);
+    expect(after.nextCursor).toBeNull();
+    // A window: only the second.
+    const window = await sdk.futures.getFundingSettlements({ from: new Date(first + 1).toISOString(), to: new Date(third - 1).toISOString() });
+    expect(window.data.map((d) => d.fundingRate)).toEqual([0.0002]);
+    // Nothing after the last.
+    expect((await sdk.futures.getFundingSettlements({ from: new Date(third + 1).toISOString() })).data).toEqual([]);
+    // Pages of one: the cursor walks them all once.
+    const from = new Date(first).toISOString();
+    const seen: number[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await sdk.futures.getFundingSettlements({ from, limit: 1, ...(cursor ? { cursor } : {}) });
+      seen.push(...page.data.map((d) => d.fundingRate));
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor && seen.length < 10);
+    expect(seen).toEqual([0.0003, 0.0002, 0.0001]);
+  });
+});
+
 describe("trailing stop loss", () => {
   it("takes a fraction of price, trails the best last price, only tightens and triggers on the last price", async () => {
     const long = await sdk.futures.isolated.newTrade({ type: "market", side: "buy", quantity: 100, leverage: 5 });
