@@ -121,6 +121,29 @@ describe("webhook secret", () => {
     expect(await repliesTo(u.chatId)).toHaveLength(1);
   });
 
+  it("a malformed TELEGRAM_WEBHOOK_SECRET turns off the webhook only (500 misconfigured), not the API", async () => {
+    const u = await userWithChannels("tg-badsecret");
+    const bad = { ...env, TELEGRAM_WEBHOOK_SECRET: "too short" } as Env;
+    const call = async (req: Request) => {
+      const ctx = createExecutionContext();
+      const res = await worker.fetch(req, bad, ctx);
+      await waitOnExecutionContext(ctx);
+      return res;
+    };
+    const hook = await call(new Request(`${BASE}${PATH}`, {
+      method: "POST", headers: { "content-type": "application/json", "x-telegram-bot-api-secret-token": "too short" },
+      body: JSON.stringify(update(u.chatId, "/stop")),
+    }));
+    expect(hook.status).toBe(500);
+    const body = await hook.json<{ error: { code: string; message: string } }>();
+    expect(body.error.code).toBe("misconfigured");
+    expect(JSON.stringify(body)).not.toContain("too short");
+    expect(await scheduling(u.token)).toBe(true);
+    // The rest of the API answers as usual on the same env.
+    const me = await call(new Request(`${BASE}/v1/me`, { headers: { authorization: `Bearer ${u.token}` } }));
+    expect(me.status).toBe(200);
+  });
+
   it("limits commands per chat (RL_OUTBOUND, 10 a minute): over the limit, 200 and no reply", async () => {
     const chatId = newChatId();
     for (let i = 0; i < 21; i++) expect((await post(chatId, "/help")).status).toBe(200);

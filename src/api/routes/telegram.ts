@@ -9,6 +9,8 @@
  * It is compared in constant time (SHA-256 of both sides, so lengths do not leak either).
  *
  * - TELEGRAM_WEBHOOK_SECRET unset: 404, as if the route did not exist; nothing is read.
+ * - TELEGRAM_WEBHOOK_SECRET malformed: 500 `misconfigured` on this route only (logged as
+ *   `telegram.webhook_misconfigured`); every other route works.
  * - header missing or wrong: 401, nothing is processed.
  * - otherwise 200 at once, whatever the update (Telegram repeats a delivery answered with
  *   anything but 2XX): the command runs and replies after the response (waitUntil).
@@ -16,7 +18,7 @@
  * Commands are limited per chat (RL_OUTBOUND, key `telegram-chat:<id>`, 10 a minute): each may
  * reach the exchange and always sends a message. Over the limit the update is dropped (200).
  */
-import { getConfig } from "../../config";
+import { telegramWebhookSecret } from "../../config";
 import { sha256Hex, timingSafeEqual } from "../../lib/crypto";
 import { utf8 } from "../../lib/encoding";
 import { handleUpdate, TelegramUpdate } from "../../notify/telegram-bot";
@@ -34,7 +36,11 @@ export async function sameSecret(given: string, expected: string): Promise<boole
 
 export const telegramRoutes = router().post("/webhook", async (c) => {
   const logger = c.get("logger");
-  const secret = getConfig(c.env).TELEGRAM_WEBHOOK_SECRET;
+  const { secret, problem } = telegramWebhookSecret(c.env);
+  if (problem) {
+    logger.error("telegram.webhook_misconfigured", { problem });
+    throw new ApiError("misconfigured", "The Telegram webhook is misconfigured: the operator must fix TELEGRAM_WEBHOOK_SECRET");
+  }
   if (!secret) throw new ApiError("not_found", "Route not found");
   const given = c.req.header(TELEGRAM_SECRET_HEADER);
   if (!given || !(await sameSecret(given, secret))) {
