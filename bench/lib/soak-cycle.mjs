@@ -113,8 +113,11 @@ export async function cycle(stack, n, deadline, run, { fleetSize, bareSize, evic
     }
     for (const { b, at } of holds.sort((x, y) => y.at - x.at)) {
       price = at;
-      await must("POST", `${stack.sim}/__sim/price`, { price });
+      // The time the price was asked for, not when the simulator answered: under the soak's
+      // faults that answer can take seconds, and the monitor may alert before it comes back
+      // (the run of 2026-12-03T10:12 counted three alerts sent 15 s before the answer as missed).
       b.heldAt = Date.now();
+      await must("POST", `${stack.sim}/__sim/price`, { price });
       const now = await tradeOf(stack, b);
       if (now?.running && riskAt(now, price) >= 0.9) ev.reached.set(b.accountId, { at: b.heldAt, risk: riskAt(now, price), price });
       await sleep(15_000);
@@ -133,10 +136,11 @@ export async function cycle(stack, n, deadline, run, { fleetSize, bareSize, evic
       ev.silence = { at: Date.now() };
     }
     price = target;
+    const movedAt = Date.now();
     await must("POST", `${stack.sim}/__sim/price`, { price });
     for (const b of bare) {
       const t = await tradeOf(stack, b);
-      if (t?.running && !ev.reached.has(b.accountId) && riskAt(t, price) >= 0.9) ev.reached.set(b.accountId, { at: Date.now(), risk: riskAt(t, price), price });
+      if (t?.running && !ev.reached.has(b.accountId) && riskAt(t, price) >= 0.9) ev.reached.set(b.accountId, { at: movedAt, risk: riskAt(t, price), price });
     }
     run.steps++;
     // The trader's own hands, racing the guard on the same trade.
