@@ -16,13 +16,22 @@ afterEach(async () => {
 
 type Cache = { value: unknown; current(): Promise<{ accountId: string; inScope: boolean } | null>; load(force?: boolean): Promise<unknown>; h: { env: Env } };
 
+/** A trader with a 50x long and a Margin Guard, settled (its context and keys saved). */
+async function guardedAccount(label: string) {
+  const { u, acc } = await traderWithLong(label);
+  cleanup.push(acc.id);
+  await automation(u.token, acc.id, { type: "margin_guard", config: { maxAddPerTradeSats: 1_000_000, maxAddPerDaySats: 1_000_000 } });
+  await settle(acc.id);
+  return acc;
+}
+
+const metaOf = (accountId: string, key: string) =>
+  runInDurableObject(stub(accountId), (_i, s) => s.storage.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = ?", key).toArray()[0]?.value);
+
 describe("the account context on the order path", () => {
   it("a cold object answers from its saved context while D1 is unreachable, and re-reads D1 in the background", async () => {
-    const { u, acc } = await traderWithLong("context-cold");
-    cleanup.push(acc.id);
-    await automation(u.token, acc.id, { type: "margin_guard", config: { maxAddPerTradeSats: 1_000_000, maxAddPerDaySats: 1_000_000 } });
-    await settle(acc.id);
-    const saved = await runInDurableObject(stub(acc.id), (_i, s) => s.storage.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = 'context'").toArray()[0]?.value);
+    const acc = await guardedAccount("context-cold");
+    const saved = await metaOf(acc.id, "context");
     expect(JSON.parse(saved!)).toMatchObject({ accountId: acc.id, inScope: true });
 
     // Evicted: memory gone. D1 made to fail for this instance: the saved copy answers at once.
@@ -44,10 +53,7 @@ describe("the account context on the order path", () => {
   }, 30_000);
 
   it("an unchanged context is not written again", async () => {
-    const { u, acc } = await traderWithLong("context-writes");
-    cleanup.push(acc.id);
-    await automation(u.token, acc.id, { type: "margin_guard", config: { maxAddPerTradeSats: 1_000_000, maxAddPerDaySats: 1_000_000 } });
-    await settle(acc.id);
+    const acc = await guardedAccount("context-writes");
     const written = await runInDurableObject(stub(acc.id), async (inst, s) => {
       const cache = (inst as unknown as { contexts: Cache }).contexts;
       await cache.load(true);
@@ -73,11 +79,8 @@ describe("the account context on the order path", () => {
   }, 30_000);
 
   it("a cold object opens its keys from its saved ciphertext without D1, per credential version; clearing drops the copy", async () => {
-    const { u, acc } = await traderWithLong("keys-sealed");
-    cleanup.push(acc.id);
-    await automation(u.token, acc.id, { type: "margin_guard", config: { maxAddPerTradeSats: 1_000_000, maxAddPerDaySats: 1_000_000 } });
-    await settle(acc.id);
-    const saved = await runInDurableObject(stub(acc.id), (_i, s) => s.storage.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = 'sealedKeys'").toArray()[0]?.value);
+    const acc = await guardedAccount("keys-sealed");
+    const saved = await metaOf(acc.id, "sealedKeys");
     // Only ciphertext is kept: the secret is nowhere in it.
     expect(saved).toBeDefined();
     expect(saved).not.toContain(acc.keys.secret);
