@@ -52,6 +52,37 @@ describe("the account context on the order path", () => {
     await until("the background read tried D1", async () => (failures.length ? true : null), 5_000);
   }, 30_000);
 
+  it("a cold object knows whose account it is from its saved context: its logs and alerts are not dropped while D1 is read", async () => {
+    // Defect (test/faults.test.ts failed once on a fresh clone): a cold object woken by a tick
+    // restored its context from the saved copy without telling the journal, so until D1
+    // answered it wrote job events under no account and dropped its trade logs, automation
+    // logs and notifications (critical alerts included: Journal.notify needs the owner).
+    const acc = await guardedAccount("context-identity");
+    await abortAllDurableObjects();
+    const rows = await runInDurableObject(stub(acc.id), async (inst, s) => {
+      const i = inst as unknown as { contexts: Cache; journal: { job(id: string, event: "fail"): void; automation(level: "warn", event: string, id: null): void; trade(t: object): void } };
+      const host = i.contexts.h as { env: Env; onRefreshFailed(e: unknown): void };
+      const realEnv = host.env;
+      host.env = { ...realEnv, DB: { prepare: () => { throw new Error("D1 unreachable (test)"); } } as unknown as D1Database };
+      host.onRefreshFailed = () => {};
+      try {
+        await i.contexts.current();
+        const before = s.storage.sql.exec<{ m: number | null }>("SELECT MAX(seq) AS m FROM outbox").one().m ?? 0;
+        i.journal.job("job-identity", "fail");
+        i.journal.automation("warn", "test.identity", null);
+        i.journal.trade({ automationId: null, clientId: "identity", action: "add_margin", request: {}, outcome: "error" });
+        return s.storage.sql.exec<{ entry: string }>("SELECT entry FROM outbox WHERE seq > ? ORDER BY seq", before).toArray().map((r) => JSON.parse(r.entry));
+      } finally {
+        host.env = realEnv;
+      }
+    });
+    expect(rows.map((r) => [r.type, r.accountId, typeof r.userId])).toEqual([
+      ["job_event", acc.id, "undefined"],
+      ["automation_log", acc.id, "string"],
+      ["trade_log", acc.id, "string"],
+    ]);
+  }, 30_000);
+
   it("an unchanged context is not written again", async () => {
     const acc = await guardedAccount("context-writes");
     const written = await runInDurableObject(stub(acc.id), async (inst, s) => {

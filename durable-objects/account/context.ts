@@ -115,8 +115,12 @@ export class ContextCache {
     if (!this.value) {
       const saved = this.saved();
       if (!saved) return this.load();
-      // As old as it may be: re-read from D1 now, beside whatever the caller does.
+      // As old as it may be: re-read from D1 now, beside whatever the caller does. Known at
+      // once all the same: without it the journal would not know whose account this is, and
+      // would drop the run's trade logs and notifications (critical alerts included) and write
+      // its job events under no account until D1 answered.
       this.value = { ...saved, loadedAt: 0 };
+      this.h.onLoaded(this.value);
     }
     if (Date.now() - this.value.loadedAt >= this.ttlMs && !this.refresh) {
       this.refresh = this.load(true)
