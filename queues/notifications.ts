@@ -5,6 +5,9 @@
  * - a body that fails validation goes straight to the dead-letter store and is acked: retrying
  *   it cannot make it valid;
  * - delivered on every channel it should reach (or refused for good by a channel) -> ack;
+ * - put off only by the channels' own pacing (src/notify/deliver.ts, a burst beyond a
+ *   provider's rate) -> sent again as a new message after its turn and acked, so a burst is
+ *   late but never dead-lettered for it;
  * - otherwise -> the error is recorded for the DLQ consumer and the message is retried after
  *   2 s, 4 s (2 s * 2^(attempts-1)); after the 3rd attempt Queues moves it to its DLQ.
  */
@@ -12,7 +15,7 @@ import { createLogger } from "../src/lib/logger";
 import { deliverNotification } from "../src/notify/deliver";
 import { clearMessageFailure, messageKey, recordMessageFailure, storeDeadLetter } from "../src/messaging/dead-letters";
 import { NotificationMessage } from "../src/messaging/messages";
-import { countQueue } from "../src/messaging/send";
+import { countQueue, requeueNotification } from "../src/messaging/send";
 
 const BASE_DELAY_SECONDS = 2;
 
@@ -48,6 +51,21 @@ export async function handleNotificationBatch(batch: MessageBatch<unknown>, env:
         msg.ack();
         if (msg.attempts > 1) await clearMessageFailure(env, queue, m.id);
         return true;
+      }
+      if (outcome.retryable.every((f) => f.errorClass === "throttled") && (queue === "notifications" || queue === "alerts")) {
+        // Only this isolate's pacing put it off (a burst to one provider): back on the queue as a
+        // new message after its turn, so a burst is delivered late rather than dead-lettered.
+        const delaySeconds = Math.max(...outcome.retryable.map((f) => (f.retryAfterMs ?? 1000) / 1000));
+        try {
+          await requeueNotification(env, queue, m, delaySeconds);
+          // Best effort: the message is already back on the queue, so nothing here may retry it.
+          if (msg.attempts > 1) await clearMessageFailure(env, queue, m.id).catch((e: unknown) => logger.warn("notify.clear_failure_failed", { error: e }));
+          logger.info("notify.requeued", { attempts: msg.attempts, delaySeconds: Math.ceil(delaySeconds), channels: outcome.retryable.map((f) => f.channel) });
+          msg.ack();
+          return true;
+        } catch (e) {
+          logger.warn("notify.requeue_failed", { error: e });
+        }
       }
       const errorClass = outcome.retryable[0]!.errorClass;
       const error = outcome.retryable.map((f) => f.error).join("; ");

@@ -9,7 +9,8 @@
 import { CircuitBreaker, DEFAULT_BREAKER_OPTIONS, type CircuitBreakerOptions } from "./circuit-breaker";
 import { TokenBucket, type TokenBucketOptions } from "./token-bucket";
 
-export type Admission = { ok: true } | { ok: false; reason: "breaker_open" | "rate_limited"; retryAfterMs: number };
+/** `waitMs` (only with `admit`'s `maxWaitMs`): how long the caller waits for its turn before calling. */
+export type Admission = { ok: true; waitMs?: number } | { ok: false; reason: "breaker_open" | "rate_limited"; retryAfterMs: number };
 
 export interface CallGuardOptions {
   readonly rate: TokenBucketOptions;
@@ -18,7 +19,11 @@ export interface CallGuardOptions {
 
 /** LNbits: a handful of calls per second is far more than payments need. */
 export const LNBITS_GUARD: CallGuardOptions = { rate: { capacity: 10, refillPerSecond: 5 } };
-/** Per notification channel and isolate; Telegram allows about 30 messages a second per bot. */
+/**
+ * Per isolate: Telegram and email per provider (Telegram allows about 30 messages a second per
+ * bot), webhooks per target URL (each is its own receiver: one user's failing or slow webhook
+ * must not pause anyone else's). src/notify/deliver.ts keys them.
+ */
 export const NOTIFY_GUARDS: Readonly<Record<"webhook" | "telegram" | "email", CallGuardOptions>> = {
   webhook: { rate: { capacity: 50, refillPerSecond: 25 } },
   telegram: { rate: { capacity: 30, refillPerSecond: 25 } },
@@ -34,20 +39,24 @@ export class CallGuard {
     this.bucket = new TokenBucket(options.rate);
   }
 
-  /** Whether a call may go out at `now` (takes a token and, half-open, the breaker's probe). */
-  admit(now: number): Admission {
+  /**
+   * Whether a call may go out at `now` (takes a token and, half-open, the breaker's probe).
+   * With `maxWaitMs`, a caller that can wait is paced instead of refused: it gets a turn
+   * `waitMs` ahead (TokenBucket.reserve) and is refused only when its turn is further away.
+   */
+  admit(now: number, maxWaitMs = 0): Admission {
     const open = this.breaker.stateAt(now) === "open";
     if (open) {
       const gate = this.breaker.allow(now);
       if (!gate.ok) return { ok: false, reason: "breaker_open", retryAfterMs: gate.retryAfterMs };
     }
-    const token = this.bucket.take(now);
+    const token = this.bucket.reserve(now, maxWaitMs);
     if (!token.ok) return { ok: false, reason: "rate_limited", retryAfterMs: token.waitMs };
     if (!open) {
       const gate = this.breaker.allow(now);
       if (!gate.ok) return { ok: false, reason: "breaker_open", retryAfterMs: gate.retryAfterMs };
     }
-    return { ok: true };
+    return token.waitMs > 0 ? { ok: true, waitMs: token.waitMs } : { ok: true };
   }
 
   /** The outcome of an admitted call: success, a temporary failure, or neither (a 4xx says nothing of the provider's health). */

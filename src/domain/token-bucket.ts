@@ -49,8 +49,9 @@ export class TokenBucket {
     return new TokenBucket(options, parsed.success ? parsed.data : undefined);
   }
 
+  /** The state to persist; a reservation's debt (see `reserve`) is not kept. */
   toJSON(): TokenBucketState {
-    return { ...this.s };
+    return { ...this.s, tokens: Math.max(0, this.s.tokens) };
   }
 
   /** Tokens available at `now` (fractional). */
@@ -74,6 +75,21 @@ export class TokenBucket {
     }
     const missing = cost - this.s.tokens;
     return { ok: false, waitMs: Math.max(1, Math.ceil((missing / this.options.refillPerSecond) * 1000)) };
+  }
+
+  /**
+   * Reserve `cost` tokens at `now` for a caller willing to wait up to `maxWaitMs`: granted with
+   * the wait before its call (0 when tokens are there), or refused with the wait it would
+   * need. Granted reservations queue behind one another (the bucket goes into debt), so callers
+   * that reserve together are paced at the sustained rate instead of all waking for the same
+   * next token. In memory only: `toJSON` drops the debt.
+   */
+  reserve(now: number, maxWaitMs: number, cost = 1): { ok: boolean; waitMs: number } {
+    const taken = this.take(now, cost);
+    if (taken.ok) return { ok: true, waitMs: 0 };
+    if (taken.waitMs > maxWaitMs) return { ok: false, waitMs: taken.waitMs };
+    this.s = { ...this.s, tokens: this.s.tokens - cost };
+    return { ok: true, waitMs: taken.waitMs };
   }
 
   private refill(now: number): void {

@@ -36,6 +36,15 @@ export const sendNotification = (env: Env, msg: NotificationMessage & { event: N
   return sendCounted(env, alerts ? "alerts" : "notifications", alerts ? env.ALERTS : env.NOTIFICATIONS, NotificationMessage.parse(msg));
 };
 
+/**
+ * Puts a notification back on the queue it came from, as a new message (its delivery attempts
+ * start again) after `delaySeconds`: for a message only the channels' own pacing put off
+ * (queues/notifications.ts), which must not spend the attempts that move it to the DLQ.
+ * Delivery stays idempotent on the message id (src/notify/deliver.ts).
+ */
+export const requeueNotification = (env: Env, queue: "notifications" | "alerts", msg: NotificationMessage, delaySeconds: number) =>
+  sendCounted(env, queue, queue === "alerts" ? env.ALERTS : env.NOTIFICATIONS, NotificationMessage.parse(msg), Math.max(1, Math.ceil(delaySeconds)));
+
 export const sendPaymentCheck = (env: Env, msg: PaymentMessage, delaySeconds?: number) =>
   sendCounted(env, "payments", env.PAYMENTS, PaymentMessage.parse(msg), delaySeconds);
 

@@ -24,7 +24,8 @@ export interface OutgoingNotification {
   createdAt: number;
 }
 
-export type ErrorClass = "timeout" | "network" | "http_4xx" | "http_5xx" | "rate_limited" | "config" | "redirect_refused";
+/** `throttled`: refused here by the channel's own rate limit (deliver.ts), not by the provider. */
+export type ErrorClass = "timeout" | "network" | "http_4xx" | "http_5xx" | "rate_limited" | "throttled" | "config" | "redirect_refused";
 
 export type SendResult =
   | { ok: true; latencyMs: number }

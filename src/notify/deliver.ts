@@ -36,6 +36,8 @@ export interface RetryableFailure {
   channel: ChannelName;
   errorClass: ErrorClass;
   error: string;
+  /** For `throttled`: when the channel's own rate limit has a turn for it. */
+  retryAfterMs?: number;
 }
 
 export interface DeliveryOutcome {
@@ -56,14 +58,26 @@ export function unverifiedReason(channel: ChannelName): string {
 type DeliveryRow = typeof notificationDeliveries.$inferSelect;
 
 /**
- * A breaker and a rate limit per channel provider (per isolate): a provider that keeps
- * failing is given 30 s to recover instead of every message piling onto it, and bursts stay
- * under its rate. A refused send is a retryable failure: the queue retries it with backoff.
+ * A breaker and a rate limit per channel provider and isolate (NOTIFY_GUARDS): a provider that
+ * keeps failing is given 30 s to recover instead of every message piling onto it, and bursts
+ * are paced at its rate. Telegram and email are one provider each; a webhook is keyed by its
+ * URL, so one user's failing or slow receiver never pauses another's. At most GUARDS_KEPT are
+ * kept (the oldest is forgotten first: its breaker starts closed again).
  */
-const guards = new Map<ChannelName, CallGuard>();
-export function channelGuard(channel: ChannelName): CallGuard {
-  let g = guards.get(channel);
-  if (!g) guards.set(channel, (g = new CallGuard(NOTIFY_GUARDS[channel])));
+const guards = new Map<string, CallGuard>();
+const GUARDS_KEPT = 1_000;
+/**
+ * How long a send waits here for its turn under the channel's rate before it is put back on
+ * the queue instead (a batch of 50 to one provider at 25/s waits at most 2 s).
+ */
+export const PACE_MAX_MS = 10_000;
+
+export function channelGuard(channel: ChannelName, target?: ResolvedChannels): CallGuard {
+  const key = channel === "webhook" && target?.webhook ? `webhook ${target.webhook.url}` : channel;
+  let g = guards.get(key);
+  if (g) return g;
+  if (guards.size >= GUARDS_KEPT) guards.delete(guards.keys().next().value!);
+  guards.set(key, (g = new CallGuard(NOTIFY_GUARDS[channel])));
   return g;
 }
 
@@ -72,13 +86,15 @@ export function resetChannelGuards(): void {
   guards.clear();
 }
 
-async function guardedSend(channel: ChannelName, target: ResolvedChannels, payload: OutgoingNotification, env: Env, fetcher: NotifyFetch): Promise<SendResult> {
-  const guard = channelGuard(channel);
-  const admitted = guard.admit(Date.now());
+async function guardedSend(channel: ChannelName, target: ResolvedChannels, payload: OutgoingNotification, env: Env, fetcher: NotifyFetch): Promise<SendResult & { retryAfterMs?: number }> {
+  const guard = channelGuard(channel, target);
+  const admitted = guard.admit(Date.now(), PACE_MAX_MS);
   if (!admitted.ok) {
-    return { ok: false, latencyMs: 0, errorClass: admitted.reason === "rate_limited" ? "rate_limited" : "http_5xx", retryable: true,
-      error: admitted.reason === "rate_limited" ? `${channel}: rate limited here, retry in ${admitted.retryAfterMs} ms` : `${channel}: provider failing, sends paused for ${Math.ceil(admitted.retryAfterMs / 1000)} s (circuit breaker)` };
+    return admitted.reason === "rate_limited"
+      ? { ok: false, latencyMs: 0, errorClass: "throttled", retryable: true, retryAfterMs: admitted.retryAfterMs, error: `${channel}: over this channel's send rate here, next turn in ${admitted.retryAfterMs} ms` }
+      : { ok: false, latencyMs: 0, errorClass: "http_5xx", retryable: true, error: `${channel}: provider failing, sends paused for ${Math.ceil(admitted.retryAfterMs / 1000)} s (circuit breaker)` };
   }
+  if (admitted.waitMs) await new Promise((resolve) => setTimeout(resolve, admitted.waitMs));
   const result = await sendOnChannel(channel, target, payload, env, fetcher);
   guard.record(result.ok ? "ok" : result.retryable ? "temporary_failure" : "other", Date.now());
   return result;
@@ -158,14 +174,15 @@ export async function deliverNotification(
     };
     const target: ResolvedChannels = channels.get(userId) ?? { userId, preferences: {} };
     const result = await guardedSend(row.channel, target, payload, env, fetcher);
-    const status = result.ok ? "sent" : !result.retryable || final ? "failed" : "pending";
+    // A send this channel's own pacing put off is not a failed attempt: it stays pending.
+    const status = result.ok ? "sent" : !result.retryable || (final && result.errorClass !== "throttled") ? "failed" : "pending";
     await db.update(notificationDeliveries).set({
       status, attempts: row.attempts + 1, latencyMs: result.latencyMs, updatedAt: Date.now(),
       traceId: msg.traceId ?? row.traceId, ...(result.ok ? {} : { lastError: result.error }),
     }).where(and(eq(notificationDeliveries.id, row.id), eq(notificationDeliveries.status, row.status))).run();
     logDelivery(logger, row, result, status);
     if (result.ok) outcome.sent += 1;
-    else if (result.retryable) outcome.retryable.push({ notificationId: row.notificationId, channel: row.channel, errorClass: result.errorClass, error: result.error });
+    else if (result.retryable) outcome.retryable.push({ notificationId: row.notificationId, channel: row.channel, errorClass: result.errorClass, error: result.error, retryAfterMs: result.retryAfterMs });
     else outcome.failedPermanently += 1;
   }));
   return outcome;

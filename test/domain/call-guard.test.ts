@@ -10,6 +10,14 @@ describe("CallGuard: breaker and rate limit around a provider", () => {
     expect(g.admit(1_000)).toEqual({ ok: true });
   });
 
+  it("paces a caller that can wait: a turn ahead instead of a refusal, refused only past the wait", () => {
+    const g = new CallGuard({ rate: { capacity: 1, refillPerSecond: 2 } });
+    expect(g.admit(0, 1_000)).toEqual({ ok: true });
+    expect(g.admit(0, 1_000)).toEqual({ ok: true, waitMs: 500 });
+    expect(g.admit(0, 1_000)).toEqual({ ok: true, waitMs: 1_000 });
+    expect(g.admit(0, 1_000)).toMatchObject({ ok: false, reason: "rate_limited", retryAfterMs: 1_500 });
+  });
+
   it("opens after half the calls fail (10 at least), refuses for 30 s, then lets one probe through", () => {
     const g = new CallGuard({ rate: { capacity: 100, refillPerSecond: 100 } });
     for (let i = 0; i < 10; i++) {

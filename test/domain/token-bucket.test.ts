@@ -72,4 +72,34 @@ describe("TokenBucket", () => {
       }),
     );
   });
+
+  it("reserve: callers that can wait are paced one token apart, refused past their wait; the debt is not persisted", () => {
+    // Defect this guards (bench/RESULTS.md 2026-12-03 queue rows): a burst over a channel's
+    // rate was refused and retried until dead-lettered instead of waiting its turn.
+    const b = new TokenBucket({ capacity: 2, refillPerSecond: 1 });
+    const waits = Array.from({ length: 5 }, () => b.reserve(0, 3_000));
+    expect(waits).toEqual([{ ok: true, waitMs: 0 }, { ok: true, waitMs: 0 }, { ok: true, waitMs: 1_000 }, { ok: true, waitMs: 2_000 }, { ok: true, waitMs: 3_000 }]);
+    expect(b.reserve(0, 3_000)).toEqual({ ok: false, waitMs: 4_000 });
+    expect(b.take(0)).toEqual({ ok: false, waitMs: 4_000 });
+    expect(b.toJSON().tokens).toBe(0);
+    expect(b.reserve(4_000, 0)).toEqual({ ok: true, waitMs: 0 });
+  });
+
+  it("reserve never grants more than capacity + rate * seconds by the time the turns come", () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 0, max: 400 }), { minLength: 1, maxLength: 200 }), fc.integer({ min: 0, max: 5_000 }), (gaps, maxWait) => {
+        const b = new TokenBucket(LNM_AUTHENTICATED_RATE);
+        let now = 0;
+        const turns: number[] = [];
+        for (const g of gaps) {
+          now += g;
+          const r = b.reserve(now, maxWait);
+          if (r.ok) turns.push(now + r.waitMs);
+          if (r.ok && r.waitMs > maxWait) return false;
+        }
+        // Every window [0, t] holds at most capacity + rate * t turns.
+        return turns.every((t) => turns.filter((u) => u <= t).length <= 5 + (t / 1000) * 5 + 1e-9);
+      }),
+    );
+  });
 });
