@@ -7,7 +7,7 @@
 import { abortAllDurableObjects, runInDurableObject } from "cloudflare:test";
 import { afterEach, describe, expect, it } from "vitest";
 import { automation, quiesce, settle, stub, traderWithLong } from "./account-helpers";
-import { until } from "./helpers";
+import { captureLogs, until } from "./helpers";
 
 const cleanup: string[] = [];
 afterEach(async () => {
@@ -23,6 +23,17 @@ async function guardedAccount(label: string) {
   await automation(u.token, acc.id, { type: "margin_guard", config: { maxAddPerTradeSats: 1_000_000, maxAddPerDaySats: 1_000_000 } });
   await settle(acc.id);
   return acc;
+}
+
+/** Runs `fn` with `holder.env`'s D1 failing every call (a D1 outage, for this object only), then puts the real one back. */
+async function withD1Unreachable<T>(holder: { env: Env }, fn: () => Promise<T>): Promise<T> {
+  const real = holder.env;
+  holder.env = { ...real, DB: { prepare: () => { throw new Error("D1 unreachable (test)"); } } as unknown as D1Database };
+  try {
+    return await fn();
+  } finally {
+    holder.env = real;
+  }
 }
 
 const metaOf = (accountId: string, key: string) =>
@@ -41,12 +52,8 @@ describe("the account context on the order path", () => {
       const cache = (inst as unknown as { contexts: Cache }).contexts;
       expect(cache.value).toBeNull();
       const host = cache.h as { env: Env; onRefreshFailed(e: unknown): void };
-      const realEnv = host.env;
-      host.env = { ...realEnv, DB: { prepare: () => { throw new Error("D1 unreachable (test)"); } } as unknown as D1Database };
       host.onRefreshFailed = (e) => failures.push(e);
-      const ctx = await cache.current();
-      host.env = realEnv;
-      return ctx;
+      return withD1Unreachable(host, () => cache.current());
     });
     expect(got).toMatchObject({ accountId: acc.id, inScope: true });
     await until("the background read tried D1", async () => (failures.length ? true : null), 5_000);
@@ -62,24 +69,40 @@ describe("the account context on the order path", () => {
     const rows = await runInDurableObject(stub(acc.id), async (inst, s) => {
       const i = inst as unknown as { contexts: Cache; journal: { job(id: string, event: "fail"): void; automation(level: "warn", event: string, id: null): void; trade(t: object): void } };
       const host = i.contexts.h as { env: Env; onRefreshFailed(e: unknown): void };
-      const realEnv = host.env;
-      host.env = { ...realEnv, DB: { prepare: () => { throw new Error("D1 unreachable (test)"); } } as unknown as D1Database };
       host.onRefreshFailed = () => {};
-      try {
+      return withD1Unreachable(host, async () => {
         await i.contexts.current();
         const before = s.storage.sql.exec<{ m: number | null }>("SELECT MAX(seq) AS m FROM outbox").one().m ?? 0;
         i.journal.job("job-identity", "fail");
         i.journal.automation("warn", "test.identity", null);
         i.journal.trade({ automationId: null, clientId: "identity", action: "add_margin", request: {}, outcome: "error" });
         return s.storage.sql.exec<{ entry: string }>("SELECT entry FROM outbox WHERE seq > ? ORDER BY seq", before).toArray().map((r) => JSON.parse(r.entry));
-      } finally {
-        host.env = realEnv;
-      }
+      });
     });
     expect(rows.map((r) => [r.type, r.accountId, typeof r.userId])).toEqual([
       ["job_event", acc.id, "undefined"],
       ["automation_log", acc.id, "string"],
       ["trade_log", acc.id, "string"],
+    ]);
+  }, 30_000);
+
+  it("an object that does not know its owner yet says what it could not write, in an error line", async () => {
+    // Before its context was ever read, the journal has no owner to write rows or send
+    // messages for; they were dropped in silence.
+    const id = `acc_unknown-${crypto.randomUUID()}`;
+    const { result: outbox, lines } = await captureLogs(() => runInDurableObject(stub(id), async (inst, s) => {
+      const i = inst as unknown as { journal: { automation(level: "warn", event: string, id: null): void; trade(t: object): void; notify(event: string, severity: string, title: string, body: string): Promise<void> } };
+      i.journal.automation("warn", "test.unknown_owner", null);
+      i.journal.trade({ automationId: null, clientId: "unknown-owner", action: "add_margin", request: {}, outcome: "error" });
+      await i.journal.notify("margin.critical", "critical", "Liquidation close", "body");
+      return s.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM outbox").one().n;
+    }));
+    expect(outbox).toBe(0);
+    const errors = lines.map((l) => { try { return JSON.parse(l); } catch { return null; } }).filter((l) => l?.event === "journal.owner_unknown");
+    expect(errors.map((e) => [e.level, e.what, e.subject])).toEqual([
+      ["error", "automation_log", "test.unknown_owner"],
+      ["error", "trade_log", "add_margin"],
+      ["error", "notification", "margin.critical"],
     ]);
   }, 30_000);
 
@@ -121,19 +144,15 @@ describe("the account context on the order path", () => {
     const outcome = await runInDurableObject(stub(acc.id), async (inst) => {
       const i = inst as unknown as { contexts: Cache; keys: { env: Env; credentials(c: unknown): Promise<{ key: string }>; clear(): void } };
       const ctx = (await i.contexts.current()) as unknown as { credentialVersion: number };
-      const realEnv = i.keys.env;
-      i.keys.env = { ...realEnv, DB: { prepare: () => { throw new Error("D1 unreachable (test)"); } } as unknown as D1Database };
       const attempt = (c: unknown) => i.keys.credentials(c).then((k) => k.key, (e: Error) => `error: ${e.message}`);
-      try {
+      return withD1Unreachable(i.keys, async () => {
         const cold = await attempt(ctx);
         // New keys (another version): the copy is not theirs, the row is read.
         const newVersion = await attempt({ ...ctx, credentialVersion: ctx.credentialVersion + 1 });
         // Cleared (DELETE .../credentials/cache): memory and copy gone, the row is read.
         i.keys.clear();
         return { cold, newVersion, afterClear: await attempt(ctx) };
-      } finally {
-        i.keys.env = realEnv;
-      }
+      });
     });
     expect(outcome.cold).toBe(acc.keys.key);
     expect(outcome.afterClear).toMatch(/D1 unreachable/);

@@ -36,18 +36,21 @@ export class Journal {
   /** A decision or event of an automation: a log line and an automation_logs row. */
   automation(level: "debug" | "info" | "warn" | "error", event: string, automationId: string | null, data: LogFields = {}, message?: string, traceId?: string | null): void {
     this.log[level](event, { automationId, ...(traceId ? { traceId } : {}), ...data, ...(message ? { message } : {}) });
-    if (level === "debug" || !this.who.userId) return;
+    if (level === "debug") return;
+    const userId = this.owner("automation_log", event);
+    if (!userId) return;
     this.store.pushOutbox([{
-      type: "automation_log", id: newId("log"), userId: this.who.userId, accountId: this.who.accountId, accountName: this.who.accountName,
+      type: "automation_log", id: newId("log"), userId, accountId: this.who.accountId, accountName: this.who.accountName,
       automationId, level, event, message: message ?? null, data, traceId: traceId ?? null, createdAt: Date.now(),
     }]);
   }
 
   trade(t: TradeLog): void {
     this.log[t.outcome === "ok" || t.outcome === "reconciled" ? "info" : "warn"]("trade.order", { ...t });
-    if (!this.who.userId) return;
+    const userId = this.owner("trade_log", t.action);
+    if (!userId) return;
     this.store.pushOutbox([{
-      type: "trade_log", id: newId("log"), userId: this.who.userId, accountId: this.who.accountId, automationId: t.automationId,
+      type: "trade_log", id: newId("log"), userId, accountId: this.who.accountId, automationId: t.automationId,
       clientId: t.clientId, action: t.action, request: t.request, outcome: t.outcome, errorKind: t.errorKind ?? null,
       error: t.error ?? null, latencyMs: t.latencyMs ?? null, tradeId: t.tradeId ?? null, traceId: t.traceId ?? null, createdAt: Date.now(),
     }]);
@@ -63,15 +66,27 @@ export class Journal {
 
   /** A message to the account's owner (critical, or `urgent`, goes through ALERTS). Never throws. */
   async notify(event: NotificationEvent, severity: Severity, title: string, body: string, data: Record<string, unknown> = {}, traceId?: string | null, opts: { urgent?: boolean } = {}): Promise<void> {
-    if (!this.who.userId) return;
+    const userId = this.owner("notification", event);
+    if (!userId) return;
     try {
       await sendNotification(this.env, {
-        v: 1, id: newId("ntf"), kind: "notification", userId: this.who.userId, event, severity, title, body, ...(traceId ? { traceId } : {}),
+        v: 1, id: newId("ntf"), kind: "notification", userId, event, severity, title, body, ...(traceId ? { traceId } : {}),
         data: { accountId: this.who.accountId, accountName: this.who.accountName, ...data },
       }, opts);
     } catch (e) {
       this.log.error("notify.failed", { event, error: e });
     }
+  }
+
+  /**
+   * The owner a row or a message goes to. Unknown only before the account's context was ever
+   * read (ContextCache tells us from its saved copy or D1): the row cannot be written without
+   * it, so it is not, and an error line says what was lost rather than nothing.
+   */
+  private owner(what: "automation_log" | "trade_log" | "notification", event: string): string | null {
+    if (this.who.userId) return this.who.userId;
+    this.log.error("journal.owner_unknown", { what, subject: event, message: `${what} not written: the account's owner is not known yet` });
+    return null;
   }
 
   /** Flushes when a full batch is waiting or the oldest rows have waited long enough. */
