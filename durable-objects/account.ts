@@ -89,6 +89,8 @@ export class AccountDO extends WithViewers {
       breaker: CircuitBreaker.fromJSON(breakerJson),
       tradeLog: (t) => this.journal.trade(t),
       onRunningTrades: (trades, readStartedAt) => this.market.setTrades(trades, Date.now(), readStartedAt),
+      onTradeAnswered: (trade) => this.market.upsertTrade(trade),
+      knownTrade: (id) => this.market.trades.get(id),
       timeoutMs: 10_000,
     });
     this.liveness = new Liveness({ env, store: this.store, market: this.market, accountId: () => this.accountId });

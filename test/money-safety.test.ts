@@ -4,12 +4,13 @@
  */
 import { env } from "cloudflare:workers";
 import { runInDurableObject } from "cloudflare:test";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { api, until } from "./helpers";
 import { accountCleanup, automation, expectOnRestSlot, runDueNow, settle, simAccount, statusOf, stub, traderWithLong } from "./account-helpers";
 import { userWithChannels } from "./notifications-helpers";
 import { FEED_PRICE_FRESH_MS } from "../durable-objects/account/market";
 import { sim, simFaults, simOrders, simPrice } from "./sim-helpers";
+import { sdkFor } from "./lnmarkets/helpers";
 
 const cleanup = accountCleanup();
 
@@ -52,6 +53,43 @@ describe("exactly once by construction", () => {
     const intents = await runInDurableObject(stub(acc.id), (_i, s) => s.storage.sql.exec<{ client_id: string; status: string }>("SELECT client_id, status FROM intents WHERE action = 'add_margin'").toArray());
     expect(new Set(intents.map((i) => i.client_id)).size).toBe(2);
   }, 20_000);
+
+  it("two guards on one trade woken by one tick: the second decides again on the margin the first added", async () => {
+    // Defect: both runs decided on the margin they both saw; the executor took their orders
+    // on the trade one after the other but sent the second as it was sized, so the trade got
+    // the margin twice (and the trader's balance paid for it).
+    const { u, acc, trade } = await traderWithLong("two-guards");
+    cleanup.push(acc.id);
+    await simFaults({ silenceStream: true });
+    const entry = trade.entryPrice ?? trade.price;
+    await automation(u.token, acc.id, { type: "margin_guard", config: GUARD });
+    await automation(u.token, acc.id, { type: "margin_guard", config: GUARD });
+    await settle(acc.id);
+    expect(await addOrders(acc.keys.key)).toHaveLength(0);
+    const price = atRisk(trade.liquidation, 0.93, entry);
+    await simPrice(price);
+    await stub(acc.id).marketTick({ network: "simulator", price, previous: entry, at: Date.now(), kind: "risk_crit" });
+    await until("the first add-margin", async () => (await addOrders(acc.keys.key)).length >= 1, 8_000);
+    const st = await until("both guards' runs done", async () => {
+      const st = await statusOf(acc.id);
+      return st.automations.every((a: any) => a.status.runs >= 2) ? st : null;
+    }, 15_000);
+    expect(await addOrders(acc.keys.key)).toHaveLength(1);
+    // The second run decided again and found nothing to do: not a failure, nothing to retry.
+    expect(st.automations.map((a: any) => a.status.lastError)).toEqual([null, null]);
+    // As LN Markets' official SDK reads it: one add, sized to bring the risk to the guard's
+    // target (0.5 by default), not past it twice over.
+    let after: { margin: number; liquidation: number } | undefined;
+    try {
+      after = (await sdkFor(acc.keys).futures.isolated.getRunningTrades()).find((t) => t.id === trade.id);
+    } finally {
+      vi.unstubAllGlobals();
+    }
+    expect(after!.margin).toBeGreaterThan(trade.margin);
+    const risk = (entry - price) / (entry - after!.liquidation);
+    expect(risk).toBeGreaterThan(0.45);
+    expect(risk).toBeLessThan(0.55);
+  }, 30_000);
 
   it("no order on a trade while another automation's earlier order on it may still land", async () => {
     // Defect: a guard settled only its own intents, and reconciliation called an order "not

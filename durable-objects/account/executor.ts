@@ -49,6 +49,12 @@ export interface Intent {
   traceId?: string | null;
   /** The run's second decision and later (after re-reading the balance): a new clientId each. */
   decision?: number;
+  /**
+   * The amount was sized from the trade's margin as the run saw it (`marginBefore`): a guard's
+   * add-margin, not a trader's own. Refused (`stale_decision`, temporary: the run decides
+   * again) when another order added margin to the trade since.
+   */
+  sizedFromMargin?: boolean;
 }
 
 /** Orders that protect a position: an open breaker does not hold them back (the rate limit does). */
@@ -85,6 +91,13 @@ export interface ExecutorDeps {
    * one from the margin before it (the soak found exactly that).
    */
   onRunningTrades?: (trades: FuturesTrade[], readStartedAt: number) => void;
+  /**
+   * The exchange's answer to an order that went out: the account's view of its positions takes
+   * it inside the trade's turn, so the next order on the trade is checked against it.
+   */
+  onTradeAnswered?: (trade: FuturesTrade) => void;
+  /** The trade as the account knows it now (the answers to its orders, the stream, re-reads). */
+  knownTrade?: (tradeId: string) => Pick<FuturesTrade, "margin"> & { sumFundingFees?: number | undefined } | undefined;
   now?: () => number;
   timeoutMs?: number;
 }
@@ -184,6 +197,8 @@ export class Executor {
     if (tradeId !== undefined) {
       const blocking = await this.settleTrade(tradeId, clientId, signal);
       if (blocking) return { ok: false, clientId, kind: "temporary", code: "in_flight", message: `an earlier order on trade ${tradeId} may still land (${blocking})`, uncertain: false };
+      const moved = intent.sizedFromMargin ? this.marginAddedSince(intent.request) : 0;
+      if (moved > 0) return { ok: false, clientId, kind: "temporary", code: "stale_decision", message: `${moved} sats of margin were added to trade ${tradeId} since this amount was decided: deciding again`, uncertain: false };
     }
     // The run took the breaker's probe already; an order only checks that it is not open.
     // Protective orders go out anyway: the rate limit still holds them (in the REST client).
@@ -200,6 +215,7 @@ export class Executor {
     try {
       const trade = await this.send(await this.d.client(), intent.request, clientId, signal);
       this.d.store.setIntentStatus(clientId, "done", { result: JSON.stringify(trade) });
+      if (trade) this.d.onTradeAnswered?.(trade);
       this.d.tradeLog({ automationId: intent.automationId, traceId: intent.traceId ?? null, clientId, action: intent.request.action, request: intent.request, outcome: "ok", latencyMs: this.now() - started, tradeId: trade?.id ?? tradeIdOf(intent.request) ?? null });
       return { ok: true, clientId, trade, reconciled: false };
     } catch (e) {
@@ -222,6 +238,19 @@ export class Executor {
       }
       return { ok: false, clientId, kind: err.kind, code: err.code, message: err.message, uncertain: err.uncertain, ...(err.retryAfterMs !== undefined ? { retryAfterMs: err.retryAfterMs } : {}) };
     }
+  }
+
+  /**
+   * Margin added to an add-margin's trade since its amount was decided (another automation's
+   * order that went first in the trade's turn, or one the trader placed): what the trade
+   * holds now beyond `marginBefore`, funding settled since put back (as in addMarginLanded).
+   */
+  private marginAddedSince(r: IntentRequest): number {
+    if (r.action !== "add_margin") return 0;
+    const t = this.d.knownTrade?.(r.tradeId);
+    if (!t) return 0;
+    const fundingSince = r.fundingBefore === undefined ? 0 : (t.sumFundingFees ?? r.fundingBefore) - r.fundingBefore;
+    return Math.max(0, Math.floor(t.margin + fundingSince - r.marginBefore));
   }
 
   /**

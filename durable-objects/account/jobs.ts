@@ -41,10 +41,13 @@ export type JobOutcome = { ok: true; summary: string } | { ok: false; error: str
 class RunFailure extends Error {}
 
 async function exec(ctx: JobContext, row: AutomationRow, runId: string, request: IntentRequest, signal: AbortSignal, decision = 0): Promise<ExecResult> {
-  const res = await ctx.executor.execute({ automationId: row.id, runId, request, traceId: ctx.traceId, ...(decision ? { decision } : {}) }, signal);
-  if (res.ok && res.trade) ctx.market.upsertTrade(res.trade);
+  // Every add-margin an automation decides is sized from the margin it saw.
+  const sized = request.action === "add_margin" ? { sizedFromMargin: true } : {};
+  const res = await ctx.executor.execute({ automationId: row.id, runId, request, traceId: ctx.traceId, ...(decision ? { decision } : {}), ...sized }, signal);
   // The trade is gone (closed, liquidated, or not ours): the positions are re-read next run.
   if (!res.ok && res.code === "trade_gone") ctx.market.tradesAt = 0;
+  // Sized on a margin another order has since changed: the caller decides again (nothing went out).
+  if (!res.ok && res.code === "stale_decision") return res;
   if (!res.ok) {
     ctx.journal.automation("warn", "automation.action_failed", row.id, { action: request.action, code: res.code, kind: res.kind, uncertain: res.uncertain, clientId: res.clientId }, res.message, ctx.traceId);
     if (res.kind === "permanent") await ctx.journal.notify("automation.action_failed", "warning", "An automation could not act", `${request.action} failed: ${res.message}`, { automationId: row.id, code: res.code }, ctx.traceId);
@@ -77,20 +80,38 @@ async function settleFirst(ctx: JobContext, signal: AbortSignal): Promise<string
  * decision, so a new clientId (decision 1). A close or an alert for want of balance
  * (onInsufficient) is likewise only decided on a balance read in this run.
  */
+/**
+ * An add-margin sized on a margin that another order changed before it went out (two guards
+ * on one trade woken by one tick: the executor takes their orders one after the other) is
+ * refused by the executor (`stale_decision`); the run decides again on the margin as it is
+ * now, under a new clientId. At most MAX_DECISIONS decisions per run.
+ */
+const MAX_DECISIONS = 4;
+
 async function marginGuard(ctx: JobContext, row: AutomationRow, config: MarginGuardConfig, runId: string, signal: AbortSignal): Promise<JobOutcome> {
-  // Levels the trader was told of in this run (a second decision after a balance re-read tells no one twice).
+  // Levels the trader was told of in this run (a later decision tells no one twice).
   const told = new Set<string>();
-  const first = await marginGuardOnce(ctx, row, config, runId, signal, false, 0, told);
-  if (first.ok || !("staleBalance" in first)) return first;
-  ctx.journal.automation("info", "margin_guard.balance_reread", row.id, { tradeId: first.staleBalance }, undefined, ctx.traceId);
-  const client = await ctx.client();
-  await ctx.market.refreshBalance(client, ctx.now(), signal);
-  const current = ctx.automations().find((a) => a.id === row.id) ?? row;
-  const again = await marginGuardOnce(ctx, current, config, runId, signal, true, 1, told);
-  return "staleBalance" in again ? { ok: false, error: "insufficient balance" } : again;
+  let current = row;
+  let balanceRead = false;
+  for (let decision = 0; ; decision++) {
+    const r = await marginGuardOnce(ctx, current, config, runId, signal, balanceRead, decision, told);
+    if (r.ok || !("again" in r)) return r;
+    if (r.again === "balance" && balanceRead) return { ok: false, error: "insufficient balance" };
+    if (decision + 1 >= MAX_DECISIONS) return { ok: false, error: r.error };
+    if (r.again === "balance") {
+      ctx.journal.automation("info", "margin_guard.balance_reread", row.id, { tradeId: r.tradeId }, undefined, ctx.traceId);
+      await ctx.market.refreshBalance(await ctx.client(), ctx.now(), signal);
+      balanceRead = true;
+    } else {
+      ctx.journal.automation("info", "margin_guard.margin_moved", row.id, { tradeId: r.tradeId }, r.error, ctx.traceId);
+    }
+    current = ctx.automations().find((a) => a.id === row.id) ?? current;
+  }
 }
 
-async function marginGuardOnce(ctx: JobContext, row: AutomationRow, config: MarginGuardConfig, runId: string, signal: AbortSignal, balanceRead: boolean, decision = 0, told = new Set<string>()): Promise<JobOutcome | { ok: false; error: string; staleBalance: string }> {
+type DecideAgain = { ok: false; error: string; again: "balance" | "margin"; tradeId: string };
+
+async function marginGuardOnce(ctx: JobContext, row: AutomationRow, config: MarginGuardConfig, runId: string, signal: AbortSignal, balanceRead: boolean, decision = 0, told = new Set<string>()): Promise<JobOutcome | DecideAgain> {
   const client = await ctx.client();
   // An earlier order whose outcome is unknown (timeout, eviction) is resolved first, and the
   // trades re-read: deciding on stale margins would add margin twice under a new clientId.
@@ -115,7 +136,7 @@ async function marginGuardOnce(ctx: JobContext, row: AutomationRow, config: Marg
   // No close and no "cannot add enough" alert on a balance this run did not read: re-read it
   // and decide again (the trader's money is at stake on a possibly stale number).
   const short = decisions.find((d) => d.reason === "close_insufficient" || d.reason === "close_capped" || d.alert === "insufficient");
-  if (short && fromCache) return { ok: false, error: "balance to re-read", staleBalance: short.tradeId };
+  if (short && fromCache) return { ok: false, error: "balance to re-read", again: "balance", tradeId: short.tradeId };
   // A trade counts as acted on (disarmed, cooling down) only once its order got an answer: a
   // temporary failure, a timeout or an eviction mid-order leaves it armed so the retry acts
   // at once instead of cooling down for cooldownMs. Caps keep counting the attempt.
@@ -127,6 +148,7 @@ async function marginGuardOnce(ctx: JobContext, row: AutomationRow, config: Marg
   }
   ctx.saveState(row, saved);
   let actions = 0;
+  let moved: DecideAgain | null = null;
   for (const d of decisions) {
     const prev = state.trades[d.tradeId]?.lastLevel ?? "ok";
     if (d.level === "ok" && !d.action) continue;
@@ -168,7 +190,17 @@ async function marginGuardOnce(ctx: JobContext, row: AutomationRow, config: Marg
     await alerted;
     if (!res.ok && res.code === "insufficient_balance" && fromCache && actions === 0) {
       ctx.saveState(row, state);
-      return { ok: false, error: res.message, staleBalance: d.tradeId };
+      return { ok: false, error: res.message, again: "balance", tradeId: d.tradeId };
+    }
+    if (!res.ok && res.code === "stale_decision") {
+      // Nothing went out: the trade's state and the caps stand as they were before this decision.
+      const before = state.trades[d.tradeId];
+      if (before) saved.trades[d.tradeId] = before;
+      else delete saved.trades[d.tradeId];
+      if (d.action.type === "add_margin") saved.addedTodaySats = Math.max(0, saved.addedTodaySats - d.action.amountSats);
+      ctx.saveState(row, saved);
+      moved ??= { ok: false, error: res.message, again: "margin", tradeId: d.tradeId };
+      continue;
     }
     saved.trades[d.tradeId] = nextState.trades[d.tradeId]!;
     ctx.saveState(row, saved);
@@ -181,6 +213,7 @@ async function marginGuardOnce(ctx: JobContext, row: AutomationRow, config: Marg
         { tradeId: d.tradeId, action: d.action, risk: d.risk, price }, ctx.traceId);
     }
   }
+  if (moved) return moved;
   return { ok: true, summary: `${trades.length} trades, ${actions} actions, max risk ${Math.max(...decisions.map((d) => d.risk), 0).toFixed(3)}` };
 }
 

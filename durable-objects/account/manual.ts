@@ -172,7 +172,6 @@ export class ManualControls {
         continue;
       }
       const res = await this.h.executor.execute({ automationId: MANUAL_ID, runId, request, traceId: req.traceId ?? null });
-      if (res.ok && res.trade) this.h.market.upsertTrade(res.trade);
       if (!res.ok && res.code === "trade_gone") this.h.market.tradesAt = 0;
       const order = { ...planned, ...outcome(res) };
       delete order.warning;

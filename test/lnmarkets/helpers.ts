@@ -3,6 +3,8 @@
  * LNM_SIM service binding) and polling. The exchange itself is always the real simulator.
  */
 import { env } from "cloudflare:workers";
+import { createHttpClient } from "@ln-markets/sdk/rest/v3";
+import { vi } from "vitest";
 import { type LnMarketsCredentials, LnMarketsRestClient, type RestClientOptions, resolveEndpoints } from "../../src/lnmarkets/index.js";
 
 export const SIM = "http://sim";
@@ -35,6 +37,27 @@ export const sim = {
       `/orders${key ? `?key=${encodeURIComponent(key)}` : ""}`,
     ),
 };
+
+export type Sdk = ReturnType<typeof createHttpClient>;
+
+/**
+ * LN Markets' official SDK (`@ln-markets/sdk`) pointed at the simulator: its ky client talks to
+ * api.lnmarkets.com, so the isolate's global fetch is routed to LNM_SIM until
+ * `vi.unstubAllGlobals()` (the platform's own clients use the binding, not global fetch).
+ */
+export function sdkFor(keys: LnMarketsCredentials): Sdk {
+  vi.stubGlobal("fetch", async (input: RequestInfo | URL, init?: RequestInit) => {
+    const req = new Request(input, init);
+    const url = new URL(req.url);
+    const body = req.body ? await req.text() : undefined;
+    return env.LNM_SIM!.fetch(`${SIM}${url.pathname}${url.search}`, {
+      method: req.method,
+      headers: req.headers,
+      ...(body === undefined || body === "" ? {} : { body }),
+    });
+  });
+  return createHttpClient({ key: keys.key, secret: keys.secret, passphrase: keys.passphrase });
+}
 
 /** The simulator endpoints, resolved the way production resolves an account's network. */
 export function simEndpoints() {

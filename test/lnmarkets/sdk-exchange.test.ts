@@ -16,12 +16,9 @@
  *   the wrong side and a price off the 0.5 tick are refused with 400.
  */
 import { env } from "cloudflare:workers";
-import { createHttpClient } from "@ln-markets/sdk/rest/v3";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { liquidationPrice } from "../../src/domain/inverse.js";
-import { sim, type SimKeys } from "./helpers.js";
-
-type Sdk = ReturnType<typeof createHttpClient>;
+import { sdkFor, sim, type Sdk, type SimKeys } from "./helpers.js";
 
 async function control<T = unknown>(method: string, path: string, body?: unknown): Promise<T> {
   const res = await env.LNM_SIM!.fetch(`http://sim/__sim${path}`, {
@@ -35,21 +32,6 @@ async function control<T = unknown>(method: string, path: string, body?: unknown
 
 const setPrice = (price: number, spread?: number) => control("POST", "/price", spread === undefined ? { price } : { price, spread });
 const settleFunding = (rate: number) => control<Record<string, unknown>>("POST", "/funding", { rate });
-
-/** The SDK pointed at the simulator: its global fetch is routed to LNM_SIM for this test. */
-function sdkFor(keys: SimKeys): Sdk {
-  vi.stubGlobal("fetch", async (input: RequestInfo | URL, init?: RequestInit) => {
-    const req = new Request(input, init);
-    const url = new URL(req.url);
-    const body = req.body ? await req.text() : undefined;
-    return env.LNM_SIM!.fetch(`http://sim${url.pathname}${url.search}`, {
-      method: req.method,
-      headers: req.headers,
-      ...(body === undefined || body === "" ? {} : { body }),
-    });
-  });
-  return createHttpClient({ key: keys.key, secret: keys.secret, passphrase: keys.passphrase });
-}
 
 /** The status and body of a refused SDK call (ky throws an HTTPError carrying both). */
 async function refusal(p: Promise<unknown>): Promise<{ status: number; body: { message: string; code?: string } }> {
