@@ -7,7 +7,8 @@ import { parseAutomationConfig, scheduleKindOf, type AutomationType } from "../.
 import { nextAfterRun, resolveSchedule, type ScheduleOverride, type ScheduleSettings } from "../../src/domain/schedule";
 import type { LnMarketsRestClient } from "../../src/lnmarkets/rest-client";
 import type { Executor } from "./executor";
-import { marginMonitor, runAutomation, type JobContext, type JobOutcome } from "./jobs";
+import { runAutomation, type JobContext, type JobOutcome } from "./jobs";
+import { marginMonitor } from "./monitor-run";
 import type { Journal } from "./journal";
 import type { Market } from "./market";
 import { tallyRoutine } from "./routine";
