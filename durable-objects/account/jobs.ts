@@ -69,15 +69,6 @@ async function settleFirst(ctx: JobContext, signal: AbortSignal): Promise<string
 }
 
 /**
- * The balance that sizes an add-margin is the last one read, however old (the monitor re-reads
- * it every BALANCE_TTL_MS once a trade nears action, else every BALANCE_IDLE_TTL_MS), so the protective order is the only exchange call
- * on the critical path. The exchange is the authority: when it refuses an add-margin for
- * insufficient balance and the balance was not read in this run, the decision state is put
- * back as it was (nothing landed), the balance is read and the run decides once more: a new
- * decision, so a new clientId (decision 1). A close or an alert for want of balance
- * (onInsufficient) is likewise only decided on a balance read in this run.
- */
-/**
  * An add-margin sized on a margin that another order changed before it went out (two guards
  * on one trade woken by one tick: the executor takes their orders one after the other) is
  * refused by the executor (`stale_decision`); the run decides again on the margin as it is
@@ -85,6 +76,15 @@ async function settleFirst(ctx: JobContext, signal: AbortSignal): Promise<string
  */
 const MAX_DECISIONS = 4;
 
+/**
+ * The balance that sizes an add-margin is the last one read, however old (the monitor re-reads
+ * it every BALANCE_TTL_MS once a trade nears action, else every BALANCE_IDLE_TTL_MS), so the protective order is the only exchange call
+ * on the critical path. The exchange is the authority: when it refuses an add-margin for
+ * insufficient balance and the balance was not read in this run, the decision state is put
+ * back as it was (nothing landed), the balance is read and the run decides once more: a new
+ * decision, so a new clientId (the next decision number). A close or an alert for want of balance
+ * (onInsufficient) is likewise only decided on a balance read in this run.
+ */
 async function marginGuard(ctx: JobContext, row: AutomationRow, config: MarginGuardConfig, runId: string, signal: AbortSignal): Promise<JobOutcome> {
   // Levels the trader was told of in this run (a later decision tells no one twice).
   const told = new Set<string>();
