@@ -58,6 +58,13 @@ export async function captureLogs<T>(fn: () => Promise<T>): Promise<{ result: T;
   }
 }
 
+/**
+ * How long a test waits for a log row to show in D1: the account flushes its outbox to the
+ * LOGS queue, whose batches wait up to 5 s (wrangler.toml `max_batch_timeout`), then the
+ * consumer writes. Under a loaded CI machine that is well past 5 s; the wait ends at the row.
+ */
+export const LOG_ROW_WAIT_MS = 20_000;
+
 /** Polls `fn` until it returns something truthy; fails naming `what` after `timeoutMs`. */
 export async function until<T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs = 8_000, everyMs = 50): Promise<T> {
   const deadline = Date.now() + timeoutMs;

@@ -8,7 +8,7 @@ import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { clientIdFor } from "../src/domain/client-id";
 import type { AppType } from "../src/index";
-import { api, BASE, until } from "./helpers";
+import { api, BASE, LOG_ROW_WAIT_MS, until } from "./helpers";
 import { accountCleanup, automation, settle, stub, traderWithLong } from "./account-helpers";
 import { simFaults, simOrders, simPrice } from "./sim-helpers";
 
@@ -58,13 +58,13 @@ describe("close a trade", () => {
     const logged = await until("the manual close in the trade logs", async () => {
       const r = await api("GET", `/v1/accounts/${acc.id}/trades`, { token: u.token });
       return r.body.data.find((l: any) => l.automationId === "manual" && l.action === "close");
-    });
+    }, LOG_ROW_WAIT_MS);
     expect(logged).toMatchObject({ outcome: "ok", tradeId: trade.id, clientId: first.body.orders[0].clientId });
     await until("the manual close in the automation logs", async () => {
       const r = await api("GET", `/v1/accounts/${acc.id}/logs`, { token: u.token });
       return r.body.data.find((l: any) => l.event === "manual.close");
-    });
-  }, 20_000);
+    }, LOG_ROW_WAIT_MS);
+  }, 40_000);
 
   it("a retry after an unknown outcome reconciles the first order: a close that landed is done, an add that did not is sent once", async () => {
     const { u, acc, trade } = await traderWithLong("manual-retry");
