@@ -78,9 +78,10 @@ describe("login and registration limits", () => {
 describe("routes that cost us or reach outside", () => {
   // Exactly 10 a minute: both counts happen in one of the limiter's fixed windows (test/rate-window.ts).
   let started: number;
+  // It may wait up to 20 s for the next window: longer than the default hook timeout.
   beforeAll(async () => {
     started = await freshRateWindow(20);
-  });
+  }, 30_000);
   afterAll(() => {
     expect(rateWindow(), "the counts took longer than 20 s and crossed the limiter's window").toBe(started);
   });
