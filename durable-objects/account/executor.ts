@@ -113,8 +113,16 @@ export function addMarginLanded(
   t: Pick<FuturesTrade, "margin"> & { sumFundingFees?: number | undefined },
   req: { amount: number; marginBefore: number; fundingBefore?: number | undefined },
 ): boolean {
+  return marginAddedSince(t, req) >= req.amount;
+}
+
+/** Margin the trade gained since `marginBefore` was read, with the funding settled since put back. */
+function marginAddedSince(
+  t: Pick<FuturesTrade, "margin"> & { sumFundingFees?: number | undefined },
+  req: { marginBefore: number; fundingBefore?: number | undefined },
+): number {
   const fundingSince = req.fundingBefore === undefined ? 0 : (t.sumFundingFees ?? req.fundingBefore) - req.fundingBefore;
-  return t.margin + fundingSince >= req.marginBefore + req.amount;
+  return t.margin + fundingSince - req.marginBefore;
 }
 
 const tradeIdOf = (r: IntentRequest) => ("tradeId" in r ? r.tradeId : undefined);
@@ -197,7 +205,7 @@ export class Executor {
     if (tradeId !== undefined) {
       const blocking = await this.settleTrade(tradeId, clientId, signal);
       if (blocking) return { ok: false, clientId, kind: "temporary", code: "in_flight", message: `an earlier order on trade ${tradeId} may still land (${blocking})`, uncertain: false };
-      const moved = intent.sizedFromMargin ? this.marginAddedSince(intent.request) : 0;
+      const moved = intent.sizedFromMargin ? this.marginMovedSince(intent.request) : 0;
       if (moved > 0) return { ok: false, clientId, kind: "temporary", code: "stale_decision", message: `${moved} sats of margin were added to trade ${tradeId} since this amount was decided: deciding again`, uncertain: false };
     }
     // The run took the breaker's probe already; an order only checks that it is not open.
@@ -242,15 +250,13 @@ export class Executor {
 
   /**
    * Margin added to an add-margin's trade since its amount was decided (another automation's
-   * order that went first in the trade's turn, or one the trader placed): what the trade
-   * holds now beyond `marginBefore`, funding settled since put back (as in addMarginLanded).
+   * order that went first in the trade's turn, or one the trader placed), as the account knows
+   * the trade now.
    */
-  private marginAddedSince(r: IntentRequest): number {
+  private marginMovedSince(r: IntentRequest): number {
     if (r.action !== "add_margin") return 0;
     const t = this.d.knownTrade?.(r.tradeId);
-    if (!t) return 0;
-    const fundingSince = r.fundingBefore === undefined ? 0 : (t.sumFundingFees ?? r.fundingBefore) - r.fundingBefore;
-    return Math.max(0, Math.floor(t.margin + fundingSince - r.marginBefore));
+    return t ? Math.max(0, Math.floor(marginAddedSince(t, r))) : 0;
   }
 
   /**
